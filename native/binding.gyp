@@ -1,0 +1,48 @@
+{
+  # The addon links wolfSSL statically and hides every symbol but the N-API
+  # entry point, so nothing of wolfSSL (or of mimalloc's override exports)
+  # can interpose on, or be interposed by, the OpenSSL that Node carries.
+  "variables": {
+    "wolfssl_prefix%": "<(module_root_dir)/.wolfssl/prefix"
+  },
+  "targets": [
+    {
+      "target_name": "wolfguard",
+      "sources": [
+        "src/addon.cc",
+        "src/alloc.cc",
+        "src/context.cc",
+        "src/connection.cc",
+        "src/wolfcrypt.cc",
+        "src/passwd.cc",
+        "src/sockets.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<(wolfssl_prefix)/include"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        # wolfSSL headers must see the same feature macros the library was
+        # built with; options.h carries them.
+        "WOLFSSL_USE_OPTIONS_H"
+      ],
+      "cflags": ["-fvisibility=hidden", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc": ["-fvisibility=hidden", "-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "ldflags": [
+        "-Wl,--exclude-libs,ALL",
+        "-Wl,-z,now",
+        "-Wl,--no-undefined-version"
+      ],
+      "libraries": [
+        "<(wolfssl_prefix)/lib/libwolfssl.a",
+        "-lmimalloc",
+        "-lcrypt",
+        "-lm",
+        "-lpthread"
+      ]
+    }
+  ]
+}

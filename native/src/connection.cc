@@ -1,0 +1,677 @@
+#include "connection.h"
+
+#include <wolfssl/wolfcrypt/hmac.h>
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace wg {
+
+// Plaintext read per wolfSSL_read batch: one JS Buffer per batch, so larger
+// batches mean fewer crossings into JavaScript. 64 KiB holds four full TLS
+// records.
+static constexpr size_t kScratchSize = 64 * 1024;
+// Bytes delivered per loop callback before yielding to other handles; keeps
+// one fast sender from starving the other connections of its shard.
+static constexpr size_t kReadBudget = 1024 * 1024;
+// A DTLS record cannot exceed this (2^14 plaintext + expansion); used as the
+// receive size so no datagram is ever truncated.
+static constexpr int kMaxDatagram = 65535;
+
+// One scratch buffer per thread: only one connection of a thread reads at a
+// time, and idle connections then hold no read buffer at all.
+static thread_local std::vector<uint8_t> tScratch;
+
+// Counts native frames of a connection that may call into JavaScript. JS may
+// destroy the connection from any event; the release of wolfSSL, the fd and
+// the self-reference then waits until the outermost frame unwinds, so no
+// frame (wolfSSL's own included) ever runs on freed state.
+struct DepthGuard {
+  explicit DepthGuard(Connection* c) : c_(c) { ++c_->depth_; }
+  ~DepthGuard() {
+    if (--c_->depth_ == 0 && c_->closePending_) {
+      c_->closePending_ = false;
+      c_->Finish();
+    }
+  }
+  Connection* c_;
+};
+
+static int RecvCb(WOLFSSL*, char* buf, int sz, void* ctx) { return static_cast<Connection*>(ctx)->IoRecv(buf, sz); }
+static int SendCb(WOLFSSL*, char* buf, int sz, void* ctx) { return static_cast<Connection*>(ctx)->IoSend(buf, sz); }
+
+int GenCookieTrampoline(WOLFSSL* ssl, unsigned char* buf, int sz, void*) {
+  auto* c = static_cast<Connection*>(wolfSSL_GetIOReadCtx(ssl));
+  return c == nullptr ? GEN_COOKIE_E : c->GenCookie(buf, sz);
+}
+
+static unsigned int PskServerCb(WOLFSSL* ssl, const char* identity, unsigned char* key, unsigned int maxLen) {
+  auto* c = static_cast<Connection*>(wolfSSL_GetIOReadCtx(ssl));
+  return c == nullptr ? 0 : c->PskServer(identity, key, maxLen);
+}
+
+static unsigned int PskClientCb(WOLFSSL* ssl, const char*, char* identity, unsigned int idMax, unsigned char* key,
+                                unsigned int keyMax) {
+  auto* c = static_cast<Connection*>(wolfSSL_GetIOReadCtx(ssl));
+  return c == nullptr ? 0 : c->PskClient(identity, idMax, key, keyMax);
+}
+
+Napi::Function Connection::DefineClass(Napi::Env env) {
+  return ObjectWrap<Connection>::DefineClass(
+      env, "Connection",
+      {
+          InstanceMethod<&Connection::Start>("start"),
+          InstanceMethod<&Connection::Write>("write"),
+          InstanceMethod<&Connection::ReadStart>("readStart"),
+          InstanceMethod<&Connection::ReadStop>("readStop"),
+          InstanceMethod<&Connection::Shutdown>("shutdown"),
+          InstanceMethod<&Connection::Destroy>("destroy"),
+          InstanceMethod<&Connection::ExportKeyingMaterial>("exportKeyingMaterial"),
+          InstanceMethod<&Connection::Info>("info"),
+          InstanceMethod<&Connection::PeerCertificates>("peerCertificates"),
+          InstanceMethod<&Connection::SetPskServer>("setPskServer"),
+          InstanceMethod<&Connection::SetPskClient>("setPskClient"),
+          InstanceMethod<&Connection::InjectDatagram>("injectDatagram"),
+          InstanceMethod<&Connection::SetMtu>("setMtu"),
+          InstanceMethod<&Connection::GetSession>("getSession"),
+          InstanceMethod<&Connection::SetSession>("setSession"),
+          InstanceMethod<&Connection::Stats>("stats"),
+      });
+}
+
+// new Connection(context, fd, onEvent). The connection owns fd from here on,
+// including when the constructor fails (the fd is closed then).
+Connection::Connection(const Napi::CallbackInfo& info) : ObjectWrap<Connection>(info), env_(info.Env()) {
+  Napi::Env env = info.Env();
+  if (info.Length() >= 2 && info[1].IsNumber()) fd_ = info[1].As<Napi::Number>().Int32Value();
+  if (info.Length() < 3 || !info[0].IsObject() || !info[1].IsNumber() || !info[2].IsFunction()) {
+    Napi::TypeError::New(env, "Connection(context, fd, onEvent)").ThrowAsJavaScriptException();
+    return;
+  }
+  Napi::Object ctxObj = info[0].As<Napi::Object>();
+  if (!ctxObj.InstanceOf(Instance(env)->contextCtor.Value())) {
+    Napi::TypeError::New(env, "context must be a Context of this thread").ThrowAsJavaScriptException();
+    return;
+  }
+  ctx_ = Context::Unwrap(ctxObj);
+  if (ctx_->ctx() == nullptr) {
+    MakeError(env, "context is freed", 0, "state").ThrowAsJavaScriptException();
+    return;
+  }
+  if (fd_ < 0) {
+    Napi::RangeError::New(env, "fd must be >= 0").ThrowAsJavaScriptException();
+    return;
+  }
+  context_ = Napi::Persistent(ctxObj);
+  onEvent_ = Napi::Persistent(info[2].As<Napi::Function>());
+  dtls_ = ctx_->dtls();
+  server_ = ctx_->server();
+
+  ssl_ = wolfSSL_new(ctx_->ctx());
+  if (ssl_ == nullptr) {
+    ThrowWolfSSL(env, "wolfSSL_new", MEMORY_E);
+    return;
+  }
+  wolfSSL_SSLSetIORecv(ssl_, RecvCb);
+  wolfSSL_SSLSetIOSend(ssl_, SendCb);
+  wolfSSL_SetIOReadCtx(ssl_, this);
+  wolfSSL_SetIOWriteCtx(ssl_, this);
+  if (dtls_) wolfSSL_dtls_set_using_nonblock(ssl_, 1);
+  async_ = new Napi::AsyncContext(env, dtls_ ? "wolfguard:DTLS" : "wolfguard:TLS", info.This().As<Napi::Object>());
+}
+
+Connection::~Connection() {
+  // The loop handles hold `this` as data; CloseHandles detaches them first.
+  CloseHandles();
+  delete async_;
+}
+
+void Connection::CloseHandles() {
+  if (poll_ != nullptr) {
+    poll_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll_ = nullptr;
+  }
+  if (timer_ != nullptr) {
+    timer_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    timer_ = nullptr;
+  }
+  if (ssl_ != nullptr) {
+    wolfSSL_free(ssl_);
+    ssl_ = nullptr;
+  }
+  if (fd_ >= 0) {
+    close(fd_);
+    fd_ = -1;
+  }
+  outq_.clear();
+  outqBytes_ = 0;
+  injected_.clear();
+  if (!pskKey_.empty()) {
+    std::memset(pskKey_.data(), 0, pskKey_.size());
+    pskKey_.clear();
+  }
+}
+
+// ---------------------------------------------------------------- I/O hooks
+
+int Connection::IoRecv(char* buf, int sz) {
+  if (dtls_ && !injected_.empty()) {
+    std::vector<uint8_t>& d = injected_.front();
+    int n = static_cast<int>(d.size()) < sz ? static_cast<int>(d.size()) : sz;
+    std::memcpy(buf, d.data(), static_cast<size_t>(n));
+    injected_.pop_front();
+    return n;
+  }
+  for (;;) {
+    ssize_t n = recv(fd_, buf, static_cast<size_t>(sz), 0);
+    if (n > 0) return static_cast<int>(n);
+    if (n == 0) {
+      if (dtls_) continue;  // an empty datagram: nothing to parse, read on
+      return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+    }
+    int e = errno;
+    if (e == EINTR) continue;
+    if (e == EAGAIN || e == EWOULDBLOCK) return WOLFSSL_CBIO_ERR_WANT_READ;
+    lastErrno_ = e;
+    // ICMP errors reported on a connected UDP socket are advisory for DTLS:
+    // the peer may come back (roaming, restarts); dead peers are found by DPD.
+    if (dtls_ && (e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH)) return WOLFSSL_CBIO_ERR_WANT_READ;
+    if (e == ECONNRESET) return WOLFSSL_CBIO_ERR_CONN_RST;
+    return WOLFSSL_CBIO_ERR_GENERAL;
+  }
+}
+
+int Connection::IoSend(const char* buf, int sz) {
+  for (;;) {
+    ssize_t n = send(fd_, buf, static_cast<size_t>(sz), MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<int>(n);
+    int e = errno;
+    if (e == EINTR) continue;
+    if (e == EAGAIN || e == EWOULDBLOCK) return WOLFSSL_CBIO_ERR_WANT_WRITE;
+    lastErrno_ = e;
+    if (dtls_ && (e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == EMSGSIZE)) return sz;
+    if (e == EPIPE) return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+    if (e == ECONNRESET) return WOLFSSL_CBIO_ERR_CONN_RST;
+    return WOLFSSL_CBIO_ERR_GENERAL;
+  }
+}
+
+int Connection::GenCookie(unsigned char* buf, int sz) {
+  sockaddr_storage peer;
+  socklen_t len = sizeof(peer);
+  std::memset(&peer, 0, sizeof(peer));
+  if (getpeername(fd_, reinterpret_cast<sockaddr*>(&peer), &len) != 0) return GEN_COOKIE_E;
+  Hmac h;
+  uint8_t mac[WC_SHA256_DIGEST_SIZE];
+  if (wc_HmacInit(&h, nullptr, INVALID_DEVID) != 0) return GEN_COOKIE_E;
+  int ret = wc_HmacSetKey(&h, WC_SHA256, ctx_->cookieSecret(), 32);
+  if (ret == 0) ret = wc_HmacUpdate(&h, reinterpret_cast<const byte*>(&peer), len);
+  if (ret == 0) ret = wc_HmacFinal(&h, mac);
+  wc_HmacFree(&h);
+  if (ret != 0 || sz < 0) return GEN_COOKIE_E;
+  int n = sz < static_cast<int>(sizeof(mac)) ? sz : static_cast<int>(sizeof(mac));
+  std::memcpy(buf, mac, static_cast<size_t>(n));
+  return n;
+}
+
+unsigned int Connection::PskServer(const char* identity, unsigned char* key, unsigned int maxLen) {
+  if (!pskServer_ || Dead()) return 0;
+  Napi::HandleScope scope(env_);
+  Napi::Value r = Emit(kEvPsk, Napi::String::New(env_, identity == nullptr ? "" : identity));
+  if (Dead() || r.IsEmpty() || !r.IsTypedArray()) return 0;
+  Napi::TypedArray ta = r.As<Napi::TypedArray>();
+  size_t n = ta.ByteLength();
+  if (n == 0 || n > maxLen) return 0;
+  std::memcpy(key, static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), n);
+  return static_cast<unsigned int>(n);
+}
+
+unsigned int Connection::PskClient(char* identity, unsigned int idMax, unsigned char* key, unsigned int keyMax) {
+  if (pskKey_.empty() || pskIdentity_.size() + 1 > idMax || pskKey_.size() > keyMax) return 0;
+  std::memcpy(identity, pskIdentity_.c_str(), pskIdentity_.size() + 1);
+  std::memcpy(key, pskKey_.data(), pskKey_.size());
+  return static_cast<unsigned int>(pskKey_.size());
+}
+
+// ------------------------------------------------------------- event engine
+
+Napi::Value Connection::Emit(EventKind kind, Napi::Value a, Napi::Value b) {
+  Napi::Env env = env_;
+  napi_value args[3] = {Napi::Number::New(env, kind), a.IsEmpty() ? env.Undefined() : a,
+                        b.IsEmpty() ? env.Undefined() : b};
+  Napi::Value r = onEvent_.MakeCallback(Value(), 3, args, *async_);
+  if (env.IsExceptionPending()) {
+    // The TypeScript layer catches its own errors; anything that still gets
+    // here is a bug there, reported the way Node reports a throwing listener.
+    Napi::Error e = env.GetAndClearPendingException();
+    napi_fatal_exception(env, e.Value());
+    return Napi::Value();
+  }
+  return r;
+}
+
+void Connection::Fail(int code, const std::string& msg) {
+  if (Dead()) return;
+  int savedErrno = lastErrno_;
+  RequestClose();
+  std::string text = msg;
+  if (savedErrno != 0) text += std::string(" (") + std::strerror(savedErrno) + ")";
+  Emit(kEvError, Napi::Number::New(env_, code), Napi::String::New(env_, text));
+}
+
+void Connection::RequestClose() {
+  if (state_ == State::kClosed && !referenced_ && ssl_ == nullptr) return;
+  state_ = State::kClosed;
+  if (depth_ > 0)
+    closePending_ = true;
+  else
+    Finish();
+}
+
+void Connection::Finish() {
+  CloseHandles();
+  if (referenced_) {
+    referenced_ = false;
+    napi_remove_env_cleanup_hook(env_, EnvCleanup, this);
+    Unref();
+  }
+}
+
+// The environment (a worker_thread, or the process) is going away with this
+// connection open: release the loop handles while the loop still exists.
+void Connection::EnvCleanup(void* arg) {
+  auto* self = static_cast<Connection*>(arg);
+  self->state_ = State::kClosed;
+  self->referenced_ = false;
+  self->CloseHandles();
+}
+
+void Connection::OnPoll(uv_poll_t* h, int status, int events) {
+  auto* self = static_cast<Connection*>(h->data);
+  if (self == nullptr || self->Dead()) return;
+  Napi::HandleScope scope(self->env_);
+  DepthGuard guard(self);
+  if (status < 0) {
+    self->Fail(status, std::string("poll: ") + uv_strerror(status));
+    return;
+  }
+  if (events & UV_WRITABLE) self->wantWrite_ = false;
+  self->Drive();
+}
+
+void Connection::OnTimer(uv_timer_t* h) {
+  auto* self = static_cast<Connection*>(h->data);
+  if (self == nullptr || self->Dead()) return;
+  Napi::HandleScope scope(self->env_);
+  DepthGuard guard(self);
+  if (self->readScheduled_) {
+    self->readScheduled_ = false;
+  } else if (self->dtls_ && self->ssl_ != nullptr) {
+    // A DTLS retransmission timer expired: let wolfSSL resend its flight.
+    int ret = wolfSSL_dtls_got_timeout(self->ssl_);
+    if (ret != WOLFSSL_SUCCESS) {
+      int err = wolfSSL_get_error(self->ssl_, ret);
+      if (err != WOLFSSL_ERROR_WANT_READ && err != WOLFSSL_ERROR_WANT_WRITE) {
+        self->Fail(err, "DTLS handshake timed out: " + WolfSSLErrorText(err));
+        return;
+      }
+    }
+  }
+  self->Drive();
+}
+
+void Connection::Drive() {
+  if (state_ == State::kHandshake) DoHandshake();
+  if (state_ == State::kOpen && !outq_.empty()) DoFlush();
+  if (state_ == State::kOpen && reading_) DoRead();
+  if (!Dead()) UpdatePoll();
+}
+
+void Connection::DoHandshake() {
+  int ret = server_ ? wolfSSL_accept(ssl_) : wolfSSL_connect(ssl_);
+  if (ret == WOLFSSL_SUCCESS) {
+    state_ = State::kOpen;
+    if (timer_ != nullptr) uv_timer_stop(timer_);
+    Emit(kEvHandshake);
+    return;
+  }
+  int err = wolfSSL_get_error(ssl_, ret);
+  if (err == WOLFSSL_ERROR_WANT_READ) {
+    if (dtls_) ArmDtlsTimer();
+    return;
+  }
+  if (err == WOLFSSL_ERROR_WANT_WRITE) {
+    wantWrite_ = true;
+    return;
+  }
+  Fail(err, "handshake failed: " + WolfSSLErrorText(err));
+}
+
+void Connection::ArmDtlsTimer() {
+  if (timer_ == nullptr) return;
+  int seconds = wolfSSL_dtls_get_current_timeout(ssl_);
+  if (seconds <= 0) seconds = 1;
+  uint64_t ms = static_cast<uint64_t>(seconds) * 1000;
+  // DTLS 1.3 retransmits after a quarter of the timeout when asked to, which
+  // shortens lost-flight recovery without hammering the peer.
+  if (wolfSSL_dtls13_use_quick_timeout(ssl_)) ms /= 4;
+  uv_timer_start(timer_, OnTimer, ms, 0);
+}
+
+void Connection::DoRead() {
+  if (tScratch.size() < kScratchSize) tScratch.resize(kScratchSize);
+  uint8_t* scratch = tScratch.data();
+  size_t budget = kReadBudget;
+  while (reading_ && state_ == State::kOpen) {
+    size_t used = 0;
+    int err = 0;
+    if (!dtls_) {
+      // Several records per JavaScript call.
+      while (used < kScratchSize) {
+        int ret = wolfSSL_read(ssl_, scratch + used, static_cast<int>(kScratchSize - used));
+        if (ret <= 0) {
+          err = wolfSSL_get_error(ssl_, ret);
+          break;
+        }
+        used += static_cast<size_t>(ret);
+      }
+    } else {
+      int ret = wolfSSL_read(ssl_, scratch, static_cast<int>(kScratchSize));
+      if (ret > 0)
+        used = static_cast<size_t>(ret);
+      else
+        err = wolfSSL_get_error(ssl_, ret);
+    }
+    if (used > 0) {
+      bytesIn_ += used;
+      Napi::Value r = Emit(kEvData, Napi::Buffer<uint8_t>::Copy(env_, scratch, used));
+      if (Dead()) return;
+      if (!r.IsEmpty() && r.IsBoolean() && !r.As<Napi::Boolean>().Value()) reading_ = false;
+      budget = used >= budget ? 0 : budget - used;
+    }
+    if (err == 0) {
+      if (budget == 0 && reading_) {
+        // More may sit decrypted or buffered in wolfSSL where no poll event
+        // will announce it: come back on the next loop turn.
+        readScheduled_ = true;
+        if (timer_ != nullptr) uv_timer_start(timer_, OnTimer, 0, 0);
+        return;
+      }
+      continue;
+    }
+    if (err == WOLFSSL_ERROR_WANT_READ) return;
+    if (err == WOLFSSL_ERROR_WANT_WRITE) {
+      wantWrite_ = true;
+      return;
+    }
+    if (err == WOLFSSL_ERROR_ZERO_RETURN || err == SOCKET_PEER_CLOSED_E) {
+      reading_ = false;
+      Emit(kEvEnd);
+      return;
+    }
+    Fail(err, "read failed: " + WolfSSLErrorText(err));
+    return;
+  }
+}
+
+void Connection::DoFlush() {
+  while (!outq_.empty()) {
+    std::vector<uint8_t>& b = outq_.front();
+    int ret = wolfSSL_write(ssl_, b.data(), static_cast<int>(b.size()));
+    if (ret > 0) {
+      bytesOut_ += b.size();
+      outqBytes_ -= b.size();
+      outq_.pop_front();
+      continue;
+    }
+    int err = wolfSSL_get_error(ssl_, ret);
+    if (err == WOLFSSL_ERROR_WANT_WRITE || err == WOLFSSL_ERROR_WANT_READ) {
+      wantWrite_ = true;
+      return;
+    }
+    Fail(err, "write failed: " + WolfSSLErrorText(err));
+    return;
+  }
+  Emit(kEvDrain);
+}
+
+void Connection::UpdatePoll() {
+  if (poll_ == nullptr) return;
+  int ev = 0;
+  if (state_ == State::kHandshake) ev |= UV_READABLE;
+  if (state_ == State::kOpen && reading_) ev |= UV_READABLE;
+  if (wantWrite_ || !outq_.empty()) ev |= UV_WRITABLE;
+  if (ev == pollEvents_) return;
+  pollEvents_ = ev;
+  if (ev == 0)
+    uv_poll_stop(poll_);
+  else
+    uv_poll_start(poll_, ev, OnPoll);
+}
+
+// ----------------------------------------------------------- JavaScript API
+
+// start(): begin the handshake on this thread's loop.
+Napi::Value Connection::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (state_ != State::kIdle || ssl_ == nullptr) {
+    MakeError(env, "connection already started or closed", 0, "state").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  uv_loop_t* loop = Instance(env)->loop;
+  poll_ = new uv_poll_t;
+  int r = uv_poll_init_socket(loop, poll_, fd_);
+  if (r != 0) {
+    delete poll_;
+    poll_ = nullptr;
+    MakeError(env, std::string("uv_poll_init: ") + uv_strerror(r), r, "uv").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  poll_->data = this;
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop, timer_);
+  timer_->data = this;
+  // An active connection must not be collected while its fd is open.
+  Ref();
+  referenced_ = true;
+  napi_add_env_cleanup_hook(env, EnvCleanup, this);
+  state_ = State::kHandshake;
+  // The first flight (client) or the injected ClientHello (DTLS server) can be
+  // processed right away; the result arrives as events on later loop turns
+  // only, so the caller can attach listeners after start() returns.
+  readScheduled_ = true;
+  uv_timer_start(timer_, OnTimer, 0, 0);
+  UpdatePoll();
+  return env.Undefined();
+}
+
+// write(buf) → 1 written, 0 queued (a DRAIN event follows), < 0 wolfSSL error
+// (the connection is unusable; TypeScript destroys it).
+Napi::Value Connection::Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* d;
+  size_t n;
+  if (!ArgBuffer(info, 0, &d, &n)) return env.Undefined();
+  if (state_ != State::kOpen || ssl_ == nullptr) return Napi::Number::New(env, -1);
+  if (n == 0) return Napi::Number::New(env, 1);
+  if (n > INT32_MAX) return Napi::Number::New(env, BAD_FUNC_ARG);
+  if (!outq_.empty()) {
+    outq_.emplace_back(d, d + n);
+    outqBytes_ += n;
+    UpdatePoll();
+    return Napi::Number::New(env, 0);
+  }
+  int ret = wolfSSL_write(ssl_, d, static_cast<int>(n));
+  if (ret > 0) {
+    bytesOut_ += n;
+    return Napi::Number::New(env, 1);
+  }
+  int err = wolfSSL_get_error(ssl_, ret);
+  if (err == WOLFSSL_ERROR_WANT_WRITE || err == WOLFSSL_ERROR_WANT_READ) {
+    outq_.emplace_back(d, d + n);
+    outqBytes_ += n;
+    wantWrite_ = true;
+    UpdatePoll();
+    return Napi::Number::New(env, 0);
+  }
+  return Napi::Number::New(env, err < 0 ? err : -1);
+}
+
+Napi::Value Connection::ReadStart(const Napi::CallbackInfo& info) {
+  if (Dead() || reading_) return info.Env().Undefined();
+  reading_ = true;
+  if (state_ == State::kOpen && timer_ != nullptr) {
+    // wolfSSL may already hold records no poll event will announce.
+    readScheduled_ = true;
+    uv_timer_start(timer_, OnTimer, 0, 0);
+  }
+  UpdatePoll();
+  return info.Env().Undefined();
+}
+
+Napi::Value Connection::ReadStop(const Napi::CallbackInfo& info) {
+  reading_ = false;
+  if (!Dead()) UpdatePoll();
+  return info.Env().Undefined();
+}
+
+// shutdown(): send close_notify (best effort) and, for TCP, half-close.
+Napi::Value Connection::Shutdown(const Napi::CallbackInfo& info) {
+  if (state_ == State::kOpen && ssl_ != nullptr) {
+    wolfSSL_shutdown(ssl_);
+    if (!dtls_) ::shutdown(fd_, SHUT_WR);
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Connection::Destroy(const Napi::CallbackInfo& info) {
+  RequestClose();
+  return info.Env().Undefined();
+}
+
+// exportKeyingMaterial(length, label, context?) → Buffer | error code.
+Napi::Value Connection::ExportKeyingMaterial(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t len;
+  std::string label;
+  if (!ArgInt(info, 0, &len) || !ArgString(info, 1, &label)) return env.Undefined();
+  if (state_ != State::kOpen || ssl_ == nullptr) return Napi::Number::New(env, -1);
+  if (len <= 0 || len > 65535) return Napi::Number::New(env, BAD_FUNC_ARG);
+  const uint8_t* c = nullptr;
+  size_t clen = 0;
+  bool useContext = info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsNull();
+  if (useContext && !ArgBuffer(info, 2, &c, &clen)) return env.Undefined();
+  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, static_cast<size_t>(len));
+  int ret = wolfSSL_export_keying_material(ssl_, out.Data(), static_cast<size_t>(len), label.c_str(), label.size(),
+                                           c, clen, useContext ? 1 : 0);
+  if (ret != WOLFSSL_SUCCESS) return Napi::Number::New(env, ret == 0 ? -1 : ret);
+  return out;
+}
+
+Napi::Value Connection::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  if (ssl_ == nullptr || state_ != State::kOpen) return env.Null();
+  o.Set("version", Napi::String::New(env, wolfSSL_get_version(ssl_)));
+  const char* cipher = wolfSSL_get_cipher_name(ssl_);
+  o.Set("cipher", cipher ? Napi::String::New(env, cipher) : env.Null());
+  o.Set("resumed", Napi::Boolean::New(env, wolfSSL_session_reused(ssl_) == 1));
+  return o;
+}
+
+Napi::Value Connection::PeerCertificates(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array arr = Napi::Array::New(env);
+  if (ssl_ == nullptr) return arr;
+  WOLFSSL_X509_CHAIN* chain = wolfSSL_get_peer_chain(ssl_);
+  if (chain == nullptr) return arr;
+  int count = wolfSSL_get_chain_count(chain);
+  for (int i = 0; i < count; i++) {
+    unsigned char* der = wolfSSL_get_chain_cert(chain, i);
+    int len = wolfSSL_get_chain_length(chain, i);
+    if (der != nullptr && len > 0) arr.Set(arr.Length(), Napi::Buffer<uint8_t>::Copy(env, der, static_cast<size_t>(len)));
+  }
+  return arr;
+}
+
+// setPskServer(hint): PSK keys are asked of JavaScript (event PSK) with the
+// client's identity during the handshake.
+Napi::Value Connection::SetPskServer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ssl_ == nullptr || !server_) return Napi::Number::New(env, BAD_FUNC_ARG);
+  pskServer_ = true;
+  wolfSSL_set_psk_server_callback(ssl_, PskServerCb);
+  int ret = WOLFSSL_SUCCESS;
+  if (info.Length() > 0 && info[0].IsString())
+    ret = wolfSSL_use_psk_identity_hint(ssl_, info[0].As<Napi::String>().Utf8Value().c_str());
+  return Napi::Number::New(env, ret);
+}
+
+// setPskClient(identity, key)
+Napi::Value Connection::SetPskClient(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* d;
+  size_t n;
+  if (!ArgString(info, 0, &pskIdentity_) || !ArgBuffer(info, 1, &d, &n)) return env.Undefined();
+  if (ssl_ == nullptr || server_ || n == 0) return Napi::Number::New(env, BAD_FUNC_ARG);
+  pskKey_.assign(d, d + n);
+  wolfSSL_set_psk_client_callback(ssl_, PskClientCb);
+  return Napi::Number::New(env, WOLFSSL_SUCCESS);
+}
+
+Napi::Value Connection::InjectDatagram(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* d;
+  size_t n;
+  if (!ArgBuffer(info, 0, &d, &n)) return env.Undefined();
+  if (!dtls_ || Dead() || n == 0 || n > static_cast<size_t>(kMaxDatagram)) return Napi::Number::New(env, BAD_FUNC_ARG);
+  injected_.emplace_back(d, d + n);
+  return Napi::Number::New(env, WOLFSSL_SUCCESS);
+}
+
+Napi::Value Connection::SetMtu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t mtu;
+  if (!ArgInt(info, 0, &mtu)) return env.Undefined();
+  if (!dtls_ || ssl_ == nullptr || mtu < 256 || mtu > 65535) return Napi::Number::New(env, BAD_FUNC_ARG);
+  return Napi::Number::New(env, wolfSSL_dtls_set_mtu(ssl_, static_cast<unsigned short>(mtu)));
+}
+
+// getSession() → opaque handle for resumption by a later client connection.
+Napi::Value Connection::GetSession(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ssl_ == nullptr) return env.Null();
+  WOLFSSL_SESSION* s = wolfSSL_get1_session(ssl_);
+  if (s == nullptr) return env.Null();
+  return Napi::External<WOLFSSL_SESSION>::New(env, s, [](Napi::Env, WOLFSSL_SESSION* p) { wolfSSL_SESSION_free(p); });
+}
+
+Napi::Value Connection::SetSession(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ssl_ == nullptr || server_ || state_ != State::kIdle || info.Length() < 1 || !info[0].IsExternal())
+    return Napi::Number::New(env, BAD_FUNC_ARG);
+  WOLFSSL_SESSION* s = info[0].As<Napi::External<WOLFSSL_SESSION>>().Data();
+  return Napi::Number::New(env, wolfSSL_set_session(ssl_, s));
+}
+
+Napi::Value Connection::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("bytesIn", Napi::Number::New(env, static_cast<double>(bytesIn_)));
+  o.Set("bytesOut", Napi::Number::New(env, static_cast<double>(bytesOut_)));
+  o.Set("queuedOut", Napi::Number::New(env, static_cast<double>(outqBytes_)));
+  return o;
+}
+
+void InitConnection(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = Connection::DefineClass(env);
+  Instance(env)->connectionCtor = Napi::Persistent(ctor);
+  exports.Set("Connection", ctor);
+}
+
+}  // namespace wg

@@ -1,0 +1,117 @@
+// One TLS or DTLS session over a file descriptor the connection owns, driven
+// by the libuv loop of the thread that created it (main thread or worker).
+//
+// JavaScript gets events through one function, onEvent(kind, a, b); the
+// TypeScript layer turns them into a Duplex (TLS) or a message emitter
+// (DTLS). Native code never lets a JavaScript exception or a peer's bytes
+// take the process down: failures become ERROR events.
+#pragma once
+#include "common.h"
+#include "context.h"
+
+#include <deque>
+#include <vector>
+
+namespace wg {
+
+// Event kinds passed to onEvent; mirrored in native/lib/addon.ts.
+enum EventKind : int {
+  kEvHandshake = 1,  // handshake complete
+  kEvData = 2,       // a: Buffer (TLS: stream bytes; DTLS: one record)
+  kEvDrain = 3,      // queued output flushed
+  kEvEnd = 4,        // peer closed (close_notify or EOF)
+  kEvError = 5,      // a: wolfSSL/errno code, b: message; connection is dead
+  kEvPsk = 6,        // a: identity; returns Buffer key or undefined
+};
+
+class Connection : public Napi::ObjectWrap<Connection> {
+ public:
+  static Napi::Function DefineClass(Napi::Env env);
+  explicit Connection(const Napi::CallbackInfo& info);
+  ~Connection() override;
+
+  // wolfSSL I/O and callbacks (static trampolines call these).
+  int IoRecv(char* buf, int sz);
+  int IoSend(const char* buf, int sz);
+  int GenCookie(unsigned char* buf, int sz);
+  unsigned int PskServer(const char* identity, unsigned char* key, unsigned int maxLen);
+  unsigned int PskClient(char* identity, unsigned int idMax, unsigned char* key, unsigned int keyMax);
+
+ private:
+  enum class State { kIdle, kHandshake, kOpen, kClosed };
+
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value ReadStart(const Napi::CallbackInfo& info);
+  Napi::Value ReadStop(const Napi::CallbackInfo& info);
+  Napi::Value Shutdown(const Napi::CallbackInfo& info);
+  Napi::Value Destroy(const Napi::CallbackInfo& info);
+  Napi::Value ExportKeyingMaterial(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value PeerCertificates(const Napi::CallbackInfo& info);
+  Napi::Value SetPskServer(const Napi::CallbackInfo& info);
+  Napi::Value SetPskClient(const Napi::CallbackInfo& info);
+  Napi::Value InjectDatagram(const Napi::CallbackInfo& info);
+  Napi::Value SetMtu(const Napi::CallbackInfo& info);
+  Napi::Value GetSession(const Napi::CallbackInfo& info);
+  Napi::Value SetSession(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+
+  static void OnPoll(uv_poll_t* h, int status, int events);
+  static void OnTimer(uv_timer_t* h);
+
+  void Drive();           // run whatever the current state needs
+  void DoHandshake();
+  void DoRead();
+  void DoFlush();
+  void UpdatePoll();
+  void ArmDtlsTimer();
+  void Fail(int code, const std::string& msg);
+  void RequestClose();  // close now, or when no native frame is on the stack
+  void Finish();        // release handles, ssl, fd; drop the self-reference
+  void CloseHandles();
+  static void EnvCleanup(void* arg);
+  friend struct DepthGuard;
+  Napi::Value Emit(EventKind kind, Napi::Value a = Napi::Value(), Napi::Value b = Napi::Value());
+  bool Dead() const { return state_ == State::kClosed; }
+
+  Napi::Env env_;
+  Napi::ObjectReference context_;  // keeps the WOLFSSL_CTX's owner alive
+  Napi::FunctionReference onEvent_;
+  Napi::AsyncContext* async_ = nullptr;
+  WOLFSSL* ssl_ = nullptr;
+  Context* ctx_ = nullptr;
+  int fd_ = -1;
+  bool dtls_ = false;
+  bool server_ = false;
+  State state_ = State::kIdle;
+  bool reading_ = false;        // JavaScript wants data events
+  bool wantWrite_ = false;      // wolfSSL asked to be called when writable
+  bool readScheduled_ = false;  // a zero-delay timer will continue reading
+  int depth_ = 0;               // nesting of native frames that may call JS
+  bool closePending_ = false;   // RequestClose ran while depth_ > 0
+  bool referenced_ = false;     // Ref() taken by start(), dropped by Finish()
+  int lastErrno_ = 0;
+  uv_poll_t* poll_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
+  int pollEvents_ = 0;
+
+  // TLS output wolfSSL could not hand to the kernel. wolfSSL must be called
+  // again with the same bytes after WANT_WRITE, so the head is never moved.
+  std::deque<std::vector<uint8_t>> outq_;
+  size_t outqBytes_ = 0;
+
+  // DTLS: datagrams handed over with the connection (the ClientHello the
+  // main thread read) are returned by IoRecv before the socket is read.
+  std::deque<std::vector<uint8_t>> injected_;
+
+  bool pskServer_ = false;
+  std::string pskIdentity_;
+  std::vector<uint8_t> pskKey_;
+
+  uint64_t bytesIn_ = 0, bytesOut_ = 0;
+};
+
+void InitConnection(Napi::Env env, Napi::Object exports);
+
+}  // namespace wg
