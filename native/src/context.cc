@@ -79,7 +79,6 @@ Context::Context(const Napi::CallbackInfo& info) : ObjectWrap<Context>(info) {
   }
   // Peers are verified only when TypeScript asks for it (setVerify).
   wolfSSL_CTX_set_verify(ctx_, WOLFSSL_VERIFY_NONE, nullptr);
-  if (server_) wolfSSL_CTX_set_TicketEncCtx(ctx_, this);
   if (server_ && dtls_) wolfSSL_CTX_SetGenCookie(ctx_, GenCookieTrampoline);
 }
 
@@ -212,7 +211,11 @@ Napi::Value Context::SetTicketKeys(const Napi::CallbackInfo& info) {
     k.set = true;
   }
   if (!ticketKeys_[0].set) return Napi::Number::New(env, BAD_FUNC_ARG);
-  return Napi::Number::New(env, wolfSSL_CTX_set_TicketEncCb(ctx_, TicketCb));
+  // wolfSSL's default callback keeps its own keys in the ticket context, so
+  // ours is installed only together with our callback.
+  int ret = wolfSSL_CTX_set_TicketEncCtx(ctx_, this);
+  if (ret == WOLFSSL_SUCCESS) ret = wolfSSL_CTX_set_TicketEncCb(ctx_, TicketCb);
+  return Napi::Number::New(env, ret);
 }
 
 Napi::Value Context::SetPskIdentityHint(const Napi::CallbackInfo& info) {

@@ -1,0 +1,108 @@
+// Loads the compiled addon and describes its raw surface. Everything here is
+// what C++ exposes, unvalidated; the rest of native/lib wraps it with checks,
+// types and WolfguardError codes.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ErrorCodes, WolfguardError } from '../../src/common/errors';
+
+/** Event kinds passed to a connection's onEvent (mirror of EventKind in connection.h). */
+export const EventKind = {
+  HANDSHAKE: 1,
+  DATA: 2,
+  DRAIN: 3,
+  END: 4,
+  ERROR: 5,
+  PSK: 6,
+} as const;
+
+export type OnEvent = (kind: number, a?: unknown, b?: unknown) => unknown;
+
+export interface NativeContext {
+  useCertificateChain(pem: Buffer): number;
+  usePrivateKey(pem: Buffer): number;
+  checkPrivateKey(): number;
+  loadVerify(pem: Buffer): number;
+  loadCrl(pem: Buffer): number;
+  setVerify(mode: 0 | 1 | 2): number;
+  setCipherList(list: string): number;
+  setSessionCache(enabled: boolean, timeoutSec: number): number;
+  setTickets(enabled: boolean): number;
+  setTicketKeys(current: Buffer, previous?: Buffer): number;
+  setPskIdentityHint(hint: string): number;
+  free(): void;
+}
+
+export interface NativeSessionHandle {
+  readonly __brand: 'WOLFSSL_SESSION';
+}
+
+export interface NativeConnection {
+  start(): void;
+  /** 1 written, 0 queued (DRAIN follows), < 0 wolfSSL error. */
+  write(buf: Uint8Array): number;
+  readStart(): void;
+  readStop(): void;
+  shutdown(): void;
+  destroy(): void;
+  exportKeyingMaterial(length: number, label: string, context?: Uint8Array): Buffer | number;
+  info(): { version: string; cipher: string | null; resumed: boolean } | null;
+  peerCertificates(): Buffer[];
+  setPskServer(hint?: string): number;
+  setPskClient(identity: string, key: Uint8Array): number;
+  injectDatagram(buf: Uint8Array): number;
+  setMtu(mtu: number): number;
+  getSession(): NativeSessionHandle | null;
+  setSession(s: NativeSessionHandle): number;
+  stats(): { bytesIn: number; bytesOut: number; queuedOut: number };
+}
+
+export interface NativeAddon {
+  wolfsslVersion: string;
+  versions: Record<'TLSv1.2' | 'TLSv1.3' | 'DTLSv1.2' | 'DTLSv1.3', number>;
+  hashTypes: Record<'sha1' | 'sha256' | 'sha384' | 'sha512', number>;
+  Context: new (dtls: boolean, server: boolean, minVersion: number, maxVersion: number) => NativeContext;
+  Connection: new (ctx: NativeContext, fd: number, onEvent: OnEvent) => NativeConnection;
+  ciphers(): string | null;
+  allocatorStats(): { allocator: string; mimallocVersion: number; allocs: number; frees: number };
+  hmac(type: number, key: Uint8Array, data: Uint8Array): Buffer;
+  sha256(data: Uint8Array): Buffer;
+  randomBytes(n: number): Buffer;
+  crypt(password: string, setting: string, cb: (err: Error | null, hash: string | null) => void): void;
+  gensalt(prefix: string, rounds: number): string | null;
+  dupFd(fd: number): number;
+  closeFd(fd: number): void;
+  udpConnect(localIp: string, localPort: number, remoteIp: string, remotePort: number): number;
+  peerName(fd: number): { address: string; port: number; family: 'IPv4' | 'IPv6' } | null;
+  sockName(fd: number): { address: string; port: number; family: 'IPv4' | 'IPv6' } | null;
+}
+
+/** The project root: the nearest folder above this file holding package.json. */
+function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'native'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) return path.resolve(__dirname, '..', '..', '..');
+    dir = up;
+  }
+}
+
+let loaded: NativeAddon | undefined;
+
+/** The addon of this thread (each worker_thread gets its own instance state). */
+export function addon(): NativeAddon {
+  if (loaded) return loaded;
+  const file = process.env.WOLFGUARD_ADDON ?? path.join(packageRoot(), 'native', 'build', 'Release', 'wolfguard.node');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    loaded = require(file) as NativeAddon;
+  } catch (e) {
+    throw new WolfguardError(
+      ErrorCodes.ADDON_LOAD,
+      `cannot load the native addon at ${file}: ${(e as Error).message} (run \`npm install\` to build it)`,
+      { file },
+      { cause: e },
+    );
+  }
+  return loaded;
+}

@@ -1,0 +1,58 @@
+// What TLS sockets and DTLS sessions share: turning native events into
+// errors, and the surface both expose once the handshake is done.
+import { X509Certificate } from 'node:crypto';
+import { ErrorCodes, WolfguardError } from '../../src/common/errors';
+import type { NativeConnection, NativeSessionHandle } from './addon';
+
+export interface SessionInfo {
+  /** 'TLSv1.3', 'DTLSv1.2', ... */
+  version: string;
+  /** wolfSSL's suite name, e.g. 'TLS13-AES128-GCM-SHA256'. */
+  cipher: string | null;
+  /** True when the handshake resumed an earlier session. */
+  resumed: boolean;
+}
+
+/** Synchronous PSK lookup: the client's identity in, the key (or undefined: reject) out. */
+export type PskLookup = (identity: string) => Buffer | undefined;
+
+export function nativeError(code: unknown, message: unknown, secure: boolean): WolfguardError {
+  const n = typeof code === 'number' ? code : 0;
+  const text = typeof message === 'string' ? message : 'connection failed';
+  return new WolfguardError(secure ? ErrorCodes.TLS_IO : ErrorCodes.TLS_HANDSHAKE, text, { wolfsslCode: n });
+}
+
+export function callFailed(what: string, ret: number): WolfguardError {
+  return new WolfguardError(ErrorCodes.TLS_STATE, `${what} failed (code ${ret})`, { wolfsslCode: ret });
+}
+
+/** Methods over a handshaken native connection, identical for TLS and DTLS. */
+export class SessionView {
+  constructor(private readonly conn: () => NativeConnection | undefined) {}
+
+  info(): SessionInfo | null {
+    return this.conn()?.info() ?? null;
+  }
+
+  /** RFC 5705 / RFC 8446 §7.5 exporter. */
+  exportKeyingMaterial(length: number, label: string, context?: Uint8Array): Buffer {
+    if (!Number.isInteger(length) || length <= 0 || length > 65535) {
+      throw new WolfguardError(ErrorCodes.INVALID_ARGUMENT, 'length must be an integer in 1..65535');
+    }
+    const c = this.conn();
+    if (!c) throw new WolfguardError(ErrorCodes.TLS_STATE, 'connection is closed');
+    const r = c.exportKeyingMaterial(length, label, context);
+    if (typeof r === 'number') throw new WolfguardError(ErrorCodes.TLS_EXPORTER, `keying material export failed (code ${r})`, { wolfsslCode: r });
+    return r;
+  }
+
+  /** The peer's certificate chain as presented, leaf first, parsed by Node. */
+  peerCertificates(): X509Certificate[] {
+    const c = this.conn();
+    return c ? c.peerCertificates().map((der) => new X509Certificate(der)) : [];
+  }
+
+  session(): NativeSessionHandle | null {
+    return this.conn()?.getSession() ?? null;
+  }
+}

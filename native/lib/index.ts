@@ -1,0 +1,14 @@
+// The typed face of the native addon.
+export { addon, EventKind } from './addon';
+export type { NativeAddon, NativeSessionHandle } from './addon';
+export { TlsContext, availableCiphers, newTicketKey } from './context';
+export type { ContextOptions, PemSource, ProtocolVersion, TlsVersion, DtlsVersion } from './context';
+export { TlsSocket } from './tls-socket';
+export type { TlsSocketOptions } from './tls-socket';
+export { DtlsSession } from './dtls-session';
+export type { DtlsSessionOptions } from './dtls-session';
+export type { SessionInfo, PskLookup } from './connection-common';
+export { adoptSocket, closeFd, udpConnect, peerName, sockName } from './sockets';
+export { hmac, sha256, randomBytes, cryptHash, verifyPassword, hashPassword, HashMethods } from './wolfcrypt';
+export type { HashName } from './wolfcrypt';
+export { allocatorStats } from './stats';

@@ -1,0 +1,159 @@
+// A TLS connection as a Node Duplex: bytes in and out with backpressure,
+// 'secure' when the handshake is done. The fd is owned by the native side.
+import { Duplex } from 'node:stream';
+import { ErrorCodes, WolfguardError } from '../../src/common/errors';
+import { addon, EventKind, type NativeConnection, type NativeSessionHandle } from './addon';
+import { callFailed, nativeError, SessionView, type PskLookup } from './connection-common';
+import type { TlsContext } from './context';
+
+export interface TlsSocketOptions {
+  /** Server: answer PSK handshakes with keys from this lookup. */
+  psk?: { hint?: string; lookup: PskLookup };
+  /** Client: offer this PSK. */
+  pskClient?: { identity: string; key: Buffer };
+  /** Client: resume this session (from an earlier socket's `session()`). */
+  session?: NativeSessionHandle;
+}
+
+export class TlsSocket extends Duplex {
+  #conn: NativeConnection | undefined;
+  #secure = false;
+  #pendingWrite: { chunk: Buffer; cb: (err?: Error | null) => void } | undefined;
+  #drainCb: ((err?: Error | null) => void) | undefined;
+  #psk: PskLookup | undefined;
+  readonly #view: SessionView;
+
+  /** Takes ownership of `fd` (a connected, non-blocking TCP socket) and starts the handshake. */
+  constructor(context: TlsContext, fd: number, options: TlsSocketOptions = {}) {
+    super({ allowHalfOpen: false });
+    if (context.transport !== 'tls') throw new WolfguardError(ErrorCodes.INVALID_ARGUMENT, 'TlsSocket needs a TLS context');
+    this.#view = new SessionView(() => this.#conn);
+    const conn = new (addon().Connection)(context.native, fd, this.#onEvent);
+    this.#conn = conn;
+    try {
+      if (options.psk) {
+        this.#psk = options.psk.lookup;
+        const r = conn.setPskServer(options.psk.hint);
+        if (r !== 1) throw callFailed('setPskServer', r);
+      }
+      if (options.pskClient) {
+        const r = conn.setPskClient(options.pskClient.identity, options.pskClient.key);
+        if (r !== 1) throw callFailed('setPskClient', r);
+      }
+      if (options.session) {
+        const r = conn.setSession(options.session);
+        if (r !== 1) throw callFailed('setSession', r);
+      }
+      conn.start();
+    } catch (e) {
+      conn.destroy();
+      this.#conn = undefined;
+      throw e;
+    }
+  }
+
+  get secure(): boolean {
+    return this.#secure;
+  }
+
+  info() {
+    return this.#view.info();
+  }
+  exportKeyingMaterial(length: number, label: string, context?: Uint8Array): Buffer {
+    return this.#view.exportKeyingMaterial(length, label, context);
+  }
+  peerCertificates() {
+    return this.#view.peerCertificates();
+  }
+  /** A handle to resume this session from a later client socket. */
+  session(): NativeSessionHandle | null {
+    return this.#view.session();
+  }
+  stats() {
+    return this.#conn?.stats() ?? { bytesIn: 0, bytesOut: 0, queuedOut: 0 };
+  }
+
+  // One entry point for every native event; it must never throw back into C++.
+  readonly #onEvent = (kind: number, a?: unknown, b?: unknown): unknown => {
+    try {
+      switch (kind) {
+        case EventKind.HANDSHAKE: {
+          this.#secure = true;
+          this.emit('secure');
+          const p = this.#pendingWrite;
+          this.#pendingWrite = undefined;
+          if (p) this.#writeChunk(p.chunk, p.cb);
+          return undefined;
+        }
+        case EventKind.DATA:
+          return this.push(a as Buffer);
+        case EventKind.DRAIN: {
+          const cb = this.#drainCb;
+          this.#drainCb = undefined;
+          cb?.();
+          return undefined;
+        }
+        case EventKind.END:
+          this.push(null);
+          return undefined;
+        case EventKind.ERROR:
+          this.#conn = undefined;
+          this.destroy(nativeError(a, b, this.#secure));
+          return undefined;
+        case EventKind.PSK:
+          return this.#psk?.(String(a));
+        default:
+          return undefined;
+      }
+    } catch (e) {
+      this.destroy(e as Error);
+      return undefined;
+    }
+  };
+
+  override _read(): void {
+    this.#conn?.readStart();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.#writeChunk(chunk, cb);
+  }
+
+  #writeChunk(chunk: Buffer, cb: (err?: Error | null) => void): void {
+    const conn = this.#conn;
+    if (!conn) return cb(new WolfguardError(ErrorCodes.TLS_STATE, 'connection is closed'));
+    if (!this.#secure) {
+      // Writes wait for the handshake; Writable queues the ones after this.
+      this.#pendingWrite = { chunk, cb };
+      return;
+    }
+    const r = conn.write(chunk);
+    if (r === 1) return cb();
+    if (r === 0) {
+      this.#drainCb = cb;
+      return;
+    }
+    cb(new WolfguardError(ErrorCodes.TLS_IO, `write failed (wolfSSL code ${r})`, { wolfsslCode: r }));
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    // One wolfSSL_write for many small writes: fewer, fuller TLS records.
+    this.#writeChunk(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.#conn?.shutdown();
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const conn = this.#conn;
+    this.#conn = undefined;
+    conn?.destroy();
+    const pending = this.#pendingWrite ?? (this.#drainCb ? { cb: this.#drainCb } : undefined);
+    this.#pendingWrite = undefined;
+    this.#drainCb = undefined;
+    pending?.cb(err ?? new WolfguardError(ErrorCodes.TLS_STATE, 'connection destroyed'));
+    cb(err);
+  }
+}
