@@ -29,6 +29,7 @@ export interface NativeContext {
   setTickets(enabled: boolean): number;
   setTicketKeys(current: Buffer, previous?: Buffer): number;
   setPskIdentityHint(hint: string): number;
+  enablePsk(): number;
   free(): void;
 }
 
@@ -54,6 +55,8 @@ export interface NativeConnection {
   getSession(): NativeSessionHandle | null;
   setSession(s: NativeSessionHandle): number;
   stats(): { bytesIn: number; bytesOut: number; queuedOut: number };
+  /** Frees the handshake secrets kept for the exporter. */
+  releaseSecrets(): void;
 }
 
 export interface NativeAddon {

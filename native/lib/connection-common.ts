@@ -4,6 +4,9 @@ import { X509Certificate } from 'node:crypto';
 import { ErrorCodes, WolfguardError } from '../../src/common/errors';
 import type { NativeConnection, NativeSessionHandle } from './addon';
 
+/** A peer that has not finished its handshake by then is dropped. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
+
 export interface SessionInfo {
   /** 'TLSv1.3', 'DTLSv1.2', ... */
   version: string;
@@ -44,6 +47,11 @@ export class SessionView {
     const r = c.exportKeyingMaterial(length, label, context);
     if (typeof r === 'number') throw new WolfguardError(ErrorCodes.TLS_EXPORTER, `keying material export failed (code ${r})`, { wolfsslCode: r });
     return r;
+  }
+
+  /** Frees the handshake secrets kept for the exporter; exporting fails afterwards. */
+  releaseSecrets(): void {
+    this.conn()?.releaseSecrets();
   }
 
   /** The peer's certificate chain as presented, leaf first, parsed by Node. */

@@ -37,6 +37,8 @@ export interface ContextOptions {
    * current first; shards given the same keys resume each other's tickets.
    */
   tickets?: boolean | { keys: Buffer[] };
+  /** Enables PSK suites; keys are then chosen per connection (see TlsSocketOptions.psk). */
+  psk?: boolean;
   /** PSK identity hint a server sends. */
   pskIdentityHint?: string;
 }
@@ -128,6 +130,7 @@ export class TlsContext {
         if (ret !== WOLFSSL_SUCCESS) throw wolfError(ErrorCodes.TLS_CONTEXT, 'cannot configure the session cache', ret);
       }
       if (options.tickets !== undefined) this.setTickets(options.tickets);
+      if (options.psk) native.enablePsk();
       if (options.pskIdentityHint !== undefined) {
         const ret = native.setPskIdentityHint(options.pskIdentityHint);
         if (ret !== WOLFSSL_SUCCESS) throw wolfError(ErrorCodes.TLS_CONTEXT, 'cannot set the PSK identity hint', ret);

@@ -4,10 +4,12 @@
 import { EventEmitter } from 'node:events';
 import { ErrorCodes, WolfguardError } from '../../src/common/errors';
 import { addon, EventKind, type NativeConnection } from './addon';
-import { callFailed, nativeError, SessionView, type PskLookup } from './connection-common';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, callFailed, nativeError, SessionView, type PskLookup } from './connection-common';
 import type { TlsContext } from './context';
 
 export interface DtlsSessionOptions {
+  /** Give up on a handshake not done within this many ms (default 30000; 0 = never). */
+  handshakeTimeoutMs?: number;
   /** Server: answer PSK handshakes with keys from this lookup. */
   psk?: { hint?: string; lookup: PskLookup };
   /** Client: offer this PSK. */
@@ -24,6 +26,7 @@ export class DtlsSession extends EventEmitter {
   #closed = false;
   #psk: PskLookup | undefined;
   readonly #view: SessionView;
+  #handshakeTimer: NodeJS.Timeout | undefined;
 
   /** Takes ownership of `fd` (a connected, non-blocking UDP socket) and starts the handshake. */
   constructor(context: TlsContext, fd: number, options: DtlsSessionOptions = {}) {
@@ -52,6 +55,11 @@ export class DtlsSession extends EventEmitter {
       }
       conn.readStart();
       conn.start();
+      const limit = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+      if (limit > 0) {
+        this.#handshakeTimer = setTimeout(() => this.#handshakeTimedOut(limit), limit);
+        this.#handshakeTimer.unref();
+      }
     } catch (e) {
       conn.destroy();
       this.#conn = undefined;
@@ -84,6 +92,9 @@ export class DtlsSession extends EventEmitter {
   peerCertificates() {
     return this.#view.peerCertificates();
   }
+  releaseSecrets(): void {
+    this.#view.releaseSecrets();
+  }
   stats() {
     return this.#conn?.stats() ?? { bytesIn: 0, bytesOut: 0, queuedOut: 0 };
   }
@@ -91,11 +102,16 @@ export class DtlsSession extends EventEmitter {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#handshakeTimer);
     const conn = this.#conn;
     this.#conn = undefined;
     if (conn && this.#secure) conn.shutdown();
     conn?.destroy();
     this.emit('close');
+  }
+
+  #handshakeTimedOut(ms: number): void {
+    if (!this.#secure) this.#fail(new WolfguardError(ErrorCodes.TLS_HANDSHAKE, `DTLS handshake not done within ${ms} ms`));
   }
 
   #fail(err: Error): void {
@@ -110,6 +126,7 @@ export class DtlsSession extends EventEmitter {
     try {
       switch (kind) {
         case EventKind.HANDSHAKE:
+          clearTimeout(this.#handshakeTimer);
           this.#secure = true;
           this.emit('secure');
           return undefined;

@@ -3,10 +3,12 @@
 import { Duplex } from 'node:stream';
 import { ErrorCodes, WolfguardError } from '../../src/common/errors';
 import { addon, EventKind, type NativeConnection, type NativeSessionHandle } from './addon';
-import { callFailed, nativeError, SessionView, type PskLookup } from './connection-common';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, callFailed, nativeError, SessionView, type PskLookup } from './connection-common';
 import type { TlsContext } from './context';
 
 export interface TlsSocketOptions {
+  /** Give up on a handshake not done within this many ms (default 30000; 0 = never). */
+  handshakeTimeoutMs?: number;
   /** Server: answer PSK handshakes with keys from this lookup. */
   psk?: { hint?: string; lookup: PskLookup };
   /** Client: offer this PSK. */
@@ -22,6 +24,7 @@ export class TlsSocket extends Duplex {
   #drainCb: ((err?: Error | null) => void) | undefined;
   #psk: PskLookup | undefined;
   readonly #view: SessionView;
+  #handshakeTimer: NodeJS.Timeout | undefined;
 
   /** Takes ownership of `fd` (a connected, non-blocking TCP socket) and starts the handshake. */
   constructor(context: TlsContext, fd: number, options: TlsSocketOptions = {}) {
@@ -45,6 +48,11 @@ export class TlsSocket extends Duplex {
         if (r !== 1) throw callFailed('setSession', r);
       }
       conn.start();
+      const limit = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+      if (limit > 0) {
+        this.#handshakeTimer = setTimeout(() => this.#handshakeTimedOut(limit), limit);
+        this.#handshakeTimer.unref();
+      }
     } catch (e) {
       conn.destroy();
       this.#conn = undefined;
@@ -65,6 +73,9 @@ export class TlsSocket extends Duplex {
   peerCertificates() {
     return this.#view.peerCertificates();
   }
+  releaseSecrets(): void {
+    this.#view.releaseSecrets();
+  }
   /** A handle to resume this session from a later client socket. */
   session(): NativeSessionHandle | null {
     return this.#view.session();
@@ -77,7 +88,8 @@ export class TlsSocket extends Duplex {
   readonly #onEvent = (kind: number, a?: unknown, b?: unknown): unknown => {
     try {
       switch (kind) {
-        case EventKind.HANDSHAKE: {
+        case EventKind.HANDSHAKE:
+          clearTimeout(this.#handshakeTimer); {
           this.#secure = true;
           this.emit('secure');
           const p = this.#pendingWrite;
@@ -110,6 +122,10 @@ export class TlsSocket extends Duplex {
       return undefined;
     }
   };
+
+  #handshakeTimedOut(ms: number): void {
+    if (!this.#secure) this.destroy(new WolfguardError(ErrorCodes.TLS_HANDSHAKE, `TLS handshake not done within ${ms} ms`));
+  }
 
   override _read(): void {
     this.#conn?.readStart();
@@ -147,6 +163,7 @@ export class TlsSocket extends Duplex {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    clearTimeout(this.#handshakeTimer);
     const conn = this.#conn;
     this.#conn = undefined;
     conn?.destroy();

@@ -48,12 +48,12 @@ int GenCookieTrampoline(WOLFSSL* ssl, unsigned char* buf, int sz, void*) {
   return c == nullptr ? GEN_COOKIE_E : c->GenCookie(buf, sz);
 }
 
-static unsigned int PskServerCb(WOLFSSL* ssl, const char* identity, unsigned char* key, unsigned int maxLen) {
+unsigned int PskServerCb(WOLFSSL* ssl, const char* identity, unsigned char* key, unsigned int maxLen) {
   auto* c = static_cast<Connection*>(wolfSSL_GetIOReadCtx(ssl));
   return c == nullptr ? 0 : c->PskServer(identity, key, maxLen);
 }
 
-static unsigned int PskClientCb(WOLFSSL* ssl, const char*, char* identity, unsigned int idMax, unsigned char* key,
+unsigned int PskClientCb(WOLFSSL* ssl, const char*, char* identity, unsigned int idMax, unsigned char* key,
                                 unsigned int keyMax) {
   auto* c = static_cast<Connection*>(wolfSSL_GetIOReadCtx(ssl));
   return c == nullptr ? 0 : c->PskClient(identity, idMax, key, keyMax);
@@ -79,6 +79,7 @@ Napi::Function Connection::DefineClass(Napi::Env env) {
           InstanceMethod<&Connection::GetSession>("getSession"),
           InstanceMethod<&Connection::SetSession>("setSession"),
           InstanceMethod<&Connection::Stats>("stats"),
+          InstanceMethod<&Connection::ReleaseSecrets>("releaseSecrets"),
       });
 }
 
@@ -120,6 +121,10 @@ Connection::Connection(const Napi::CallbackInfo& info) : ObjectWrap<Connection>(
   wolfSSL_SetIOReadCtx(ssl_, this);
   wolfSSL_SetIOWriteCtx(ssl_, this);
   if (dtls_) wolfSSL_dtls_set_using_nonblock(ssl_, 1);
+  // The exporter (RFC 5705) needs the handshake's secrets after the handshake;
+  // wolfSSL drops them unless asked. releaseSecrets() frees them once the
+  // caller has exported what it needs (openconnect's DTLS PSK).
+  wolfSSL_KeepArrays(ssl_);
   async_ = new Napi::AsyncContext(env, dtls_ ? "wolfguard:DTLS" : "wolfguard:TLS", info.This().As<Napi::Object>());
 }
 
@@ -657,6 +662,11 @@ Napi::Value Connection::SetSession(const Napi::CallbackInfo& info) {
     return Napi::Number::New(env, BAD_FUNC_ARG);
   WOLFSSL_SESSION* s = info[0].As<Napi::External<WOLFSSL_SESSION>>().Data();
   return Napi::Number::New(env, wolfSSL_set_session(ssl_, s));
+}
+
+Napi::Value Connection::ReleaseSecrets(const Napi::CallbackInfo& info) {
+  if (ssl_ != nullptr && state_ == State::kOpen) wolfSSL_FreeArrays(ssl_);
+  return info.Env().Undefined();
 }
 
 Napi::Value Connection::Stats(const Napi::CallbackInfo& info) {

@@ -56,6 +56,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
   Napi::Value GetSession(const Napi::CallbackInfo& info);
   Napi::Value SetSession(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value ReleaseSecrets(const Napi::CallbackInfo& info);
 
   static void OnPoll(uv_poll_t* h, int status, int events);
   static void OnTimer(uv_timer_t* h);

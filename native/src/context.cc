@@ -40,6 +40,7 @@ Napi::Function Context::DefineClass(Napi::Env env) {
           InstanceMethod<&Context::SetTickets>("setTickets"),
           InstanceMethod<&Context::SetTicketKeys>("setTicketKeys"),
           InstanceMethod<&Context::SetPskIdentityHint>("setPskIdentityHint"),
+          InstanceMethod<&Context::EnablePsk>("enablePsk"),
           InstanceMethod<&Context::Free>("free"),
       });
 }
@@ -222,6 +223,17 @@ Napi::Value Context::SetPskIdentityHint(const Napi::CallbackInfo& info) {
   std::string hint;
   if (!Alive(info) || !ArgString(info, 0, &hint)) return info.Env().Undefined();
   return Napi::Number::New(info.Env(), wolfSSL_CTX_use_psk_identity_hint(ctx_, hint.c_str()));
+}
+
+// enablePsk(): PSK suites become usable; each connection then decides the
+// key (server: JavaScript lookup by identity; client: setPskClient).
+Napi::Value Context::EnablePsk(const Napi::CallbackInfo& info) {
+  if (!Alive(info)) return info.Env().Undefined();
+  if (server_)
+    wolfSSL_CTX_set_psk_server_callback(ctx_, PskServerCb);
+  else
+    wolfSSL_CTX_set_psk_client_callback(ctx_, PskClientCb);
+  return Napi::Number::New(info.Env(), WOLFSSL_SUCCESS);
 }
 
 Napi::Value Context::Free(const Napi::CallbackInfo& info) {

@@ -19,6 +19,12 @@ struct TicketKey {
 // Implemented in connection.cc: keyed DTLS cookies (wolfSSL's default is an
 // unkeyed hash of the peer address, which anyone can compute).
 int GenCookieTrampoline(WOLFSSL* ssl, unsigned char* buf, int sz, void* ctx);
+// Also in connection.cc: PSK callbacks that ask the connection (and, on a
+// server, JavaScript) for the key. Installed on the context so wolfSSL knows
+// at wolfSSL_new time that PSK suites are usable even without a certificate.
+unsigned int PskServerCb(WOLFSSL* ssl, const char* identity, unsigned char* key, unsigned int maxLen);
+unsigned int PskClientCb(WOLFSSL* ssl, const char* hint, char* identity, unsigned int idMax, unsigned char* key,
+                         unsigned int keyMax);
 
 class Context : public Napi::ObjectWrap<Context> {
  public:
@@ -47,6 +53,7 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value SetTickets(const Napi::CallbackInfo& info);
   Napi::Value SetTicketKeys(const Napi::CallbackInfo& info);
   Napi::Value SetPskIdentityHint(const Napi::CallbackInfo& info);
+  Napi::Value EnablePsk(const Napi::CallbackInfo& info);
   Napi::Value Free(const Napi::CallbackInfo& info);
 
   bool Alive(const Napi::CallbackInfo& info);

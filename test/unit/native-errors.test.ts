@@ -1,0 +1,131 @@
+// Bad configuration gives clear, coded errors; hostile peers end only their
+// own connection, never the process.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
+import { once } from 'node:events';
+import { TlsContext, adoptSocket, TlsSocket } from '../../native/lib';
+import { makePki, type TestPki } from '../helpers/certs';
+import { startAddonServer, echoRoundTrip } from '../helpers/tls-pair';
+
+let pki: TestPki;
+before(() => {
+  pki = makePki();
+});
+after(() => pki.cleanup());
+
+test('certificate and key that do not match', () => {
+  assert.throws(
+    () => new TlsContext({ role: 'server', cert: { file: pki.ecCert }, key: { file: pki.rsaKey } }),
+    (e: Error & { code?: string }) => e.code === 'WG_TLS_KEY_MISMATCH' && e.message.includes(pki.rsaKey) && e.message.includes(pki.ecCert),
+  );
+});
+
+test('missing certificate file names the path', () => {
+  const missing = path.join(pki.dir, 'nope.pem');
+  assert.throws(
+    () => new TlsContext({ role: 'server', cert: { file: missing }, key: { file: pki.ecKey } }),
+    (e: Error & { code?: string }) => e.code === 'WG_FILE_NOT_FOUND' && e.message.includes(missing),
+  );
+});
+
+test('garbage where a certificate or key should be', () => {
+  const junk = path.join(pki.dir, 'junk.pem');
+  fs.writeFileSync(junk, 'this is not PEM\n');
+  assert.throws(() => new TlsContext({ role: 'server', cert: { file: junk }, key: { file: pki.ecKey } }), { code: 'WG_TLS_BAD_CERT' });
+  assert.throws(() => new TlsContext({ role: 'server', cert: { file: pki.ecCert }, key: { file: junk } }), { code: 'WG_TLS_BAD_KEY' });
+  assert.throws(() => new TlsContext({ role: 'server', ca: { file: junk } }), { code: 'WG_TLS_BAD_CERT' });
+});
+
+test('bad cipher strings name the unknown suites', () => {
+  const base = { role: 'server' as const, cert: { file: pki.ecCert }, key: { file: pki.ecKey } };
+  assert.throws(() => new TlsContext({ ...base, ciphers: 'NOT-A-CIPHER' }), (e: Error & { code?: string }) => e.code === 'WG_TLS_BAD_CIPHER' && e.message.includes('NOT-A-CIPHER'));
+  assert.throws(
+    () => new TlsContext({ ...base, ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256:BOGUS-SUITE' }),
+    (e: Error & { code?: string }) => e.code === 'WG_TLS_BAD_CIPHER' && e.message.includes('BOGUS-SUITE') && !e.message.includes('ECDHE-ECDSA'),
+  );
+  assert.throws(() => new TlsContext({ ...base, ciphers: '' }), { code: 'WG_TLS_BAD_CIPHER' });
+});
+
+test('bad protocol versions', () => {
+  assert.throws(() => new TlsContext({ role: 'server', minVersion: 'DTLSv1.2' }), { code: 'WG_TLS_BAD_VERSION' });
+  assert.throws(() => new TlsContext({ role: 'server', minVersion: 'TLSv1.3', maxVersion: 'TLSv1.2' }), { code: 'WG_TLS_BAD_VERSION' });
+  assert.throws(() => new TlsContext({ role: 'server', transport: 'dtls', maxVersion: 'TLSv1.3' }), { code: 'WG_TLS_BAD_VERSION' });
+});
+
+// events.once rejects on 'error'; a reset is expected here, only the close matters.
+function closed(s: net.Socket): Promise<void> {
+  return new Promise((r) => s.once('close', () => r()));
+}
+
+async function rawConnect(port: number): Promise<net.Socket> {
+  const s = net.connect(port, '127.0.0.1');
+  s.on('error', () => undefined); // the server may reset these on purpose
+  await once(s, 'connect');
+  return s;
+}
+
+test('peers sending garbage, closing mid-handshake or vanishing get an error event; the server keeps serving', async () => {
+  const ctx = new TlsContext({ role: 'server', cert: { file: pki.ecCert }, key: { file: pki.ecKey } });
+  const errors: string[] = [];
+  const srv = await startAddonServer(ctx, (s) => {
+    s.on('error', (e: Error & { code?: string }) => errors.push(e.code ?? 'none'));
+    s.pipe(s);
+  });
+  try {
+    // 1. Plain HTTP instead of TLS.
+    const a = await rawConnect(srv.port);
+    a.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    a.resume();
+    await closed(a);
+    // 2. A TLS record header claiming a huge length, then random bytes.
+    const b = await rawConnect(srv.port);
+    b.write(Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0xff, 0xff]), Buffer.alloc(3000, 0xaa)]));
+    b.resume();
+    await closed(b);
+    // 3. Half a ClientHello, then the connection goes away.
+    const c = await rawConnect(srv.port);
+    c.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x80, 0x01, 0x00]));
+    await new Promise((r) => setTimeout(r, 50));
+    c.destroy();
+    // 4. An established client that resets the connection.
+    const dRaw = await rawConnect(srv.port);
+    const d = tls.connect({ socket: dRaw, ca: fs.readFileSync(pki.caCert), servername: 'localhost' });
+    d.on('error', () => undefined);
+    await once(d, 'secureConnect');
+    dRaw.resetAndDestroy();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(errors.length >= 3, `errors seen: ${errors.join(',')}`);
+    assert.ok(errors.every((e) => e === 'WG_TLS_HANDSHAKE' || e === 'WG_TLS_IO'), errors.join(','));
+    // Still serving.
+    const ok = tls.connect({ host: '127.0.0.1', port: srv.port, ca: fs.readFileSync(pki.caCert), servername: 'localhost' });
+    await once(ok, 'secureConnect');
+    assert.deepEqual(await echoRoundTrip(ok, Buffer.from('still here')), Buffer.from('still here'));
+    ok.destroy();
+  } finally {
+    await srv.close();
+    ctx.close();
+  }
+});
+
+test('writes after destroy and destroy twice are harmless', async () => {
+  const ctx = new TlsContext({ role: 'server', cert: { file: pki.ecCert }, key: { file: pki.ecKey } });
+  const server = net.createServer({ pauseOnConnect: true });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  const raw = net.connect(port, '127.0.0.1');
+  const [accepted] = (await once(server, 'connection')) as [net.Socket];
+  const s = new TlsSocket(ctx, adoptSocket(accepted));
+  const errs: Error[] = [];
+  s.on('error', (e) => errs.push(e));
+  s.destroy();
+  s.destroy();
+  s.write('late', (err) => assert.ok(err));
+  raw.destroy();
+  await new Promise<void>((r) => server.close(() => r()));
+  ctx.close();
+});
