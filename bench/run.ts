@@ -1,0 +1,33 @@
+// `npm run bench [-- row ...]`: runs the named rows (all when none) and
+// prints + saves one table per row. BENCH_QUICK=1 makes a short smoke run.
+import { pinSelf } from './lib/child';
+import { renderMarkdown, saveResults, type Table } from './lib/report';
+import { benchTls } from './tls/handshakes';
+
+const ROWS: Record<string, () => Promise<Table>> = {
+  tls: benchTls,
+};
+
+async function main(): Promise<void> {
+  const asked = process.argv.slice(2);
+  const unknown = asked.filter((r) => !(r in ROWS));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown bench row(s): ${unknown.join(', ')}; rows: ${Object.keys(ROWS).join(', ')}\n`);
+    process.exit(2);
+  }
+  pinSelf(1);
+  const tables: Table[] = [];
+  for (const name of asked.length > 0 ? asked : Object.keys(ROWS)) {
+    process.stdout.write(`running ${name}...\n`);
+    const t = await ROWS[name]!();
+    process.stdout.write(`${renderMarkdown(t)}\n`);
+    tables.push(t);
+  }
+  const files = saveResults(tables);
+  process.stdout.write(`saved ${files.md} and ${files.json}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
