@@ -3,7 +3,10 @@
   # entry point, so nothing of wolfSSL (or of mimalloc's override exports)
   # can interpose on, or be interposed by, the OpenSSL that Node carries.
   "variables": {
-    "wolfssl_prefix%": "<(module_root_dir)/.wolfssl/prefix"
+    "wolfssl_prefix%": "<(module_root_dir)/.wolfssl/prefix",
+    # build-addon.sh replaces this with -lwolfssl and an rpath when the
+    # WOLFSSL_PREFIX install has only a shared library.
+    "wolfssl_libs%": "<(module_root_dir)/.wolfssl/prefix/lib/libwolfssl.a"
   },
   "targets": [
     {
@@ -30,14 +33,14 @@
         "WOLFSSL_USE_OPTIONS_H"
       ],
       "cflags": ["-fvisibility=hidden", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "cflags_cc": ["-fvisibility=hidden", "-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "cflags_cc": ["-fvisibility=hidden", "-fvisibility-inlines-hidden", "-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
       "ldflags": [
         "-Wl,--exclude-libs,ALL",
         "-Wl,-z,now",
         "-Wl,--no-undefined-version"
       ],
       "libraries": [
-        "<(wolfssl_prefix)/lib/libwolfssl.a",
+        "<(wolfssl_libs)",
         "-lmimalloc",
         "-lcrypt",
         "-lm",
