@@ -5,14 +5,30 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { makePki } from '../helpers/certs';
+import { TlsContext } from '../../native/lib';
+import { startAddonServer, addonConnect, echoRoundTrip } from '../helpers/tls-pair';
 
 const WORKERS = 4;
 const HANDSHAKES_PER_WORKER = 25;
 
-test(`${WORKERS} worker_threads each run ${HANDSHAKES_PER_WORKER} TLS handshakes with their own contexts`, { timeout: 60_000 }, async () => {
+test(`${WORKERS} worker_threads and the main thread each run ${HANDSHAKES_PER_WORKER} TLS handshakes at once, with their own contexts`, { timeout: 60_000 }, async () => {
   const pki = makePki();
   try {
     const script = path.join(__dirname, '..', 'helpers', 'handshake-worker.js');
+    // The main thread works at the same time as the workers.
+    const mainThread = (async () => {
+      const sctx = new TlsContext({ role: 'server', cert: { file: pki.ecCert }, key: { file: pki.ecKey } });
+      const cctx = new TlsContext({ role: 'client', ca: { file: pki.caCert } });
+      const srv = await startAddonServer(sctx, (s) => s.pipe(s));
+      let ok = 0;
+      for (let i = 0; i < HANDSHAKES_PER_WORKER; i++) {
+        const c = await addonConnect(cctx, srv.port);
+        if ((await echoRoundTrip(c, Buffer.from(`main ${i}`))).toString() === `main ${i}`) ok++;
+        c.destroy();
+      }
+      await srv.close();
+      return ok;
+    })();
     const results = await Promise.all(
       Array.from({ length: WORKERS }, (_, id) =>
         new Promise<{ id: number; ok: number; versions: string[] }>((resolve, reject) => {
@@ -23,6 +39,7 @@ test(`${WORKERS} worker_threads each run ${HANDSHAKES_PER_WORKER} TLS handshakes
         }),
       ),
     );
+    assert.equal(await mainThread, HANDSHAKES_PER_WORKER, 'main thread');
     for (const r of results) {
       assert.equal(r.ok, HANDSHAKES_PER_WORKER, `worker ${r.id}`);
       assert.deepEqual([...new Set(r.versions)], ['TLSv1.3']);
