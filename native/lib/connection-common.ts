@@ -64,3 +64,44 @@ export class SessionView {
     return this.conn()?.getSession() ?? null;
   }
 }
+
+/** Options TLS sockets and DTLS sessions share. */
+export interface CommonConnectionOptions {
+  /** Give up on a handshake not done within this many ms (default 30000; 0 = never). */
+  handshakeTimeoutMs?: number;
+  /** Server: answer PSK handshakes with keys from this lookup. */
+  psk?: { hint?: string; lookup: PskLookup };
+  /** Client: offer this PSK. */
+  pskClient?: { identity: string; key: Buffer };
+}
+
+function check(what: string, r: number): void {
+  if (r !== 1) throw callFailed(what, r);
+}
+
+/**
+ * Applies the shared options, runs `before` (transport-specific set-up), starts
+ * the handshake and arms its timeout. On any failure the native connection is
+ * destroyed (closing its fd) before the error propagates.
+ */
+export function startConnection(
+  conn: NativeConnection,
+  options: CommonConnectionOptions,
+  before: (check: (what: string, r: number) => void) => void,
+  onHandshakeTimeout: (ms: number) => void,
+): NodeJS.Timeout | undefined {
+  try {
+    if (options.psk) check('setPskServer', conn.setPskServer(options.psk.hint));
+    if (options.pskClient) check('setPskClient', conn.setPskClient(options.pskClient.identity, options.pskClient.key));
+    before(check);
+    conn.start();
+  } catch (e) {
+    conn.destroy();
+    throw e;
+  }
+  const limit = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  if (limit <= 0) return undefined;
+  const timer = setTimeout(() => onHandshakeTimeout(limit), limit);
+  timer.unref();
+  return timer;
+}

@@ -4,16 +4,10 @@
 import { EventEmitter } from 'node:events';
 import { ErrorCodes, WolfguardError } from '../../src/common/errors';
 import { addon, EventKind, type NativeConnection } from './addon';
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, callFailed, nativeError, SessionView, type PskLookup } from './connection-common';
+import { nativeError, SessionView, startConnection, type CommonConnectionOptions, type PskLookup } from './connection-common';
 import type { TlsContext } from './context';
 
-export interface DtlsSessionOptions {
-  /** Give up on a handshake not done within this many ms (default 30000; 0 = never). */
-  handshakeTimeoutMs?: number;
-  /** Server: answer PSK handshakes with keys from this lookup. */
-  psk?: { hint?: string; lookup: PskLookup };
-  /** Client: offer this PSK. */
-  pskClient?: { identity: string; key: Buffer };
+export interface DtlsSessionOptions extends CommonConnectionOptions {
   /** Datagrams already read from the socket (e.g. the ClientHello), processed first. */
   initialDatagrams?: Buffer[];
   /** Path MTU for wolfSSL's record sizing. */
@@ -31,40 +25,29 @@ export class DtlsSession extends EventEmitter {
   /** Takes ownership of `fd` (a connected, non-blocking UDP socket) and starts the handshake. */
   constructor(context: TlsContext, fd: number, options: DtlsSessionOptions = {}) {
     super();
-    if (context.transport !== 'dtls') throw new WolfguardError(ErrorCodes.INVALID_ARGUMENT, 'DtlsSession needs a DTLS context');
+    if (context.transport !== 'dtls') {
+      addon().closeFd(fd); // ownership of fd was handed over: do not leak it
+      throw new WolfguardError(ErrorCodes.INVALID_ARGUMENT, 'DtlsSession needs a DTLS context');
+    }
     this.#view = new SessionView(() => this.#conn);
     const conn = new (addon().Connection)(context.native, fd, this.#onEvent);
-    this.#conn = conn;
+    this.#psk = options.psk?.lookup;
     try {
-      if (options.psk) {
-        this.#psk = options.psk.lookup;
-        const r = conn.setPskServer(options.psk.hint);
-        if (r !== 1) throw callFailed('setPskServer', r);
-      }
-      if (options.pskClient) {
-        const r = conn.setPskClient(options.pskClient.identity, options.pskClient.key);
-        if (r !== 1) throw callFailed('setPskClient', r);
-      }
-      if (options.mtu !== undefined) {
-        const r = conn.setMtu(options.mtu);
-        if (r !== 1) throw callFailed('setMtu', r);
-      }
-      for (const d of options.initialDatagrams ?? []) {
-        const r = conn.injectDatagram(d);
-        if (r !== 1) throw callFailed('injectDatagram', r);
-      }
-      conn.readStart();
-      conn.start();
-      const limit = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-      if (limit > 0) {
-        this.#handshakeTimer = setTimeout(() => this.#handshakeTimedOut(limit), limit);
-        this.#handshakeTimer.unref();
-      }
+      this.#handshakeTimer = startConnection(
+        conn,
+        options,
+        (check) => {
+          if (options.mtu !== undefined) check('setMtu', conn.setMtu(options.mtu));
+          for (const d of options.initialDatagrams ?? []) check('injectDatagram', conn.injectDatagram(d));
+          conn.readStart();
+        },
+        (ms) => this.#handshakeTimedOut(ms),
+      );
     } catch (e) {
-      conn.destroy();
       this.#conn = undefined;
       throw e;
     }
+    this.#conn = conn;
   }
 
   get secure(): boolean {

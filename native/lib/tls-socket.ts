@@ -3,16 +3,10 @@
 import { Duplex } from 'node:stream';
 import { ErrorCodes, WolfguardError } from '../../src/common/errors';
 import { addon, EventKind, type NativeConnection, type NativeSessionHandle } from './addon';
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, callFailed, nativeError, SessionView, type PskLookup } from './connection-common';
+import { nativeError, SessionView, startConnection, type CommonConnectionOptions, type PskLookup } from './connection-common';
 import type { TlsContext } from './context';
 
-export interface TlsSocketOptions {
-  /** Give up on a handshake not done within this many ms (default 30000; 0 = never). */
-  handshakeTimeoutMs?: number;
-  /** Server: answer PSK handshakes with keys from this lookup. */
-  psk?: { hint?: string; lookup: PskLookup };
-  /** Client: offer this PSK. */
-  pskClient?: { identity: string; key: Buffer };
+export interface TlsSocketOptions extends CommonConnectionOptions {
   /** Client: resume this session (from an earlier socket's `session()`). */
   session?: NativeSessionHandle;
 }
@@ -29,35 +23,22 @@ export class TlsSocket extends Duplex {
   /** Takes ownership of `fd` (a connected, non-blocking TCP socket) and starts the handshake. */
   constructor(context: TlsContext, fd: number, options: TlsSocketOptions = {}) {
     super({ allowHalfOpen: false });
-    if (context.transport !== 'tls') throw new WolfguardError(ErrorCodes.INVALID_ARGUMENT, 'TlsSocket needs a TLS context');
+    if (context.transport !== 'tls') {
+      addon().closeFd(fd); // ownership of fd was handed over: do not leak it
+      throw new WolfguardError(ErrorCodes.INVALID_ARGUMENT, 'TlsSocket needs a TLS context');
+    }
     this.#view = new SessionView(() => this.#conn);
     const conn = new (addon().Connection)(context.native, fd, this.#onEvent);
+    this.#psk = options.psk?.lookup;
+    this.#handshakeTimer = startConnection(
+      conn,
+      options,
+      (check) => {
+        if (options.session) check('setSession', conn.setSession(options.session));
+      },
+      (ms) => this.#handshakeTimedOut(ms),
+    );
     this.#conn = conn;
-    try {
-      if (options.psk) {
-        this.#psk = options.psk.lookup;
-        const r = conn.setPskServer(options.psk.hint);
-        if (r !== 1) throw callFailed('setPskServer', r);
-      }
-      if (options.pskClient) {
-        const r = conn.setPskClient(options.pskClient.identity, options.pskClient.key);
-        if (r !== 1) throw callFailed('setPskClient', r);
-      }
-      if (options.session) {
-        const r = conn.setSession(options.session);
-        if (r !== 1) throw callFailed('setSession', r);
-      }
-      conn.start();
-      const limit = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-      if (limit > 0) {
-        this.#handshakeTimer = setTimeout(() => this.#handshakeTimedOut(limit), limit);
-        this.#handshakeTimer.unref();
-      }
-    } catch (e) {
-      conn.destroy();
-      this.#conn = undefined;
-      throw e;
-    }
   }
 
   get secure(): boolean {
