@@ -28,6 +28,7 @@ export const ErrorCodes = {
   BAD_MAGIC: 'WG_BAD_MAGIC',
   // admission / auth
   ADMISSION_DENIED: 'WG_ADMISSION_DENIED',
+  ADMISSION_BAN_LIST_FULL: 'WG_ADMISSION_BAN_LIST_FULL',
   AUTH_FAILED: 'WG_AUTH_FAILED',
   // generic argument validation at API boundaries
   INVALID_ARGUMENT: 'WG_INVALID_ARGUMENT',
