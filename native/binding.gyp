@@ -18,7 +18,8 @@
         "src/connection.cc",
         "src/wolfcrypt.cc",
         "src/passwd.cc",
-        "src/sockets.cc"
+        "src/sockets.cc",
+        "src/tun.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

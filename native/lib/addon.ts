@@ -13,6 +13,7 @@ export const EventKind = {
   END: 4,
   ERROR: 5,
   PSK: 6,
+  CONTROL: 7,
 } as const;
 
 export type OnEvent = (kind: number, a?: unknown, b?: unknown) => unknown;
@@ -37,6 +38,19 @@ export interface NativeSessionHandle {
   readonly __brand: 'WOLFSSL_SESSION';
 }
 
+export interface ConnectionStats {
+  bytesIn: number;
+  bytesOut: number;
+  queuedOut: number;
+  /** Tunnel mode: CSTP frames received / sent, packets dropped by the bounded queue, DPD answered. */
+  framesIn?: number;
+  framesOut?: number;
+  txDrops?: number;
+  dpdAnswered?: number;
+  /** Tunnel mode: milliseconds since the peer last sent anything. */
+  idleMs?: number;
+}
+
 export interface NativeConnection {
   start(): void;
   /** 1 written, 0 queued (DRAIN follows), < 0 wolfSSL error. */
@@ -54,9 +68,29 @@ export interface NativeConnection {
   setMtu(mtu: number): number;
   getSession(): NativeSessionHandle | null;
   setSession(s: NativeSessionHandle): number;
-  stats(): { bytesIn: number; bytesOut: number; queuedOut: number };
+  stats(): ConnectionStats;
   /** Frees the handshake secrets kept for the exporter. */
   releaseSecrets(): void;
+  /** Tunnel mode: CSTP frames are handled natively from now on (1 = ok). */
+  startTunnel(pump: NativePump, maxQueueBytes: number): number;
+}
+
+export interface PumpStats {
+  tunRxPackets: number;
+  tunRxBytes: number;
+  tunTxPackets: number;
+  tunTxBytes: number;
+  noRoute: number;
+  tunTxDrops: number;
+  malformed: number;
+  routes: number;
+}
+
+export interface NativePump {
+  addRoute(conn: NativeConnection, address: Buffer): number;
+  removeRoutes(conn: NativeConnection): void;
+  stats(): PumpStats;
+  close(): void;
 }
 
 export interface NativeAddon {
@@ -65,6 +99,8 @@ export interface NativeAddon {
   hashTypes: Record<'sha1' | 'sha256' | 'sha384' | 'sha512', number>;
   Context: new (dtls: boolean, server: boolean, minVersion: number, maxVersion: number) => NativeContext;
   Connection: new (ctx: NativeContext, fd: number, onEvent: OnEvent) => NativeConnection;
+  Pump: new (tunQueueFd: number) => NativePump;
+  tunOpen(name: string, queues: number): { name: string; fds: number[] };
   ciphers(): string | null;
   allocatorStats(): { allocator: string; mimallocVersion: number; allocs: number; frees: number };
   hmac(type: number, key: Uint8Array, data: Uint8Array): Buffer;

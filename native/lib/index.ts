@@ -1,9 +1,11 @@
 // The typed face of the native addon.
 export { addon, EventKind } from './addon';
-export type { NativeAddon, NativeSessionHandle } from './addon';
+export type { NativeAddon, NativeSessionHandle, PumpStats, ConnectionStats } from './addon';
 export { TlsContext, availableCiphers, newTicketKey } from './context';
 export type { ContextOptions, PemSource, ProtocolVersion, TlsVersion, DtlsVersion } from './context';
-export { TlsSocket } from './tls-socket';
+export { TlsSocket, DEFAULT_TUNNEL_QUEUE_BYTES } from './tls-socket';
+export type { TunnelOptions } from './tls-socket';
+export { TunnelPump, openTun, addressBytes } from './tun';
 export type { TlsSocketOptions } from './tls-socket';
 export { DtlsSession } from './dtls-session';
 export type { DtlsSessionOptions } from './dtls-session';

@@ -11,6 +11,21 @@ export interface TlsSocketOptions extends CommonConnectionOptions {
   session?: NativeSessionHandle;
 }
 
+const natives = new WeakMap<TlsSocket, () => NativeConnection | undefined>();
+
+/** @internal The live native connection behind a socket (for the pump). */
+export function nativeConnectionOf(s: TlsSocket): NativeConnection | undefined {
+  return natives.get(s)?.();
+}
+
+export interface TunnelOptions {
+  /** Bytes of tunnel output queued for a slow client before its packets are dropped. */
+  maxQueueBytes?: number;
+}
+
+/** Default bound on a tunnel's queued output: a slow client cannot exhaust memory. */
+export const DEFAULT_TUNNEL_QUEUE_BYTES = 1 << 20;
+
 export class TlsSocket extends Duplex {
   #conn: NativeConnection | undefined;
   #secure = false;
@@ -28,6 +43,7 @@ export class TlsSocket extends Duplex {
       throw new WolfguardError(ErrorCodes.INVALID_ARGUMENT, 'TlsSocket needs a TLS context');
     }
     this.#view = new SessionView(() => this.#conn);
+    natives.set(this, () => this.#conn);
     const conn = new (addon().Connection)(context.native, fd, this.#onEvent);
     this.#psk = options.psk?.lookup;
     this.#handshakeTimer = startConnection(
@@ -43,6 +59,18 @@ export class TlsSocket extends Duplex {
 
   get secure(): boolean {
     return this.#secure;
+  }
+
+  /**
+   * From now on the peer's bytes are CSTP frames handled natively: data to the
+   * pump's TUN queue, DPD answered, other frames as 'control' events
+   * (type, payload). Routes are added on the pump afterwards.
+   */
+  startTunnel(pump: import('./tun').TunnelPump, options: TunnelOptions = {}): void {
+    const conn = this.#conn;
+    if (!conn) throw new WolfguardError(ErrorCodes.TLS_STATE, 'connection is closed');
+    const r = conn.startTunnel(pump.native, options.maxQueueBytes ?? DEFAULT_TUNNEL_QUEUE_BYTES);
+    if (r !== 1) throw new WolfguardError(ErrorCodes.TLS_STATE, `cannot start the tunnel (code ${r})`, { wolfsslCode: r });
   }
 
   info() {
@@ -95,6 +123,9 @@ export class TlsSocket extends Duplex {
           return undefined;
         case EventKind.PSK:
           return this.#psk?.(String(a));
+        case EventKind.CONTROL:
+          this.emit('control', a as number, b as Buffer);
+          return undefined;
         default:
           return undefined;
       }

@@ -90,6 +90,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitWolfCrypt(env, exports);
   InitPasswd(env, exports);
   InitSockets(env, exports);
+  InitTun(env, exports);
 
   exports.Set("wolfsslVersion", Napi::String::New(env, wolfSSL_lib_version()));
   return exports;

@@ -28,6 +28,7 @@ namespace wg {
 struct InstanceData {
   Napi::FunctionReference contextCtor;
   Napi::FunctionReference connectionCtor;
+  Napi::FunctionReference pumpCtor;
   WC_RNG rng;
   bool rngReady = false;
   uv_loop_t* loop = nullptr;
@@ -54,6 +55,7 @@ void InitConnection(Napi::Env env, Napi::Object exports);
 void InitWolfCrypt(Napi::Env env, Napi::Object exports);
 void InitPasswd(Napi::Env env, Napi::Object exports);
 void InitSockets(Napi::Env env, Napi::Object exports);
+void InitTun(Napi::Env env, Napi::Object exports);
 
 // Process-wide wolfSSL initialisation (allocators first, then wolfSSL_Init),
 // done once whichever thread loads the addon first.

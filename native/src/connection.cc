@@ -1,4 +1,5 @@
 #include "connection.h"
+#include "tun.h"
 
 #include <wolfssl/wolfcrypt/hmac.h>
 
@@ -80,6 +81,7 @@ Napi::Function Connection::DefineClass(Napi::Env env) {
           InstanceMethod<&Connection::SetSession>("setSession"),
           InstanceMethod<&Connection::Stats>("stats"),
           InstanceMethod<&Connection::ReleaseSecrets>("releaseSecrets"),
+          InstanceMethod<&Connection::StartTunnel>("startTunnel"),
       });
 }
 
@@ -135,6 +137,12 @@ Connection::~Connection() {
 }
 
 void Connection::CloseHandles() {
+  if (pump_ != nullptr) {
+    pump_->Detach(this);
+    pump_ = nullptr;
+  }
+  txBatch_.clear();
+  cstpIn_.clear();
   if (poll_ != nullptr) {
     poll_->data = nullptr;
     uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
@@ -392,7 +400,15 @@ void Connection::DoRead() {
       else
         err = wolfSSL_get_error(ssl_, ret);
     }
-    if (used > 0) {
+    if (used > 0 && tunnel_) {
+      bytesIn_ += used;
+      lastRx_ = uv_now(Instance(env_)->loop);
+      HandleCstp(scratch, used);
+      if (Dead()) return;
+      FlushBatch();
+      if (Dead()) return;
+      budget = used >= budget ? 0 : budget - used;
+    } else if (used > 0) {
       bytesIn_ += used;
       Napi::Value r = Emit(kEvData, Napi::Buffer<uint8_t>::Copy(env_, scratch, used));
       if (Dead()) return;
@@ -505,16 +521,28 @@ Napi::Value Connection::Write(const Napi::CallbackInfo& info) {
   if (state_ != State::kOpen || ssl_ == nullptr) return Napi::Number::New(env, -1);
   if (n == 0) return Napi::Number::New(env, 1);
   if (n > INT32_MAX) return Napi::Number::New(env, BAD_FUNC_ARG);
+  FlushBatch();  // frames the pump queued go first
+  if (Dead()) return Napi::Number::New(env, -1);
+  return Napi::Number::New(env, WriteOrQueue(d, n, false));
+}
+
+// 1 written, 0 queued (poll for writable; DRAIN follows), -2 dropped because
+// the bounded tunnel queue is full, < 0 otherwise a wolfSSL error.
+int Connection::WriteOrQueue(const uint8_t* d, size_t n, bool droppable) {
   if (!outq_.empty()) {
+    if (droppable && maxQueue_ > 0 && outqBytes_ + n > maxQueue_) {
+      txDrops_++;
+      return -2;
+    }
     outq_.emplace_back(d, d + n);
     outqBytes_ += n;
     UpdatePoll();
-    return Napi::Number::New(env, 0);
+    return 0;
   }
   int ret = wolfSSL_write(ssl_, d, static_cast<int>(n));
   if (ret > 0) {
     bytesOut_ += n;
-    return Napi::Number::New(env, 1);
+    return 1;
   }
   int err = wolfSSL_get_error(ssl_, ret);
   if (err == WOLFSSL_ERROR_WANT_WRITE || err == WOLFSSL_ERROR_WANT_READ) {
@@ -522,9 +550,101 @@ Napi::Value Connection::Write(const Napi::CallbackInfo& info) {
     outqBytes_ += n;
     wantWrite_ = true;
     UpdatePoll();
-    return Napi::Number::New(env, 0);
+    return 0;
   }
-  return Napi::Number::New(env, err < 0 ? err : -1);
+  return err < 0 ? err : -1;
+}
+
+// ------------------------------------------------------------- tunnel mode
+
+// A CSTP byte stream from the peer: data frames go to the TUN queue, DPD
+// requests are answered here, keepalives only refresh lastRx_, anything else
+// goes to JavaScript. Frames may span reads (cstpIn_ keeps the partial one).
+void Connection::HandleCstp(const uint8_t* d, size_t n) {
+  const uint8_t* p = d;
+  size_t left = n;
+  if (!cstpIn_.empty()) {
+    cstpIn_.insert(cstpIn_.end(), d, d + n);
+    p = cstpIn_.data();
+    left = cstpIn_.size();
+  }
+  size_t off = 0;
+  while (left - off >= cstp::kHeader) {
+    const uint8_t* f = p + off;
+    if (f[0] != 'S' || f[1] != 'T' || f[2] != 'F' || f[3] != 1 || f[7] != 0) {
+      Fail(-1, "CSTP protocol error: bad frame header");
+      return;
+    }
+    size_t len = (static_cast<size_t>(f[4]) << 8) | f[5];
+    if (left - off < cstp::kHeader + len) break;
+    const uint8_t* payload = f + cstp::kHeader;
+    uint8_t type = f[6];
+    framesIn_++;
+    if (type == cstp::kData) {
+      if (pump_ != nullptr && len > 0) pump_->WriteToTun(payload, len);
+    } else if (type == cstp::kDpdReq) {
+      dpdAnswered_++;
+      QueueFrame(cstp::kDpdResp, payload, len);
+    } else if (type != cstp::kDpdResp && type != cstp::kKeepalive) {
+      Emit(kEvControl, Napi::Number::New(env_, type), Napi::Buffer<uint8_t>::Copy(env_, payload, len));
+      if (Dead()) return;
+    }
+    off += cstp::kHeader + len;
+  }
+  // Keep only the unfinished frame.
+  if (p == cstpIn_.data()) {
+    cstpIn_.erase(cstpIn_.begin(), cstpIn_.begin() + static_cast<std::ptrdiff_t>(off));
+  } else if (off < left) {
+    cstpIn_.assign(p + off, p + left);
+  }
+}
+
+void Connection::QueueFrame(uint8_t type, const uint8_t* payload, size_t len) {
+  if (Dead()) return;
+  uint8_t h[cstp::kHeader] = {'S', 'T', 'F', 1, static_cast<uint8_t>(len >> 8), static_cast<uint8_t>(len & 0xff), type, 0};
+  txBatch_.insert(txBatch_.end(), h, h + cstp::kHeader);
+  txBatch_.insert(txBatch_.end(), payload, payload + len);
+  framesOut_++;
+}
+
+// One wolfSSL_write for every frame queued since the last flush: several
+// packets share a TLS record (and a syscall) when they arrive together.
+void Connection::FlushBatch() {
+  if (txBatch_.empty() || Dead() || ssl_ == nullptr || state_ != State::kOpen) return;
+  // The pump flushes from its own poll callback: a failure here must not
+  // release this connection while the pump's frame still points at it.
+  DepthGuard guard(this);
+  int r = WriteOrQueue(txBatch_.data(), txBatch_.size(), true);
+  txBatch_.clear();
+  if (r < 0 && r != -2) Fail(r, "tunnel write failed: " + WolfSSLErrorText(r));
+}
+
+// startTunnel(pump, maxQueueBytes): from now on the peer's bytes are CSTP
+// frames handled here, and the pump may queue packets for this connection.
+Napi::Value Connection::StartTunnel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t maxQueue;
+  if (info.Length() < 2 || !info[0].IsObject() || !ArgInt(info, 1, &maxQueue)) {
+    Napi::TypeError::New(env, "startTunnel(pump, maxQueueBytes)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (state_ != State::kOpen || dtls_ || tunnel_) return Napi::Number::New(env, BAD_FUNC_ARG);
+  Napi::Object po = info[0].As<Napi::Object>();
+  if (!po.InstanceOf(Instance(env)->pumpCtor.Value())) {
+    Napi::TypeError::New(env, "pump must be a Pump of this thread").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  pump_ = Pump::Unwrap(po);
+  pumpRef_ = Napi::Persistent(po);
+  tunnel_ = true;
+  maxQueue_ = maxQueue > 0 ? static_cast<size_t>(maxQueue) : 0;
+  lastRx_ = uv_now(Instance(env)->loop);
+  reading_ = true;
+  // Bytes already read past the CONNECT request belong to the tunnel.
+  readScheduled_ = true;
+  if (timer_ != nullptr) uv_timer_start(timer_, OnTimer, 0, 0);
+  UpdatePoll();
+  return Napi::Number::New(env, WOLFSSL_SUCCESS);
 }
 
 Napi::Value Connection::ReadStart(const Napi::CallbackInfo& info) {
@@ -675,6 +795,11 @@ Napi::Value Connection::Stats(const Napi::CallbackInfo& info) {
   o.Set("bytesIn", Napi::Number::New(env, static_cast<double>(bytesIn_)));
   o.Set("bytesOut", Napi::Number::New(env, static_cast<double>(bytesOut_)));
   o.Set("queuedOut", Napi::Number::New(env, static_cast<double>(outqBytes_)));
+  o.Set("framesIn", Napi::Number::New(env, static_cast<double>(framesIn_)));
+  o.Set("framesOut", Napi::Number::New(env, static_cast<double>(framesOut_)));
+  o.Set("txDrops", Napi::Number::New(env, static_cast<double>(txDrops_)));
+  o.Set("dpdAnswered", Napi::Number::New(env, static_cast<double>(dpdAnswered_)));
+  o.Set("idleMs", Napi::Number::New(env, tunnel_ ? static_cast<double>(uv_now(Instance(env)->loop) - lastRx_) : 0));
   return o;
 }
 

@@ -22,7 +22,17 @@ enum EventKind : int {
   kEvEnd = 4,        // peer closed (close_notify or EOF)
   kEvError = 5,      // a: wolfSSL/errno code, b: message; connection is dead
   kEvPsk = 6,        // a: identity; returns Buffer key or undefined
+  kEvControl = 7,    // tunnel mode: a: CSTP type, b: payload (DISCONNECT, TERMINATE, ...)
 };
+
+// CSTP framing (protocol.md §3), needed natively once a connection carries a
+// tunnel: 'S' 'T' 'F' 1, u16 big-endian payload length, type, 0.
+namespace cstp {
+constexpr size_t kHeader = 8;
+constexpr uint8_t kData = 0x00, kDpdReq = 0x03, kDpdResp = 0x04, kKeepalive = 0x07;
+}  // namespace cstp
+
+class Pump;
 
 class Connection : public Napi::ObjectWrap<Connection> {
  public:
@@ -36,6 +46,13 @@ class Connection : public Napi::ObjectWrap<Connection> {
   int GenCookie(unsigned char* buf, int sz);
   unsigned int PskServer(const char* identity, unsigned char* key, unsigned int maxLen);
   unsigned int PskClient(char* identity, unsigned int idMax, unsigned char* key, unsigned int keyMax);
+
+  // Tunnel mode (called by the shard's Pump).
+  bool Tunneling() const { return tunnel_ && !Dead(); }
+  void QueueFrame(uint8_t type, const uint8_t* payload, size_t len);  // batched until FlushBatch
+  void FlushBatch();
+  void DetachPump() { pump_ = nullptr; }
+  bool inDirty_ = false;  // on the pump's list of connections with a batch to flush
 
  private:
   enum class State { kIdle, kHandshake, kOpen, kClosed };
@@ -57,6 +74,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
   Napi::Value SetSession(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value ReleaseSecrets(const Napi::CallbackInfo& info);
+  Napi::Value StartTunnel(const Napi::CallbackInfo& info);
 
   static void OnPoll(uv_poll_t* h, int status, int events);
   static void OnTimer(uv_timer_t* h);
@@ -65,6 +83,8 @@ class Connection : public Napi::ObjectWrap<Connection> {
   void DoHandshake();
   void DoRead();
   void DoFlush();
+  int WriteOrQueue(const uint8_t* d, size_t n, bool droppable);
+  void HandleCstp(const uint8_t* d, size_t n);
   void UpdatePoll();
   void ArmDtlsTimer();
   void Fail(int code, const std::string& msg);
@@ -111,6 +131,16 @@ class Connection : public Napi::ObjectWrap<Connection> {
   std::vector<uint8_t> pskKey_;
 
   uint64_t bytesIn_ = 0, bytesOut_ = 0;
+
+  // Tunnel mode.
+  bool tunnel_ = false;
+  Pump* pump_ = nullptr;
+  Napi::ObjectReference pumpRef_;
+  std::vector<uint8_t> cstpIn_;   // a CSTP frame split across reads
+  std::vector<uint8_t> txBatch_;  // CSTP frames waiting for one wolfSSL_write
+  size_t maxQueue_ = 0;           // bound on outq_ for tunnel packets (slow clients drop)
+  uint64_t lastRx_ = 0;           // loop time (ms) of the last frame from the peer
+  uint64_t framesIn_ = 0, framesOut_ = 0, txDrops_ = 0, dpdAnswered_ = 0;
 };
 
 void InitConnection(Napi::Env env, Napi::Object exports);

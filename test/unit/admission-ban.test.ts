@@ -2,7 +2,7 @@
 // and the manual ban list, all on an injected clock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseAddressInto } from '../../src/main/admission/address';
+import { parseAddressInto } from '../../src/common/address';
 import { IpBanScores, OCSERV_BAN_DEFAULTS, UserBanScores, type BanScoreConfig } from '../../src/main/admission/ban-score';
 import { AdmissionEngine } from '../../src/main/admission/engine';
 import { validateAdmissionRules } from '../../src/main/admission/rules-config';

@@ -2,7 +2,7 @@
 // injected clock: every time below is a number we choose, nothing sleeps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseAddressInto } from '../../src/main/admission/address';
+import { parseAddressInto } from '../../src/common/address';
 import {
   ConnectionRateLimiter,
   EventRateLimiter,

@@ -12,7 +12,7 @@ import {
   parseAddressInto,
   parsePrefix,
   type Prefix,
-} from '../../src/main/admission/address';
+} from '../../src/common/address';
 import { PrefixTrie } from '../../src/main/admission/prefix-trie';
 import { isWolfguardError } from '../../src/common/errors';
 

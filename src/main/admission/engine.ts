@@ -34,7 +34,7 @@ import {
   parseAddressInto,
   parsePrefix,
   type Prefix,
-} from './address';
+} from '../../common/address';
 import { PrefixTrie } from './prefix-trie';
 import { ConnectionRateLimiter, EventRateLimiter, RATE_ALLOW, RATE_LIMITED, RATE_PENALTY, connectionLimiterBytes } from './rate-limit';
 import { IpBanScores, UserBanScores } from './ban-score';

@@ -20,7 +20,7 @@
 // Addresses and prefixes come in the 128-bit form of ./address.ts; for IPv4
 // only word 3 is read.
 
-import { FAMILY_V4, V4_BITS, V6_BITS } from './address';
+import { FAMILY_V4, V4_BITS, V6_BITS } from '../../common/address';
 import { invalidArgument } from '../../common/errors';
 
 const ROOT_V4 = 0;

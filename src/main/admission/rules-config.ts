@@ -49,7 +49,7 @@
 // are an error, since which one wins would be a guess.
 
 import { WolfguardError, ErrorCodes, isWolfguardError, type ErrorCode } from '../../common/errors';
-import { parsePrefix, formatPrefix, type Prefix } from './address';
+import { parsePrefix, formatPrefix, type Prefix } from '../../common/address';
 import { OCSERV_BAN_DEFAULTS, type BanScoreConfig } from './ban-score';
 
 export type RuleAction = 'accept' | 'reject' | 'rate_limit';

@@ -8,7 +8,7 @@
 // hostile or odd address costs no exception; the prefix parser used for config
 // and admin commands throws WolfguardError with a readable message.
 
-import { WolfguardError, ErrorCodes } from '../../common/errors';
+import { WolfguardError, ErrorCodes } from './errors';
 
 export const FAMILY_NONE = 0;
 export const FAMILY_V4 = 4;

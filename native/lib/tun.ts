@@ -1,0 +1,70 @@
+// The TUN side of the data plane: one multiqueue TUN device, one queue per
+// shard, each queue pumped natively (TUN ⇄ CSTP frames) by that shard.
+import { ErrorCodes, WolfguardError, invalidArgument } from '../../src/common/errors';
+import { FAMILY_V4, FAMILY_V6, parseAddressInto } from '../../src/common/address';
+import { addon, type NativePump, type PumpStats } from './addon';
+import { nativeConnectionOf, type TlsSocket } from './tls-socket';
+
+/** Opens `name` with `queues` queues (needs CAP_NET_ADMIN); returns one fd per queue. */
+export function openTun(name: string, queues: number): { name: string; fds: number[] } {
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name)) throw invalidArgument(`bad TUN device name ${JSON.stringify(name)}`);
+  if (!Number.isInteger(queues) || queues < 1 || queues > 256) throw invalidArgument('TUN queues must be 1..256');
+  try {
+    return addon().tunOpen(name, queues);
+  } catch (e) {
+    throw new WolfguardError(ErrorCodes.SOCKET, (e as Error).message, {}, { cause: e });
+  }
+}
+
+const words = new Uint32Array(4);
+
+/** Network-order bytes of an IPv4 (4 bytes) or IPv6 (16 bytes) address. */
+export function addressBytes(address: string): Buffer {
+  const family = parseAddressInto(address, words);
+  if (family === FAMILY_V4) {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(words[3]!);
+    return b;
+  }
+  if (family === FAMILY_V6) {
+    const b = Buffer.alloc(16);
+    for (let i = 0; i < 4; i++) b.writeUInt32BE(words[i]!, i * 4);
+    return b;
+  }
+  throw invalidArgument(`not an IP address: ${JSON.stringify(address)}`);
+}
+
+/** A shard's pump over its TUN queue fd (owned from here on). */
+export class TunnelPump {
+  readonly #native: NativePump;
+
+  constructor(tunQueueFd: number) {
+    this.#native = new (addon().Pump)(tunQueueFd);
+  }
+
+  /** Packets for `address` go to this tunnel socket (which must be in tunnel mode). */
+  addRoute(socket: TlsSocket, address: string): void {
+    const conn = nativeConnectionOf(socket);
+    if (!conn) throw new WolfguardError(ErrorCodes.TLS_STATE, 'socket is closed');
+    const r = this.#native.addRoute(conn, addressBytes(address));
+    if (r !== 1) throw new WolfguardError(ErrorCodes.TLS_STATE, 'socket is not in tunnel mode on this pump');
+  }
+
+  removeRoutes(socket: TlsSocket): void {
+    const conn = nativeConnectionOf(socket);
+    if (conn) this.#native.removeRoutes(conn);
+  }
+
+  stats(): PumpStats {
+    return this.#native.stats();
+  }
+
+  close(): void {
+    this.#native.close();
+  }
+
+  /** @internal */
+  get native(): NativePump {
+    return this.#native;
+  }
+}

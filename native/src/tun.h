@@ -1,0 +1,56 @@
+// A shard's packet pump: its queue of the multiqueue TUN device, and the
+// table of tunnel addresses → connections it serves. Packets move TUN ⇄ CSTP
+// frames in native code only; JavaScript sees control frames and counters.
+#pragma once
+#include "common.h"
+
+#include <array>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace wg {
+
+class Connection;
+
+class Pump : public Napi::ObjectWrap<Pump> {
+ public:
+  static Napi::Function DefineClass(Napi::Env env);
+  explicit Pump(const Napi::CallbackInfo& info);
+  ~Pump() override;
+
+  // From connections in tunnel mode.
+  void WriteToTun(const uint8_t* pkt, size_t len);
+  void Detach(Connection* c);
+
+  struct Counters {
+    uint64_t tunRxPackets = 0, tunRxBytes = 0;  // read from the TUN queue
+    uint64_t tunTxPackets = 0, tunTxBytes = 0;  // written to the TUN queue
+    uint64_t noRoute = 0;                       // TUN packets with no session here
+    uint64_t tunTxDrops = 0;                    // TUN queue full or write error
+    uint64_t malformed = 0;                     // not IPv4/IPv6
+  };
+
+ private:
+  Napi::Value AddRoute(const Napi::CallbackInfo& info);
+  Napi::Value RemoveRoutes(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  static void OnPoll(uv_poll_t* h, int status, int events);
+  void ReadTun();
+  void CloseAll();
+
+  int fd_ = -1;
+  uv_poll_t* poll_ = nullptr;
+  std::unordered_map<uint32_t, Connection*> v4_;
+  struct V6Hash {
+    size_t operator()(const std::array<uint8_t, 16>& a) const noexcept;
+  };
+  std::unordered_map<std::array<uint8_t, 16>, Connection*, V6Hash> v6_;
+  std::unordered_set<Connection*> attached_;
+  Counters counters_;
+};
+
+void InitTun(Napi::Env env, Napi::Object exports);
+
+}  // namespace wg

@@ -1,0 +1,85 @@
+// Hand-built IP packets for data-plane tests (ICMP/ICMPv6 echo), and a tiny
+// CSTP frame reader for the client side.
+
+function checksum(buf: Buffer, initial = 0): number {
+  let sum = initial;
+  for (let i = 0; i + 1 < buf.length; i += 2) sum += buf.readUInt16BE(i);
+  if (buf.length % 2) sum += buf[buf.length - 1]! << 8;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return ~sum & 0xffff;
+}
+
+function v4(a: string): Buffer {
+  return Buffer.from(a.split('.').map(Number));
+}
+
+export function icmpEchoV4(src: string, dst: string, id: number, seq: number, data: Buffer): Buffer {
+  const icmp = Buffer.alloc(8 + data.length);
+  icmp[0] = 8; // echo request
+  icmp.writeUInt16BE(id, 4);
+  icmp.writeUInt16BE(seq, 6);
+  data.copy(icmp, 8);
+  icmp.writeUInt16BE(checksum(icmp), 2);
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45;
+  ip.writeUInt16BE(20 + icmp.length, 2);
+  ip[8] = 64; // TTL
+  ip[9] = 1; // ICMP
+  v4(src).copy(ip, 12);
+  v4(dst).copy(ip, 16);
+  ip.writeUInt16BE(checksum(ip), 10);
+  return Buffer.concat([ip, icmp]);
+}
+
+function v6(a: string): Buffer {
+  const [head, tail] = a.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  const b = Buffer.alloc(16);
+  groups.forEach((g, i) => b.writeUInt16BE(parseInt(g, 16), i * 2));
+  return b;
+}
+
+export function icmpEchoV6(src: string, dst: string, id: number, seq: number, data: Buffer): Buffer {
+  const icmp = Buffer.alloc(8 + data.length);
+  icmp[0] = 128; // echo request
+  icmp.writeUInt16BE(id, 4);
+  icmp.writeUInt16BE(seq, 6);
+  data.copy(icmp, 8);
+  const pseudo = Buffer.alloc(40);
+  v6(src).copy(pseudo, 0);
+  v6(dst).copy(pseudo, 16);
+  pseudo.writeUInt32BE(icmp.length, 32);
+  pseudo[39] = 58;
+  icmp.writeUInt16BE(checksum(Buffer.concat([pseudo, icmp])), 2);
+  const ip = Buffer.alloc(40);
+  ip[0] = 0x60;
+  ip.writeUInt16BE(icmp.length, 4);
+  ip[6] = 58; // ICMPv6
+  ip[7] = 64; // hop limit
+  v6(src).copy(ip, 8);
+  v6(dst).copy(ip, 24);
+  return Buffer.concat([ip, icmp]);
+}
+
+export function cstpFrame(type: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const h = Buffer.from([0x53, 0x54, 0x46, 0x01, payload.length >> 8, payload.length & 0xff, type, 0]);
+  return Buffer.concat([h, payload]);
+}
+
+/** Accumulates a CSTP byte stream and yields complete frames. */
+export class FrameReader {
+  #buf = Buffer.alloc(0);
+  push(chunk: Buffer): Array<{ type: number; payload: Buffer }> {
+    this.#buf = Buffer.concat([this.#buf, chunk]);
+    const out: Array<{ type: number; payload: Buffer }> = [];
+    while (this.#buf.length >= 8) {
+      const len = this.#buf.readUInt16BE(4);
+      if (this.#buf.length < 8 + len) break;
+      out.push({ type: this.#buf[6]!, payload: this.#buf.subarray(8, 8 + len) });
+      this.#buf = this.#buf.subarray(8 + len);
+    }
+    return out;
+  }
+}
