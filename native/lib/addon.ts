@@ -47,6 +47,8 @@ export interface ConnectionStats {
   framesOut?: number;
   txDrops?: number;
   dpdAnswered?: number;
+  /** DATA frames received (the idle timeout looks at these). */
+  dataFramesIn?: number;
   /** Tunnel mode: milliseconds since the peer last sent anything. */
   idleMs?: number;
 }
@@ -72,7 +74,7 @@ export interface NativeConnection {
   /** Frees the handshake secrets kept for the exporter. */
   releaseSecrets(): void;
   /** Tunnel mode: CSTP frames are handled natively from now on (1 = ok). */
-  startTunnel(pump: NativePump, maxQueueBytes: number): number;
+  startTunnel(pump: NativePump, maxQueueBytes: number, head?: Buffer): number;
 }
 
 export interface PumpStats {
@@ -84,6 +86,11 @@ export interface PumpStats {
   tunTxDrops: number;
   malformed: number;
   routes: number;
+  ringOut: number;
+  ringOutDrops: number;
+  ringIn: number;
+  ringInNoRoute: number;
+  wakeups: number;
 }
 
 export interface NativePump {
@@ -91,6 +98,7 @@ export interface NativePump {
   removeRoutes(conn: NativeConnection): void;
   stats(): PumpStats;
   close(): void;
+  attachMesh(self: number, routes: Uint8Array, outRings: Array<Uint8Array | null>, inRings: Array<Uint8Array | null>, wakeFds: number[]): number;
 }
 
 export interface NativeAddon {
@@ -101,6 +109,8 @@ export interface NativeAddon {
   Connection: new (ctx: NativeContext, fd: number, onEvent: OnEvent) => NativeConnection;
   Pump: new (tunQueueFd: number) => NativePump;
   tunOpen(name: string, queues: number): { name: string; fds: number[] };
+  eventFd(): number;
+  routeLease(routes: Uint8Array, address: Buffer): [number, number];
   ciphers(): string | null;
   allocatorStats(): { allocator: string; mimallocVersion: number; allocs: number; frees: number };
   hmac(type: number, key: Uint8Array, data: Uint8Array): Buffer;

@@ -5,7 +5,7 @@ export { TlsContext, availableCiphers, newTicketKey } from './context';
 export type { ContextOptions, PemSource, ProtocolVersion, TlsVersion, DtlsVersion } from './context';
 export { TlsSocket, DEFAULT_TUNNEL_QUEUE_BYTES } from './tls-socket';
 export type { TunnelOptions } from './tls-socket';
-export { TunnelPump, openTun, addressBytes } from './tun';
+export { TunnelPump, openTun, addressBytes, createWakeFd, routeLease } from './tun';
 export type { TlsSocketOptions } from './tls-socket';
 export { DtlsSession } from './dtls-session';
 export type { DtlsSessionOptions } from './dtls-session';

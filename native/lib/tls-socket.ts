@@ -21,6 +21,8 @@ export function nativeConnectionOf(s: TlsSocket): NativeConnection | undefined {
 export interface TunnelOptions {
   /** Bytes of tunnel output queued for a slow client before its packets are dropped. */
   maxQueueBytes?: number;
+  /** Bytes already read past the CONNECT request (Node's `head`): handled as CSTP. */
+  head?: Buffer;
 }
 
 /** Default bound on a tunnel's queued output: a slow client cannot exhaust memory. */
@@ -69,7 +71,7 @@ export class TlsSocket extends Duplex {
   startTunnel(pump: import('./tun').TunnelPump, options: TunnelOptions = {}): void {
     const conn = this.#conn;
     if (!conn) throw new WolfguardError(ErrorCodes.TLS_STATE, 'connection is closed');
-    const r = conn.startTunnel(pump.native, options.maxQueueBytes ?? DEFAULT_TUNNEL_QUEUE_BYTES);
+    const r = conn.startTunnel(pump.native, options.maxQueueBytes ?? DEFAULT_TUNNEL_QUEUE_BYTES, options.head);
     if (r !== 1) throw new WolfguardError(ErrorCodes.TLS_STATE, `cannot start the tunnel (code ${r})`, { wolfsslCode: r });
   }
 

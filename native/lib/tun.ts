@@ -34,6 +34,20 @@ export function addressBytes(address: string): Buffer {
   throw invalidArgument(`not an IP address: ${JSON.stringify(address)}`);
 }
 
+/** A shard's wake-up line for the mesh (an eventfd, owned by the caller). */
+export function createWakeFd(): number {
+  try {
+    return addon().eventFd();
+  } catch (e) {
+    throw new WolfguardError(ErrorCodes.SOCKET, (e as Error).message, {}, { cause: e });
+  }
+}
+
+/** The native address → [lease, owner shard] mapping of a route table (for tests and diagnostics). */
+export function routeLease(routes: SharedArrayBuffer, address: string): [number, number] {
+  return addon().routeLease(new Uint8Array(routes), addressBytes(address));
+}
+
 /** A shard's pump over its TUN queue fd (owned from here on). */
 export class TunnelPump {
   readonly #native: NativePump;
@@ -53,6 +67,20 @@ export class TunnelPump {
   removeRoutes(socket: TlsSocket): void {
     const conn = nativeConnectionOf(socket);
     if (conn) this.#native.removeRoutes(conn);
+  }
+
+  /**
+   * Joins the cross-shard mesh: packets this pump reads for a lease another
+   * shard owns go into that shard's ring; packets other shards read for our
+   * clients arrive on our rings. Index i of each array is shard i.
+   */
+  attachMesh(mesh: { self: number; routes: SharedArrayBuffer; outRings: Array<SharedArrayBuffer | null>; inRings: Array<SharedArrayBuffer | null>; wakeFds: number[] }): void {
+    const n = mesh.wakeFds.length;
+    if (!Number.isInteger(mesh.self) || mesh.self < 0 || mesh.self >= n) throw invalidArgument(`shard ${mesh.self} outside 0..${n - 1}`);
+    if (mesh.outRings.length !== n || mesh.inRings.length !== n) throw invalidArgument('one ring per shard in each direction');
+    const view = (b: SharedArrayBuffer | null, i: number) => (i === mesh.self || !b ? null : new Uint8Array(b));
+    const r = this.#native.attachMesh(mesh.self, new Uint8Array(mesh.routes), mesh.outRings.map(view), mesh.inRings.map(view), mesh.wakeFds);
+    if (r !== 1) throw new WolfguardError(ErrorCodes.INVALID_ARGUMENT, `pump refused the mesh (code ${r}: bad route table, ring or wake-up fd)`);
   }
 
   stats(): PumpStats {

@@ -581,6 +581,7 @@ void Connection::HandleCstp(const uint8_t* d, size_t n) {
     uint8_t type = f[6];
     framesIn_++;
     if (type == cstp::kData) {
+      dataIn_++;
       if (pump_ != nullptr && len > 0) pump_->WriteToTun(payload, len);
     } else if (type == cstp::kDpdReq) {
       dpdAnswered_++;
@@ -625,7 +626,7 @@ Napi::Value Connection::StartTunnel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t maxQueue;
   if (info.Length() < 2 || !info[0].IsObject() || !ArgInt(info, 1, &maxQueue)) {
-    Napi::TypeError::New(env, "startTunnel(pump, maxQueueBytes)").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "startTunnel(pump, maxQueueBytes[, head])").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   if (state_ != State::kOpen || dtls_ || tunnel_) return Napi::Number::New(env, BAD_FUNC_ARG);
@@ -644,6 +645,16 @@ Napi::Value Connection::StartTunnel(const Napi::CallbackInfo& info) {
   readScheduled_ = true;
   if (timer_ != nullptr) uv_timer_start(timer_, OnTimer, 0, 0);
   UpdatePoll();
+  // Bytes JavaScript had already read past the CONNECT request (Node's
+  // `head`): a client that did not wait for 200 CONNECTED. Same rules apply.
+  const uint8_t* head;
+  size_t headLen;
+  if (info.Length() > 2 && info[2].IsBuffer() && ArgBuffer(info, 2, &head, &headLen) && headLen > 0) {
+    DepthGuard guard(this);
+    lastRx_ = uv_now(Instance(env)->loop);
+    HandleCstp(head, headLen);
+    if (!Dead()) FlushBatch();
+  }
   return Napi::Number::New(env, WOLFSSL_SUCCESS);
 }
 
@@ -798,6 +809,7 @@ Napi::Value Connection::Stats(const Napi::CallbackInfo& info) {
   o.Set("framesIn", Napi::Number::New(env, static_cast<double>(framesIn_)));
   o.Set("framesOut", Napi::Number::New(env, static_cast<double>(framesOut_)));
   o.Set("txDrops", Napi::Number::New(env, static_cast<double>(txDrops_)));
+  o.Set("dataFramesIn", Napi::Number::New(env, static_cast<double>(dataIn_)));
   o.Set("dpdAnswered", Napi::Number::New(env, static_cast<double>(dpdAnswered_)));
   o.Set("idleMs", Napi::Number::New(env, tunnel_ ? static_cast<double>(uv_now(Instance(env)->loop) - lastRx_) : 0));
   return o;

@@ -141,6 +141,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
   size_t maxQueue_ = 0;           // bound on outq_ for tunnel packets (slow clients drop)
   uint64_t lastRx_ = 0;           // loop time (ms) of the last frame from the peer
   uint64_t framesIn_ = 0, framesOut_ = 0, txDrops_ = 0, dpdAnswered_ = 0;
+  uint64_t dataIn_ = 0;  // DATA frames from the peer (idle-timeout looks at these)
 };
 
 void InitConnection(Napi::Env env, Napi::Object exports);

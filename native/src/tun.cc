@@ -1,11 +1,14 @@
 #include "tun.h"
 
 #include "connection.h"
+#include "ring/ring_layout.h"
+#include "ring/route_table.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -20,6 +23,9 @@ namespace wg {
 static constexpr int kTunBatch = 64;
 // Largest IP packet a TUN read can return (the device MTU is far lower).
 static constexpr size_t kMaxPacket = 65535;
+
+// Packets taken from each peer's ring per wake-up before the loop gets a turn.
+static constexpr int kRingBatch = 256;
 
 static thread_local std::vector<uint8_t> tPacket;
 
@@ -37,6 +43,7 @@ Napi::Function Pump::DefineClass(Napi::Env env) {
                                            InstanceMethod<&Pump::RemoveRoutes>("removeRoutes"),
                                            InstanceMethod<&Pump::Stats>("stats"),
                                            InstanceMethod<&Pump::Close>("close"),
+                                           InstanceMethod<&Pump::AttachMesh>("attachMesh"),
                                        });
 }
 
@@ -74,6 +81,14 @@ void Pump::CloseAll() {
     close(fd_);
     fd_ = -1;
   }
+  if (wakePoll_ != nullptr) {
+    wakePoll_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(wakePoll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    wakePoll_ = nullptr;
+  }
+  routes_ = nullptr;
+  peers_.clear();
+  meshRefs_.clear();
 }
 
 void Pump::OnPoll(uv_poll_t* h, int status, int) {
@@ -83,46 +98,143 @@ void Pump::OnPoll(uv_poll_t* h, int status, int) {
   self->ReadTun();
 }
 
+Connection* Pump::Lookup(const uint8_t* pkt, size_t n, const uint8_t** dst, size_t* dlen) {
+  uint8_t version = pkt[0] >> 4;
+  if (version == 4 && n >= 20) {
+    *dst = pkt + 16;
+    *dlen = 4;
+    uint32_t k;
+    std::memcpy(&k, *dst, 4);
+    auto it = v4_.find(k);
+    return it == v4_.end() ? nullptr : it->second;
+  }
+  if (version == 6 && n >= 40) {
+    *dst = pkt + 24;
+    *dlen = 16;
+    std::array<uint8_t, 16> k;
+    std::memcpy(k.data(), *dst, 16);
+    auto it = v6_.find(k);
+    return it == v6_.end() ? nullptr : it->second;
+  }
+  *dst = nullptr;
+  *dlen = 0;
+  return nullptr;
+}
+
+void Pump::Queue(Connection* c, const uint8_t* pkt, size_t n, std::vector<Connection*>& dirty) {
+  c->QueueFrame(cstp::kData, pkt, n);
+  if (!c->inDirty_) {
+    c->inDirty_ = true;
+    dirty.push_back(c);
+  }
+}
+
+// Flushing may fail a connection, which detaches it: take it off the list
+// first so no pointer is used after that.
+void Pump::Flush(Pump* self, std::vector<Connection*>& dirty) {
+  for (Connection* c : dirty) c->inDirty_ = false;
+  for (Connection* c : dirty) {
+    if (self->attached_.count(c)) c->FlushBatch();
+  }
+  dirty.clear();
+}
+
 void Pump::ReadTun() {
   if (tPacket.size() < kMaxPacket) tPacket.resize(kMaxPacket);
   uint8_t* buf = tPacket.data();
   std::vector<Connection*> dirty;
   for (int i = 0; i < kTunBatch && fd_ >= 0; i++) {
-    ssize_t n = read(fd_, buf, kMaxPacket);
-    if (n <= 0) break;  // EAGAIN: drained
+    ssize_t r = read(fd_, buf, kMaxPacket);
+    if (r <= 0) break;  // EAGAIN: drained
+    size_t n = static_cast<size_t>(r);
     counters_.tunRxPackets++;
-    counters_.tunRxBytes += static_cast<uint64_t>(n);
-    Connection* c = nullptr;
-    uint8_t version = buf[0] >> 4;
-    if (version == 4 && n >= 20) {
-      uint32_t dst;
-      std::memcpy(&dst, buf + 16, 4);
-      auto it = v4_.find(dst);
-      if (it != v4_.end()) c = it->second;
-    } else if (version == 6 && n >= 40) {
-      std::array<uint8_t, 16> dst;
-      std::memcpy(dst.data(), buf + 24, 16);
-      auto it = v6_.find(dst);
-      if (it != v6_.end()) c = it->second;
-    } else {
+    counters_.tunRxBytes += n;
+    const uint8_t* dst;
+    size_t dlen;
+    Connection* c = Lookup(buf, n, &dst, &dlen);
+    if (dst == nullptr) {
       counters_.malformed++;
       continue;
     }
-    if (c == nullptr || !c->Tunneling()) {
-      counters_.noRoute++;
+    if (c != nullptr && c->Tunneling()) {
+      Queue(c, buf, n, dirty);
       continue;
     }
-    c->QueueFrame(cstp::kData, buf, static_cast<size_t>(n));
-    if (!c->inDirty_) {
-      c->inDirty_ = true;
-      dirty.push_back(c);
+    // Not ours: the kernel picked this queue by flow hash. Hand the packet to
+    // the shard that owns the destination's lease, if any.
+    if (routes_ != nullptr) {
+      int64_t lease = wg_rt_lease(routes_, dst, dlen);
+      int owner = lease < 0 ? -1 : wg_rt_owner(routes_, static_cast<uint32_t>(lease));
+      if (owner >= 0 && owner != self_ && static_cast<size_t>(owner) < peers_.size() && peers_[owner].out != nullptr) {
+        Peer& p = peers_[owner];
+        if (wg_ring_push(p.out, buf, static_cast<uint32_t>(n))) {
+          counters_.ringOut++;
+          p.pending = true;
+        } else {
+          counters_.ringOutDrops++;
+        }
+        continue;
+      }
     }
+    counters_.noRoute++;
   }
-  // Flushing may fail a connection, which detaches it: take it off the list
-  // first so no pointer is used after that.
-  for (Connection* c : dirty) c->inDirty_ = false;
-  for (Connection* c : dirty) {
-    if (attached_.count(c)) c->FlushBatch();
+  Flush(this, dirty);
+  WakePeers();
+}
+
+// One eventfd write per peer per batch, not per packet.
+void Pump::WakePeers() {
+  for (Peer& p : peers_) {
+    if (!p.pending) continue;
+    p.pending = false;
+    uint64_t one = 1;
+    ssize_t w = write(p.wakeFd, &one, sizeof(one));
+    (void)w;  // EAGAIN means the counter is already non-zero: the peer will look anyway
+  }
+}
+
+void Pump::OnWake(uv_poll_t* h, int status, int) {
+  auto* self = static_cast<Pump*>(h->data);
+  if (self == nullptr || status < 0) return;
+  Napi::HandleScope scope(self->Env());
+  self->counters_.wakeups++;
+  uint64_t v;
+  ssize_t r = read(self->peers_[self->self_].wakeFd, &v, sizeof(v));
+  (void)r;
+  self->DrainRings();
+}
+
+// Packets other shards read from their TUN queues for our clients. Reading
+// the eventfd first and draining after means a push that lands meanwhile
+// either is drained now or wakes us again: no wake-up is lost.
+void Pump::DrainRings() {
+  if (tPacket.size() < kMaxPacket) tPacket.resize(kMaxPacket);
+  uint8_t* buf = tPacket.data();
+  std::vector<Connection*> dirty;
+  bool more = false;
+  for (Peer& p : peers_) {
+    if (p.in == nullptr) continue;
+    int i = 0;
+    for (; i < kRingBatch; i++) {
+      int64_t n = wg_ring_pop(p.in, buf, static_cast<uint32_t>(kMaxPacket));
+      if (n < 0) break;
+      counters_.ringIn++;
+      const uint8_t* dst;
+      size_t dlen;
+      Connection* c = Lookup(buf, static_cast<size_t>(n), &dst, &dlen);
+      if (c != nullptr && c->Tunneling())
+        Queue(c, buf, static_cast<size_t>(n), dirty);
+      else
+        counters_.ringInNoRoute++;  // never forwarded again: no ping-pong between shards
+    }
+    if (i == kRingBatch) more = true;
+  }
+  Flush(this, dirty);
+  if (more && self_ >= 0) {
+    // Give the loop a turn, then come back for the rest.
+    uint64_t one = 1;
+    ssize_t w = write(peers_[self_].wakeFd, &one, sizeof(one));
+    (void)w;
   }
 }
 
@@ -196,12 +308,109 @@ Napi::Value Pump::Stats(const Napi::CallbackInfo& info) {
   n("tunTxDrops", counters_.tunTxDrops);
   n("malformed", counters_.malformed);
   n("routes", v4_.size() + v6_.size());
+  n("ringOut", counters_.ringOut);
+  n("ringOutDrops", counters_.ringOutDrops);
+  n("ringIn", counters_.ringIn);
+  n("ringInNoRoute", counters_.ringInNoRoute);
+  n("wakeups", counters_.wakeups);
   return o;
 }
 
 Napi::Value Pump::Close(const Napi::CallbackInfo& info) {
   CloseAll();
   return info.Env().Undefined();
+}
+
+// Bytes of a SharedArrayBuffer-backed Uint8Array (the caller keeps a reference).
+static bool SharedBytes(Napi::Value v, uint8_t** data, size_t* len) {
+  if (!v.IsTypedArray()) return false;
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_uint8_array) return false;
+  Napi::Uint8Array u = ta.As<Napi::Uint8Array>();
+  *data = u.Data();
+  *len = u.ByteLength();
+  return true;
+}
+
+// attachMesh(self, routeTable: Uint8Array, outRings: (Uint8Array|null)[],
+// inRings: (Uint8Array|null)[], wakeFds: number[]). Index i of each array is
+// shard i; entry `self` of the ring arrays is null. Returns 1, or a negative
+// code naming what was wrong (the TypeScript side validates first).
+Napi::Value Pump::AttachMesh(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t self;
+  if (info.Length() < 5 || !ArgInt(info, 0, &self) || !info[2].IsArray() || !info[3].IsArray() || !info[4].IsArray()) {
+    if (!env.IsExceptionPending()) Napi::TypeError::New(env, "attachMesh(self, routes, outRings, inRings, wakeFds)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (routes_ != nullptr || fd_ < 0) return Napi::Number::New(env, -1);
+  uint8_t* rt;
+  size_t rtLen;
+  if (!SharedBytes(info[1], &rt, &rtLen) || wg_rt_check(rt, rtLen) != 0) return Napi::Number::New(env, -2);
+  Napi::Array outs = info[2].As<Napi::Array>(), ins = info[3].As<Napi::Array>(), fds = info[4].As<Napi::Array>();
+  uint32_t n = fds.Length();
+  if (self < 0 || self >= n || outs.Length() != n || ins.Length() != n) return Napi::Number::New(env, -3);
+  std::vector<Peer> peers(n);
+  for (uint32_t i = 0; i < n; i++) {
+    Napi::Value fd = fds.Get(i);
+    if (!fd.IsNumber()) return Napi::Number::New(env, -4);
+    peers[i].wakeFd = fd.As<Napi::Number>().Int32Value();
+    if (i == self) continue;
+    uint8_t* d;
+    size_t l;
+    if (!SharedBytes(outs.Get(i), &d, &l) || wg_ring_check(d, l) != 0) return Napi::Number::New(env, -5);
+    peers[i].out = d;
+    if (!SharedBytes(ins.Get(i), &d, &l) || wg_ring_check(d, l) != 0) return Napi::Number::New(env, -6);
+    peers[i].in = d;
+  }
+  wakePoll_ = new uv_poll_t;
+  if (uv_poll_init(Instance(env)->loop, wakePoll_, peers[self].wakeFd) != 0) {
+    delete wakePoll_;
+    wakePoll_ = nullptr;
+    return Napi::Number::New(env, -7);
+  }
+  wakePoll_->data = this;
+  uv_poll_start(wakePoll_, UV_READABLE, OnWake);
+  meshRefs_.push_back(Napi::Persistent(info[1]));
+  meshRefs_.push_back(Napi::Persistent(info[2]));
+  meshRefs_.push_back(Napi::Persistent(info[3]));
+  routes_ = rt;
+  peers_ = std::move(peers);
+  self_ = static_cast<int>(self);
+  // Packets may already wait in our rings.
+  DrainRings();
+  return Napi::Number::New(env, WOLFSSL_SUCCESS);
+}
+
+// eventFd() → a non-blocking eventfd: a shard's wake-up line. Owned by the
+// caller (the main thread creates one per shard and closes them at exit).
+static Napi::Value EventFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) {
+    MakeError(env, std::string("eventfd: ") + std::strerror(errno), -errno, "errno").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// routeLease(routeTable: Uint8Array, address: Buffer) → [lease, owner]: the
+// native mapping, exposed so tests prove it equals the address pool's.
+static Napi::Value RouteLease(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* rt;
+  size_t rtLen;
+  const uint8_t* a;
+  size_t alen;
+  if (info.Length() < 2 || !SharedBytes(info[0], &rt, &rtLen) || wg_rt_check(rt, rtLen) != 0 || !ArgBuffer(info, 1, &a, &alen)) {
+    if (!env.IsExceptionPending()) Napi::TypeError::New(env, "routeLease(routeTable, address)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int64_t lease = wg_rt_lease(rt, a, alen);
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, static_cast<double>(lease)));
+  out.Set(1u, Napi::Number::New(env, lease < 0 ? -1 : wg_rt_owner(rt, static_cast<uint32_t>(lease))));
+  return out;
 }
 
 // tunOpen(name, queues) → { name, fds }: one multiqueue TUN device (no packet
@@ -246,6 +455,8 @@ void InitTun(Napi::Env env, Napi::Object exports) {
   Instance(env)->pumpCtor = Napi::Persistent(ctor);
   exports.Set("Pump", ctor);
   exports.Set("tunOpen", Napi::Function::New(env, TunOpen, "tunOpen"));
+  exports.Set("eventFd", Napi::Function::New(env, EventFd, "eventFd"));
+  exports.Set("routeLease", Napi::Function::New(env, RouteLease, "routeLease"));
 }
 
 }  // namespace wg

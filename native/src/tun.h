@@ -28,6 +28,11 @@ class Pump : public Napi::ObjectWrap<Pump> {
     uint64_t noRoute = 0;                       // TUN packets with no session here
     uint64_t tunTxDrops = 0;                    // TUN queue full or write error
     uint64_t malformed = 0;                     // not IPv4/IPv6
+    uint64_t ringOut = 0;                       // packets handed to their owner shard's ring
+    uint64_t ringOutDrops = 0;                  // that ring was full
+    uint64_t ringIn = 0;                        // packets other shards handed to us
+    uint64_t ringInNoRoute = 0;                 // ... whose session had left this shard meanwhile
+    uint64_t wakeups = 0;                       // eventfd wake-ups from other shards
   };
 
  private:
@@ -35,6 +40,15 @@ class Pump : public Napi::ObjectWrap<Pump> {
   Napi::Value RemoveRoutes(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value AttachMesh(const Napi::CallbackInfo& info);
+
+  // Local connection for a destination, or nullptr.
+  Connection* Lookup(const uint8_t* pkt, size_t n, const uint8_t** dst, size_t* dlen);
+  void Queue(Connection* c, const uint8_t* pkt, size_t n, std::vector<Connection*>& dirty);
+  static void Flush(Pump* self, std::vector<Connection*>& dirty);
+  static void OnWake(uv_poll_t* h, int status, int events);
+  void DrainRings();
+  void WakePeers();
 
   static void OnPoll(uv_poll_t* h, int status, int events);
   void ReadTun();
@@ -49,6 +63,20 @@ class Pump : public Napi::ObjectWrap<Pump> {
   std::unordered_map<std::array<uint8_t, 16>, Connection*, V6Hash> v6_;
   std::unordered_set<Connection*> attached_;
   Counters counters_;
+
+  // Cross-shard mesh (absent in single-pump use): the shared route table and
+  // one SPSC ring per direction per peer shard, plus each shard's eventfd.
+  struct Peer {
+    void* out = nullptr;  // ring self → peer
+    void* in = nullptr;   // ring peer → self
+    int wakeFd = -1;      // the peer's eventfd (not owned)
+    bool pending = false; // pushed since the last wake-up write
+  };
+  int self_ = -1;
+  const uint8_t* routes_ = nullptr;
+  std::vector<Peer> peers_;
+  std::vector<Napi::Reference<Napi::Value>> meshRefs_;  // keep the SharedArrayBuffers alive
+  uv_poll_t* wakePoll_ = nullptr;
 };
 
 void InitTun(Napi::Env env, Napi::Object exports);

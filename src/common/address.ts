@@ -295,3 +295,10 @@ export function parsePrefix(text: string): Prefix {
 export function formatPrefix(p: Prefix): string {
   return `${formatAddress(p.words, p.family)}/${p.length}`;
 }
+
+/** Dotted IPv4 netmask of a prefix length (24 → "255.255.255.0"). */
+export function netmaskFromPrefix(length: number): string {
+  if (!Number.isInteger(length) || length < 0 || length > V4_BITS) throw new WolfguardError(ErrorCodes.INVALID_ARGUMENT, `IPv4 prefix length ${length} outside 0..32`);
+  const m = length === 0 ? 0 : (~0 << (V4_BITS - length)) >>> 0;
+  return `${m >>> 24}.${(m >>> 16) & 0xff}.${(m >>> 8) & 0xff}.${m & 0xff}`;
+}

@@ -1,0 +1,178 @@
+// Who is logged in, with which cookie, holding which addresses, tunnelled
+// through which shard. Main thread only; no I/O: every method takes `now` and
+// returns what the caller must do (kick a connection on some shard), so the
+// whole life of a session is testable without sockets.
+//
+// A session is born at a successful login, keeps its lease (addresses) and
+// cookie across dropped connections, and ends at logout, at the cookie timeout
+// after its last connection dropped, at the session timeout (counted from the
+// login, so reconnecting does not reset it), or by an operator.
+import { SessionLimits } from '../admission/session-limits';
+import type { IpPool, LeaseAddresses } from './ip-pool';
+
+/** Bytes of randomness in a cookie (256 bits; sent to the client base64url-encoded). */
+export const COOKIE_BYTES = 32;
+/** Bytes of randomness in a session id (for logs and the admin interface, never a credential). */
+export const SESSION_ID_BYTES = 8;
+
+export type SessionState = 'authenticated' | 'connected' | 'dropped';
+export type EndReason = 'logout' | 'cookie-expired' | 'session-timeout' | 'admin' | 'replaced';
+
+export interface SessionRecord {
+  readonly id: string;
+  readonly cookie: string;
+  readonly user: string;
+  readonly groups: readonly string[];
+  readonly addresses: LeaseAddresses;
+  readonly createdAt: number;
+  readonly peer: string;
+  state: SessionState;
+  /** The shard and its connection number while connected (or last connected). */
+  shard: number;
+  conn: number;
+  /** When the last connection dropped (state 'dropped'), or when authenticated. */
+  since: number;
+  /** How many times a tunnel was opened with this cookie. */
+  tunnels: number;
+}
+
+export interface ConnectionRef {
+  shard: number;
+  conn: number;
+}
+
+export type LoginResult = { ok: true; session: SessionRecord } | { ok: false; reason: string };
+export type ConnectResult = { ok: true; session: SessionRecord; displaced?: ConnectionRef } | { ok: false; reason: string };
+export interface Ended {
+  session: SessionRecord;
+  reason: EndReason;
+  /** The live connection to close, when there was one. */
+  kick?: ConnectionRef;
+}
+
+export interface RegistryOptions {
+  pool: IpPool;
+  limits: SessionLimits;
+  /** How long the cookie of a session without a connection stays valid. */
+  cookieTimeoutMs: number;
+  /** Longest life of a session from its login; null = unlimited. */
+  sessionTimeoutMs: number | null;
+  random: (n: number) => Buffer;
+}
+
+export class SessionRegistry {
+  readonly #byCookie = new Map<string, SessionRecord>();
+  readonly #byId = new Map<string, SessionRecord>();
+  #opts: RegistryOptions;
+
+  constructor(opts: RegistryOptions) {
+    this.#opts = opts;
+  }
+
+  /** New limits and timeouts (config reload); existing sessions keep their leases. */
+  configure(opts: Partial<Pick<RegistryOptions, 'cookieTimeoutMs' | 'sessionTimeoutMs'>>): void {
+    this.#opts = { ...this.#opts, ...opts };
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  sessions(): IterableIterator<SessionRecord> {
+    return this.#byId.values();
+  }
+
+  byId(id: string): SessionRecord | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** The session of a cookie, if the cookie is valid. */
+  byCookie(cookie: string): SessionRecord | undefined {
+    return this.#byCookie.get(cookie);
+  }
+
+  /** A user proved who they are: make a session (limits and the pool permitting). */
+  login(user: string, groups: readonly string[], peer: string, now: number): LoginResult {
+    const id = this.#opts.random(SESSION_ID_BYTES).toString('hex');
+    const r = this.#opts.limits.reserve(user, id, now);
+    if (!r.ok) {
+      return { ok: false, reason: r.outcome === 'max_same_clients' ? 'too many sessions for this user' : 'the gateway is full' };
+    }
+    const addresses = this.#opts.pool.allocate();
+    if (!addresses) {
+      this.#opts.limits.release(id);
+      return { ok: false, reason: 'no free tunnel address' };
+    }
+    const cookie = this.#opts.random(COOKIE_BYTES).toString('base64url');
+    const session: SessionRecord = { id, cookie, user, groups, addresses, createdAt: now, peer, state: 'authenticated', shard: -1, conn: -1, since: now, tunnels: 0 };
+    this.#byCookie.set(cookie, session);
+    this.#byId.set(id, session);
+    return { ok: true, session };
+  }
+
+  /**
+   * A CONNECT with `cookie` arrived on (shard, conn). A session already
+   * connected elsewhere is moved: the old connection is returned to be closed
+   * (a client that reconnects after a network change).
+   */
+  connect(cookie: string, ref: ConnectionRef, now: number): ConnectResult {
+    const s = this.#byCookie.get(cookie);
+    if (!s) return { ok: false, reason: 'unknown or expired cookie' };
+    if (this.#timedOut(s, now)) return { ok: false, reason: 'session timed out' };
+    const displaced = s.state === 'connected' && (s.shard !== ref.shard || s.conn !== ref.conn) ? { shard: s.shard, conn: s.conn } : undefined;
+    s.state = 'connected';
+    s.shard = ref.shard;
+    s.conn = ref.conn;
+    s.since = now;
+    s.tunnels++;
+    this.#opts.limits.commit(s.id, now);
+    return displaced ? { ok: true, session: s, displaced } : { ok: true, session: s };
+  }
+
+  /**
+   * The tunnel on (shard, conn) closed. A logout ends the session; anything
+   * else leaves it waiting for a reconnect with its cookie. A report from a
+   * connection the session has since left is ignored.
+   */
+  closed(sessionId: string, ref: ConnectionRef, logout: boolean, now: number): Ended | undefined {
+    const s = this.#byId.get(sessionId);
+    if (!s || s.shard !== ref.shard || s.conn !== ref.conn) return undefined;
+    if (logout) return this.#end(s, 'logout');
+    if (s.state === 'connected') {
+      s.state = 'dropped';
+      s.since = now;
+    }
+    return undefined;
+  }
+
+  /** Ends a session now (operator, logout from the auth page, ...). */
+  end(sessionId: string, reason: EndReason): Ended | undefined {
+    const s = this.#byId.get(sessionId);
+    return s ? this.#end(s, reason) : undefined;
+  }
+
+  /** Sessions whose cookie or session time ran out; each is already removed. */
+  expire(now: number): Ended[] {
+    const out: Ended[] = [];
+    for (const s of this.#byId.values()) {
+      if (this.#timedOut(s, now)) out.push(this.#end(s, 'session-timeout'));
+      else if (s.state !== 'connected' && now - s.since >= this.#opts.cookieTimeoutMs) out.push(this.#end(s, 'cookie-expired'));
+    }
+    return out;
+  }
+
+  #timedOut(s: SessionRecord, now: number): boolean {
+    const t = this.#opts.sessionTimeoutMs;
+    return t !== null && now - s.createdAt >= t;
+  }
+
+  #end(s: SessionRecord, reason: EndReason): Ended {
+    this.#byCookie.delete(s.cookie);
+    this.#byId.delete(s.id);
+    this.#opts.pool.release(s.addresses.lease);
+    this.#opts.limits.release(s.id);
+    const ended: Ended = { session: s, reason };
+    if (s.state === 'connected') ended.kick = { shard: s.shard, conn: s.conn };
+    return ended;
+  }
+}

@@ -1,0 +1,83 @@
+// Runs inside a network namespace made by pump-mesh.test: a TUN device with
+// two queues and two pumps (shards 0 and 1) joined by the route table and
+// rings. The tunnel connection writes its packets through pump 0's queue, so
+// the kernel's replies come back on queue 0 (the TUN remembers the flow), but
+// the address's lease belongs to shard 1: every reply must cross the ring
+// 0 → 1 and leave through pump 1. Prints one JSON line.
+import { execFileSync } from 'node:child_process';
+import { TlsContext, TunnelPump, createWakeFd, openTun, routeLease, closeFd, type TlsSocket } from '../../native/lib';
+import { createRing } from '../../src/ring/spsc-ring';
+import { RouteTable, createRouteTable } from '../../src/ring/route-table';
+import { makePki } from './certs';
+import { addonConnect, startAddonServer } from './tls-pair';
+import { FrameReader, cstpFrame, icmpEchoV4, icmpEchoV6 } from './packets';
+
+async function main(): Promise<void> {
+  const pki = makePki();
+  const tun = openTun('wgmesh0', 2);
+  const ip = (...a: string[]) => execFileSync('ip', a, { stdio: 'pipe' });
+  ip('link', 'set', 'wgmesh0', 'up', 'mtu', '1400');
+  ip('addr', 'add', '10.202.0.1/24', 'dev', 'wgmesh0');
+  ip('-6', 'addr', 'add', 'fd00:202::1/64', 'dev', 'wgmesh0', 'nodad');
+  const routes = createRouteTable({ v4: { network: '10.202.0.0', prefix: 24 }, v6: { network: 'fd00:202::', prefix: 64, subnetPrefix: 128 } });
+  const table = new RouteTable(routes);
+  const r01 = createRing(64, 2048);
+  const r10 = createRing(64, 2048);
+  const wake = [createWakeFd(), createWakeFd()];
+  const pumps = [new TunnelPump(tun.fds[0]!), new TunnelPump(tun.fds[1]!)];
+  pumps[0]!.attachMesh({ self: 0, routes, outRings: [null, r01], inRings: [null, r10], wakeFds: wake });
+  pumps[1]!.attachMesh({ self: 1, routes, outRings: [r10, null], inRings: [r01, null], wakeFds: wake });
+
+  const sctx = new TlsContext({ role: 'server', cert: { file: pki.ecCert }, key: { file: pki.ecKey } });
+  const cctx = new TlsContext({ role: 'client', ca: { file: pki.caCert } });
+  let server: TlsSocket | undefined;
+  const srv = await startAddonServer(sctx, (s) => {
+    server = s;
+    s.on('secure', () => {
+      s.startTunnel(pumps[0]!);
+      pumps[1]!.addRoute(s, '10.202.0.2');
+      pumps[1]!.addRoute(s, 'fd00:202::2');
+      table.claim(2, 1);
+    });
+  });
+  const client = await addonConnect(cctx, srv.port);
+  const reader = new FrameReader();
+  const frames: Array<{ type: number; payload: Buffer }> = [];
+  client.on('data', (d: Buffer) => frames.push(...reader.push(d)));
+  const waitFor = async (pred: () => boolean, what: string) => {
+    for (let i = 0; i < 300 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+    if (!pred()) throw new Error(`timed out waiting for ${what}`);
+  };
+  await waitFor(() => server?.secure === true, 'server handshake');
+  await new Promise((r) => setTimeout(r, 20));
+
+  const pings = 20;
+  const out: Buffer[] = [];
+  for (let i = 0; i < pings; i++) {
+    out.push(cstpFrame(0x00, icmpEchoV4('10.202.0.2', '10.202.0.1', 0x4242, i, Buffer.from(`v4-${i}`))));
+    out.push(cstpFrame(0x00, icmpEchoV6('fd00:202::2', 'fd00:202::1', 0x4242, i, Buffer.from(`v6-${i}`))));
+  }
+  client.write(Buffer.concat(out));
+  const isReply = (f: { type: number; payload: Buffer }) =>
+    f.type === 0 && ((f.payload[0] === 0x45 && f.payload[20] === 0) || (f.payload[0]! >> 4 === 6 && f.payload[40] === 129));
+  await waitFor(() => frames.filter(isReply).length >= 2 * pings, 'echo replies through the ring');
+
+  const result = {
+    replies: frames.filter(isReply).length,
+    leases: [routeLease(routes, '10.202.0.2'), routeLease(routes, 'fd00:202::2'), routeLease(routes, '10.203.0.2'), routeLease(routes, 'fd00:202::1:0:0:2')],
+    pump0: pumps[0]!.stats(),
+    pump1: pumps[1]!.stats(),
+  };
+  client.destroy();
+  await srv.close();
+  for (const p of pumps) p.close();
+  for (const fd of wake) closeFd(fd);
+  pki.cleanup();
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.exit(0);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
