@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import * as layout from '../../src/ring/layout';
+import * as routeLayout from '../../src/ring/route-table';
 import { createRing, ringConsumer, ringProducer } from '../../src/ring/spsc-ring';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
@@ -44,6 +45,12 @@ function decode(b: Buffer): Buffer[] {
 test('the C header and layout.ts define the same constants', () => {
   const c = JSON.parse(execFileSync(bin, ['constants'], { encoding: 'utf8' })) as Record<string, number>;
   for (const [k, v] of Object.entries(c)) assert.equal((layout as Record<string, unknown>)[k], v, k);
+});
+
+test('the C route-table header and route-table.ts define the same constants', () => {
+  const c = JSON.parse(execFileSync(bin, ['route-constants'], { encoding: 'utf8' })) as Record<string, number>;
+  assert.equal(Object.keys(c).length, 12);
+  for (const [k, v] of Object.entries(c)) assert.equal((routeLayout as Record<string, unknown>)[k], v, k);
 });
 
 test('TypeScript pushes, C pops (with wrap-around); C pushes, TypeScript pops', () => {

@@ -5,6 +5,7 @@
  *                                     OUT (u32 length + bytes each), rewrites IMAGE
  *   ring_check push IMAGE IN        → pushes IN's packets; prints how many fit */
 #include "ring/ring_layout.h"
+#include "ring/route_table.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,15 @@ int main(int argc, char** argv) {
            WG_RING_MAGIC, WG_RING_LAYOUT_VERSION, WG_CACHE_LINE, WG_OFF_MAGIC, WG_OFF_VERSION, WG_OFF_SLOT_COUNT,
            WG_OFF_SLOT_SIZE, WG_OFF_HEAD, WG_OFF_PUSHED, WG_OFF_DROPPED, WG_OFF_TAIL, WG_OFF_POPPED, WG_OFF_WAKE,
            WG_OFF_SLEEPING, WG_HEADER_BYTES, WG_SLOT_LENGTH_BYTES);
+    return 0;
+  }
+  if (argc == 2 && strcmp(argv[1], "route-constants") == 0) {
+    printf("{\"ROUTE_MAGIC\":%u,\"ROUTE_LAYOUT_VERSION\":%d,\"RT_OFF_MAGIC\":%d,\"RT_OFF_VERSION\":%d,"
+           "\"RT_OFF_SLOT_COUNT\":%d,\"RT_OFF_V4_PREFIX\":%d,\"RT_OFF_V4_NETWORK\":%d,\"RT_OFF_V6_PREFIX\":%d,"
+           "\"RT_OFF_V6_SUBNET\":%d,\"RT_OFF_V6_NETWORK\":%d,\"RT_HEADER_BYTES\":%d,\"RT_NO_PREFIX\":%d}\n",
+           WG_ROUTE_MAGIC, WG_ROUTE_LAYOUT_VERSION, WG_RT_OFF_MAGIC, WG_RT_OFF_VERSION, WG_RT_OFF_SLOT_COUNT,
+           WG_RT_OFF_V4_PREFIX, WG_RT_OFF_V4_NETWORK, WG_RT_OFF_V6_PREFIX, WG_RT_OFF_V6_SUBNET, WG_RT_OFF_V6_NETWORK,
+           WG_RT_HEADER_BYTES, WG_RT_NO_PREFIX);
     return 0;
   }
   if (argc != 4) return 2;
