@@ -29,6 +29,9 @@ export interface TunnelOptions {
 export const DEFAULT_TUNNEL_QUEUE_BYTES = 1 << 20;
 
 export class TlsSocket extends Duplex {
+  /** The peer, as net.Socket names it (set by whoever adopted the fd; Node's http reads it). */
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
   #conn: NativeConnection | undefined;
   #secure = false;
   #pendingWrite: { chunk: Buffer; cb: (err?: Error | null) => void } | undefined;

@@ -4,7 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { closeFd } from '../../native/lib';
-import type { FromShard, ShardConfig, ToShard } from '../workers/messages';
+import { envInt } from '../common/env';
+import type { FromShard, MeshConfig, ShardConfig, ShardStats, ToShard } from '../workers/messages';
+import type { GatewayConfig } from './config/types';
 
 export interface ShardPoolOptions {
   /** Number of shards; default WOLFGUARD_WORKERS or the number of CPUs. */
@@ -12,6 +14,14 @@ export interface ShardPoolOptions {
   certFile: string;
   keyFile: string;
   handshakeTimeoutMs?: number;
+  /** The gateway's configuration; absent = TLS and HTTP only. */
+  gateway?: GatewayConfig;
+  /** One TUN queue fd per shard (the shard owns it once posted). */
+  tunFds?: number[];
+  /** The data-plane mesh each shard's pump joins. */
+  mesh?: MeshConfig[];
+  /** Everything a shard sends besides its own bookkeeping (login, connect, tunnel-closed). */
+  onMessage?: (m: FromShard) => void;
 }
 
 interface ShardState {
@@ -23,16 +33,23 @@ interface ShardState {
   total: number;
 }
 
+/** How long a shard may take to close its tunnels on stop before it is terminated. */
+export const SHARD_STOP_GRACE_MS = 2000;
+/** A shard answers a stats request at its next loop turn; one that takes a second is stuck. */
+export const SHARD_STATS_TIMEOUT_MS = 1000;
+
 export function defaultWorkerCount(): number {
-  const env = Number(process.env.WOLFGUARD_WORKERS);
-  if (Number.isInteger(env) && env > 0) return env;
-  return Math.max(1, os.availableParallelism());
+  return envInt('WOLFGUARD_WORKERS', Math.max(1, os.availableParallelism()));
 }
 
 export class ShardPool {
   readonly #shards: ShardState[] = [];
+  #forward: ((m: FromShard) => void) | undefined;
+  readonly #statsWaiters = new Map<number, (s: ShardStats) => void>();
+  #nextStats = 1;
 
   constructor(options: ShardPoolOptions) {
+    this.#forward = options.onMessage;
     const n = options.workers ?? defaultWorkerCount();
     const script = path.join(__dirname, '..', 'workers', 'shard.js');
     for (let i = 0; i < n; i++) {
@@ -42,6 +59,9 @@ export class ShardPool {
         keyFile: options.keyFile,
         handshakeTimeoutMs: options.handshakeTimeoutMs ?? 30_000,
       };
+      if (options.gateway) cfg.gateway = options.gateway;
+      if (options.tunFds?.[i] !== undefined) cfg.tunFd = options.tunFds[i];
+      if (options.mesh?.[i]) cfg.mesh = options.mesh[i];
       const worker = new Worker(script, { workerData: cfg });
       const state: ShardState = { worker, ready: false, live: 0, total: 0 };
       worker.on('message', (m: FromShard) => this.#onMessage(state, m));
@@ -73,6 +93,17 @@ export class ShardPool {
   #onMessage(s: ShardState, m: FromShard): void {
     if (m.type === 'ready') s.ready = true;
     else if (m.type === 'released') s.live = Math.max(0, s.live - m.count);
+    else if (m.type === 'stats') this.#statsWaiters.get(m.id)?.(m.stats);
+    else this.#forward?.(m);
+  }
+
+  get size(): number {
+    return this.#shards.length;
+  }
+
+  /** Sends a message to one shard (replies, kicks). */
+  post(shard: number, m: ToShard): void {
+    this.#shards[shard]?.worker.postMessage(m);
   }
 
   /** Posts an accepted connection's fd to the least-loaded shard (ties: lowest index). */
@@ -95,11 +126,47 @@ export class ShardPool {
     return best;
   }
 
+  /** Each shard's own counters (pump, tunnels); a shard that does not answer within a second is left out. */
+  async shardStats(): Promise<ShardStats[]> {
+    const out = await Promise.all(
+      this.#shards.map(
+        (s) =>
+          new Promise<ShardStats | undefined>((resolve) => {
+            const id = this.#nextStats++;
+            const t = setTimeout(() => {
+              this.#statsWaiters.delete(id);
+              resolve(undefined);
+            }, SHARD_STATS_TIMEOUT_MS);
+            this.#statsWaiters.set(id, (st) => {
+              clearTimeout(t);
+              this.#statsWaiters.delete(id);
+              resolve(st);
+            });
+            s.worker.postMessage({ type: 'stats', id } satisfies ToShard);
+          }),
+      ),
+    );
+    return out.filter((x): x is ShardStats => x !== undefined);
+  }
+
   stats(): Array<{ shard: number; live: number; total: number }> {
     return this.#shards.map((s, shard) => ({ shard, live: s.live, total: s.total }));
   }
 
+  /** Asks each shard to stop (closing its tunnels), then ends the threads. */
   async close(): Promise<void> {
-    await Promise.all(this.#shards.map((s) => s.worker.terminate()));
+    for (const s of this.#shards) s.worker.postMessage({ type: 'stop' } satisfies ToShard);
+    await Promise.all(
+      this.#shards.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            const t = setTimeout(() => void s.worker.terminate().then(() => resolve()), SHARD_STOP_GRACE_MS);
+            s.worker.once('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+          }),
+      ),
+    );
   }
 }

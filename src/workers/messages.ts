@@ -1,5 +1,6 @@
 // The messages main thread and shards exchange over the worker port. Kept
-// small and flat: they are structured-cloned on every connection.
+// small and flat: they are structured-cloned on every connection and login.
+import type { GatewayConfig } from '../main/config/types';
 
 /** main → shard: take over this accepted TCP connection. */
 export interface AdoptMessage {
@@ -9,13 +10,89 @@ export interface AdoptMessage {
   peer: { address: string; port: number };
 }
 
-export type ToShard = AdoptMessage | { type: 'stop' };
+/** main → shard: close a tunnel connection (session ended, or moved to another connection). */
+export interface KickMessage {
+  type: 'kick';
+  conn: number;
+  reason: string;
+}
+
+/** main → shard: the answer to a request the shard made. */
+export interface ReplyMessage {
+  type: 'reply';
+  id: number;
+  result: LoginReply | ConnectReply;
+}
+
+export type ToShard = AdoptMessage | KickMessage | ReplyMessage | { type: 'stats'; id: number } | { type: 'stop' };
+
+/** A shard's counters, for the admin interface and tests. */
+export interface ShardStats {
+  shard: number;
+  connections: number;
+  tunnels: number;
+  pump?: import('../../native/lib').PumpStats;
+}
+
+/** What a shard needs to know of a session to open its tunnel. */
+export interface TunnelSession {
+  id: string;
+  user: string;
+  lease: number;
+  ipv4?: string;
+  ipv6?: string;
+}
+
+export type LoginReply = { ok: true; cookie: string; user: string } | { ok: false; reason: string };
+export type ConnectReply = { ok: true; session: TunnelSession } | { ok: false; status: 401 | 503; reason: string };
+
+export interface LoginRequest {
+  type: 'login';
+  id: number;
+  shard: number;
+  username: string;
+  password: string;
+  peer: string;
+}
+
+export interface ConnectRequest {
+  type: 'connect';
+  id: number;
+  shard: number;
+  conn: number;
+  cookie: string;
+  peer: string;
+}
+
+/** shard → main: a tunnel connection ended (logout = the client said so). */
+export interface TunnelClosedMessage {
+  type: 'tunnel-closed';
+  shard: number;
+  conn: number;
+  sessionId: string;
+  logout: boolean;
+  reason: string;
+}
 
 /** shard → main. */
 export type FromShard =
   | { type: 'ready'; shard: number }
   | { type: 'released'; shard: number; count: number }
-  | { type: 'error'; shard: number; message: string };
+  | { type: 'error'; shard: number; message: string }
+  | { type: 'stats'; id: number; stats: ShardStats }
+  | LoginRequest
+  | ConnectRequest
+  | TunnelClosedMessage;
+
+/** The cross-shard data-plane mesh a shard's pump joins (see native/lib/tun.ts attachMesh). */
+export interface MeshConfig {
+  routes: SharedArrayBuffer;
+  /** outRings[i]: this shard → shard i (null for itself). */
+  outRings: Array<SharedArrayBuffer | null>;
+  /** inRings[i]: shard i → this shard. */
+  inRings: Array<SharedArrayBuffer | null>;
+  wakeFds: number[];
+}
 
 export interface ShardConfig {
   shard: number;
@@ -23,4 +100,10 @@ export interface ShardConfig {
   keyFile: string;
   /** Milliseconds a TLS handshake may take before the connection is dropped. */
   handshakeTimeoutMs: number;
+  /** The gateway's configuration (absent: TLS and HTTP only, as in the thread-shape test). */
+  gateway?: GatewayConfig;
+  /** This shard's queue of the TUN device (absent: no data plane). */
+  tunFd?: number;
+  /** Netmask of the IPv4 pool and prefix of the IPv6 pool, as the client must be told. */
+  mesh?: MeshConfig;
 }

@@ -1,30 +1,73 @@
 // A shard: one worker_thread that owns its connections from the TLS
-// handshake on, with its own wolfSSL context, on its own libuv loop. The main
-// thread accepts and posts fds; the shard adopts them in native code.
+// handshake to the end of the tunnel, with its own wolfSSL context, its own
+// TUN queue and packet pump, on its own libuv loop. The main thread accepts
+// and posts fds; the shard adopts them in native code.
 import * as http from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
-import { TlsContext, TlsSocket } from '../../native/lib';
+import { TlsContext, TlsSocket, TunnelPump } from '../../native/lib';
 import type { FromShard, ShardConfig, ToShard } from './messages';
 import { routeRequest } from './http-routes';
+import { createAuthRoutes } from './auth-routes';
+import { MainRpc } from './rpc';
+import { TunnelManager } from './tunnels';
+import { RouteTable } from '../ring/route-table';
 
 const config = workerData as ShardConfig;
 const port = parentPort!;
 const send = (m: FromShard) => port.postMessage(m);
+const rpc = new MainRpc(port, config.shard);
+const gw = config.gateway;
 
-const ctx = new TlsContext({ role: 'server', cert: { file: config.certFile }, key: { file: config.keyFile } });
-const server = http.createServer(routeRequest);
+const ctxOptions: ConstructorParameters<typeof TlsContext>[0] = { role: 'server', cert: { file: config.certFile }, key: { file: config.keyFile } };
+if (gw?.ciphers) ctxOptions.ciphers = gw.ciphers;
+const ctx = new TlsContext(ctxOptions);
+
+let tunnels: TunnelManager | undefined;
+let pump: TunnelPump | undefined;
+if (gw && config.tunFd !== undefined) {
+  pump = new TunnelPump(config.tunFd);
+  let routes: RouteTable | undefined;
+  if (config.mesh) {
+    routes = new RouteTable(config.mesh.routes);
+    pump.attachMesh({ self: config.shard, ...config.mesh });
+  }
+  const tmOptions: ConstructorParameters<typeof TunnelManager>[0] = { shard: config.shard, config: gw, pump, rpc, send };
+  if (routes) tmOptions.routes = routes;
+  if (gw.ipv4Pool) tmOptions.ipv4Prefix = gw.ipv4Pool.prefix;
+  if (gw.ipv6Pool) tmOptions.ipv6Prefix = gw.ipv6Pool.subnetPrefix;
+  tunnels = new TunnelManager(tmOptions);
+}
+
+const routesFor = gw ? createAuthRoutes({ rpc, loginMessage: 'Please enter your username and password.', ...(gw.banner !== undefined ? { banner: gw.banner } : {}) }) : routeRequest;
+const server = http.createServer(routesFor);
+// An unauthenticated exchange may not last forever (auth-timeout).
+if (gw) {
+  server.headersTimeout = gw.authTimeout * 1000;
+  server.requestTimeout = gw.authTimeout * 1000;
+}
 // Clients that speak garbage HTTP get a 400 and are closed; nobody else notices.
 server.on('clientError', (_err, socket) => {
   if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   socket.destroy();
 });
+const connOf = new WeakMap<object, number>();
+server.on('connect', (req: http.IncomingMessage, socket: TlsSocket, head: Buffer) => {
+  const conn = connOf.get(socket);
+  if (!tunnels || conn === undefined) {
+    socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+    return;
+  }
+  tunnels.connect(req, socket, conn, head).catch(() => socket.destroy());
+});
 
 // Released-connection reports are batched per loop turn: the main thread
 // only needs the count for its least-loaded choice.
 let released = 0;
+let live = 0;
 let flushScheduled = false;
 function noteReleased(): void {
   released++;
+  live--;
   if (flushScheduled) return;
   flushScheduled = true;
   setImmediate(() => {
@@ -34,24 +77,45 @@ function noteReleased(): void {
   });
 }
 
+let nextConn = 1;
 port.on('message', (m: ToShard) => {
-  if (m.type === 'stop') {
-    server.close();
-    port.close();
-    return;
+  switch (m.type) {
+    case 'reply':
+      rpc.settle(m.id, m.result);
+      return;
+    case 'stats':
+      send({ type: 'stats', id: m.id, stats: { shard: config.shard, connections: live, tunnels: tunnels?.size ?? 0, ...(pump ? { pump: pump.stats() } : {}) } });
+      return;
+    case 'kick':
+      tunnels?.kick(m.conn, m.reason);
+      return;
+    case 'stop':
+      tunnels?.close();
+      server.close();
+      pump?.close();
+      port.close();
+      return;
+    case 'adopt':
+      adopt(m.fd, m.peer);
   }
-  if (m.type !== 'adopt') return;
+});
+
+function adopt(fd: number, peer: { address: string; port: number }): void {
   let sock: TlsSocket;
   try {
-    sock = new TlsSocket(ctx, m.fd, { handshakeTimeoutMs: config.handshakeTimeoutMs });
+    sock = new TlsSocket(ctx, fd, { handshakeTimeoutMs: config.handshakeTimeoutMs });
   } catch (e) {
     noteReleased();
     send({ type: 'error', shard: config.shard, message: (e as Error).message });
     return;
   }
+  sock.remoteAddress = peer.address;
+  sock.remotePort = peer.port;
+  connOf.set(sock, nextConn++);
+  live++;
   sock.once('close', noteReleased);
   sock.on('error', () => sock.destroy());
   server.emit('connection', sock);
-});
+}
 
 send({ type: 'ready', shard: config.shard });

@@ -72,6 +72,8 @@ export interface GatewayConfig {
   rekeyMethod: 'ssl' | 'new-tunnel' | 'none';
   /** Seconds an unauthenticated HTTP exchange may last (auth-timeout). */
   authTimeout: number;
+  /** Unix socket of the admin interface (ocserv's occtl-socket-file); undefined = none. */
+  adminSocket?: string;
   /** Keys read but not acted on (known ocserv keys we do not implement), for a warning each. */
   ignoredKeys: string[];
 }

@@ -1,0 +1,154 @@
+// The gateway as a whole, in the main thread: one TUN device with a queue per
+// shard, the shared route table and the shard-to-shard rings, the shards, the
+// session registry, the TCP acceptor and the admin socket. startGateway()
+// returns a handle (tests use it); runGateway() runs until a signal.
+import { execFileSync } from 'node:child_process';
+import { closeFd, createWakeFd, openTun } from '../../native/lib';
+import { createRing } from '../ring/spsc-ring';
+import { DEFAULT_SLOT_COUNT, DEFAULT_SLOT_SIZE } from '../ring/layout';
+import { createRouteTable, type RoutePools } from '../ring/route-table';
+import { ErrorCodes, WolfguardError } from '../common/errors';
+import type { MeshConfig } from '../workers/messages';
+import type { GatewayConfig } from './config/types';
+import { ShardPool, defaultWorkerCount } from './shard-pool';
+import { startAcceptor, type Acceptor } from './acceptor';
+import { IpPool, GATEWAY_LEASE } from './sessions/ip-pool';
+import { SessionRegistry } from './sessions/registry';
+import { SessionLimits } from './admission/session-limits';
+import { SessionService, type Authenticator } from './session-service';
+import { passwordAuthenticator } from './users/authenticator';
+import { startAdminServer, type AdminServer } from './admin/server';
+import { randomBytes } from '../../native/lib';
+import { createLogger, type Logger } from '../common/log';
+import { envInt } from '../common/env';
+
+/** Tunnel MTU when the config sets none: a 1500-byte path minus TLS/TCP/IP overhead, as ocserv's default. */
+export const DEFAULT_DEVICE_MTU = 1434;
+
+export interface GatewayOptions {
+  workers?: number;
+  log?: Logger;
+  /** Replaces the password file (tests). */
+  authenticator?: Authenticator;
+}
+
+export interface Gateway {
+  readonly port: number;
+  readonly device: string;
+  readonly workers: number;
+  readonly service: SessionService;
+  readonly pool: ShardPool;
+  readonly admin: AdminServer | undefined;
+  stop(): Promise<void>;
+}
+
+export function routePools(cfg: GatewayConfig): RoutePools {
+  const pools: RoutePools = {};
+  if (cfg.ipv4Pool) pools.v4 = { network: cfg.ipv4Pool.network, prefix: cfg.ipv4Pool.prefix };
+  if (cfg.ipv6Pool) pools.v6 = { network: cfg.ipv6Pool.network, prefix: cfg.ipv6Pool.prefix, subnetPrefix: cfg.ipv6Pool.subnetPrefix };
+  return pools;
+}
+
+function ip(args: string[]): void {
+  try {
+    execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    const err = e as { stderr?: Buffer };
+    throw new WolfguardError(ErrorCodes.SOCKET, `ip ${args.join(' ')}: ${err.stderr?.toString().trim() ?? (e as Error).message}`);
+  }
+}
+
+export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
+  const log = opts.log ?? createLogger();
+  const workers = opts.workers ?? defaultWorkerCount();
+  const pools = routePools(cfg);
+  const ipPool = new IpPool(pools);
+  const gatewayAddr = ipPool.addresses(GATEWAY_LEASE);
+  const mtu = cfg.mtu ?? DEFAULT_DEVICE_MTU;
+
+  // One TUN device, one queue per shard. The device and its addresses vanish
+  // when the last queue fd closes, so a crashed gateway leaves nothing behind.
+  const tun = openTun(cfg.device, workers);
+  const owned: number[] = [...tun.fds];
+  const wakeFds: number[] = [];
+  let pool: ShardPool | undefined;
+  let acceptor: Acceptor | undefined;
+  let admin: AdminServer | undefined;
+  let service: SessionService | undefined;
+  try {
+    if (gatewayAddr.ipv4) ip(['addr', 'add', `${gatewayAddr.ipv4}/${cfg.ipv4Pool!.prefix}`, 'dev', tun.name]);
+    if (gatewayAddr.ipv6) ip(['-6', 'addr', 'add', `${gatewayAddr.ipv6}/${cfg.ipv6Pool!.prefix}`, 'dev', tun.name, 'nodad']);
+    ip(['link', 'set', 'dev', tun.name, 'mtu', String(mtu), 'up']);
+
+    const routes = createRouteTable(pools);
+    const slots = envInt('WOLFGUARD_RING_SLOTS', DEFAULT_SLOT_COUNT);
+    const slotSize = envInt('WOLFGUARD_RING_SLOT_BYTES', DEFAULT_SLOT_SIZE);
+    // rings[i][j]: shard i → shard j.
+    const rings = Array.from({ length: workers }, (_, i) => Array.from({ length: workers }, (_, j) => (i === j ? null : createRing(slots, slotSize))));
+    for (let i = 0; i < workers; i++) wakeFds.push(createWakeFd());
+    const mesh: MeshConfig[] = rings.map((row, i) => ({ routes, outRings: row, inRings: rings.map((r) => r[i]!), wakeFds }));
+
+    const limits = new SessionLimits({ maxClients: cfg.maxClients, maxSameClients: cfg.maxSameClients, pendingTtlMs: cfg.cookieTimeout * 1000 });
+    const registry = new SessionRegistry({
+      pool: ipPool,
+      limits,
+      cookieTimeoutMs: cfg.cookieTimeout * 1000,
+      sessionTimeoutMs: cfg.sessionTimeout ? cfg.sessionTimeout * 1000 : null,
+      random: randomBytes,
+    });
+    const auth = opts.authenticator ?? passwordAuthenticator(cfg);
+    const svc = new SessionService(registry, auth, (shard, m) => pool?.post(shard, m), {
+      login: (user, peer, ok, reason) => (ok ? log.info({ user, peer }, 'login') : log.warn({ user, peer, reason }, 'login refused')),
+      ended: (e) => log.info({ user: e.session.user, session: e.session.id, reason: e.reason }, 'session ended'),
+    });
+    service = svc;
+    pool = new ShardPool({ workers, certFile: cfg.serverCert, keyFile: cfg.serverKey, gateway: cfg, tunFds: tun.fds, mesh, onMessage: (m) => svc.handle(m) });
+    owned.length = 0; // the shards own the TUN queue fds now
+    await pool.ready();
+    acceptor = await startAcceptor(pool, cfg.listenHost ?? '::', cfg.tcpPort);
+    if (cfg.adminSocket) admin = await startAdminServer(cfg.adminSocket, { service: svc, pool, workers });
+  } catch (e) {
+    await acceptor?.close();
+    await admin?.close();
+    service?.close();
+    await pool?.close();
+    for (const fd of [...owned, ...wakeFds]) closeFd(fd);
+    throw e;
+  }
+  const p = pool;
+  const a = acceptor;
+  const s = service;
+  const ad = admin;
+  return {
+    port: a.port,
+    device: tun.name,
+    workers,
+    service: s,
+    pool: p,
+    admin: ad,
+    async stop() {
+      await a.close();
+      await ad?.close();
+      s.close();
+      await p.close();
+      for (const fd of wakeFds) closeFd(fd);
+    },
+  };
+}
+
+/** Runs the gateway in the foreground until SIGINT/SIGTERM. */
+export async function runGateway(cfg: GatewayConfig, opts: GatewayOptions = {}): Promise<void> {
+  const log = opts.log ?? createLogger();
+  const gw = await startGateway(cfg, { ...opts, log });
+  log.info({ port: gw.port, device: gw.device, workers: gw.workers, config: cfg.source }, `wolfguard listening on TCP port ${gw.port} (${gw.workers} shards, device ${gw.device})`);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      log.info({ signal: sig }, 'stopping');
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      gw.stop().then(resolve, resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

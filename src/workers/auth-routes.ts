@@ -1,0 +1,121 @@
+// The HTTP side of a shard before the tunnel: the XML aggregate-auth exchange
+// (init → auth-request → auth-reply → complete) and the old form POST, as
+// ocserv serves them. Passwords are checked by the main thread (which owns
+// users, sessions and bans); this file only speaks HTTP.
+import type * as http from 'node:http';
+import { isWolfguardError } from '../common/errors';
+import { buildAuthComplete, buildAuthRequest, parseAuthRequestBody } from '../protocol/auth-xml';
+import { randomBytes } from '../../native/lib';
+import type { MainRpc } from './rpc';
+
+/** Largest request body we read: an auth-reply is well under 4 KiB; 64 KiB leaves room for odd clients. */
+export const MAX_AUTH_BODY_BYTES = 64 * 1024;
+/** Bytes of the opaque value tying the steps of one login together. */
+const CONTEXT_COOKIE_BYTES = 16;
+
+export interface AuthRouteOptions {
+  rpc: MainRpc;
+  /** Shown above the login form. */
+  loginMessage: string;
+  banner?: string;
+}
+
+const XML_HEADERS = {
+  'Content-Type': 'text/xml',
+  'X-Transcend-Version': '1',
+};
+
+export function createAuthRoutes(opts: AuthRouteOptions): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  return (req, res) => {
+    handle(opts, req, res).catch(() => fail(res, 500));
+  };
+}
+
+async function handle(opts: AuthRouteOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  if (req.method !== 'POST' && req.method !== 'GET') return fail(res, 405);
+  const body = req.method === 'POST' ? await readBody(req) : Buffer.alloc(0);
+  if (body === undefined) return fail(res, 413);
+  if (req.method === 'GET' || body.length === 0) return sendLoginForm(opts, res);
+  let msg;
+  try {
+    msg = parseAuthRequestBody(body, req.headers['content-type']);
+  } catch (e) {
+    if (isWolfguardError(e)) return fail(res, 400);
+    throw e;
+  }
+  if (msg.kind === 'init') return sendLoginForm(opts, res);
+  if (msg.kind === 'logout') return sendXml(res, 200, buildAuthComplete({ message: 'Logged out.' }));
+  const username = msg.username ?? '';
+  const password = msg.password ?? '';
+  if (username === '' || password === '') return sendLoginForm(opts, res, username === '' ? undefined : 'Please enter your password.');
+  const peer = req.socket.remoteAddress ?? '';
+  const r = await opts.rpc.login({ username, password, peer });
+  if (!r.ok) {
+    // ocserv's answer to a failed login: 401, empty body, and the connection closes.
+    res.shouldKeepAlive = false;
+    res.writeHead(401, { 'Content-Length': '0', Connection: 'close' });
+    res.end();
+    return;
+  }
+  res.setHeader('Set-Cookie', [`webvpn=${r.cookie}; Secure; HttpOnly`, 'webvpncontext=; expires=Thu, 01 Jan 1970 22:00:00 GMT; path=/; Secure']);
+  const opt: { banner?: string } = {};
+  if (opts.banner !== undefined) opt.banner = opts.banner;
+  sendXml(res, 200, buildAuthComplete(opt));
+}
+
+function sendLoginForm(opts: AuthRouteOptions, res: http.ServerResponse, message?: string): void {
+  res.setHeader('Set-Cookie', `webvpncontext=${randomBytes(CONTEXT_COOKIE_BYTES).toString('base64url')}; Max-Age=300; Secure`);
+  sendXml(
+    res,
+    200,
+    buildAuthRequest({
+      message: message ?? opts.loginMessage,
+      fields: [
+        { type: 'text', name: 'username', label: 'Username:' },
+        { type: 'password', name: 'password', label: 'Password:' },
+      ],
+    }),
+  );
+}
+
+function sendXml(res: http.ServerResponse, status: number, xml: string): void {
+  const body = Buffer.from(xml);
+  res.writeHead(status, { ...XML_HEADERS, 'Content-Length': String(body.length) });
+  res.end(body);
+}
+
+function fail(res: http.ServerResponse, status: number): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.shouldKeepAlive = false;
+  res.writeHead(status, { 'Content-Length': '0', Connection: 'close' });
+  res.end();
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (c: Buffer) => {
+      if (done) return;
+      size += c.length;
+      if (size > MAX_AUTH_BODY_BYTES) {
+        done = true;
+        resolve(undefined);
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!done) resolve(Buffer.concat(chunks));
+      done = true;
+    });
+    req.on('error', () => {
+      if (!done) resolve(undefined);
+      done = true;
+    });
+  });
+}

@@ -1,0 +1,183 @@
+// A shard's tunnels: `CONNECT /CSCOSSLC/tunnel` turns an authenticated TLS
+// connection into a CSTP tunnel handed to the native pump, and this file
+// keeps the little per-session state JavaScript still needs: the lease in the
+// shared route table, DPD and idle timers (checked once a second, never per
+// packet), and the end of the tunnel reported to the main thread.
+import type * as http from 'node:http';
+import type { GatewayConfig } from '../main/config/types';
+import { parseCookieHeader } from '../protocol/cookies';
+import { parseConnectRequest } from '../protocol/connect-request';
+import { buildConnectReply, buildHttpRefusal, type TunnelOffer } from '../protocol/connect-reply';
+import { CstpType, DisconnectReason } from '../protocol/cstp';
+import { tunnelMtu } from '../protocol/mtu';
+import { isWolfguardError } from '../common/errors';
+import { netmaskFromPrefix } from '../common/address';
+import type { TlsSocket, TunnelPump } from '../../native/lib';
+import type { RouteTable } from '../ring/route-table';
+import type { MainRpc } from './rpc';
+import type { FromShard, TunnelSession } from './messages';
+
+/** A peer silent for this many DPD intervals is dead (it should have probed us every interval). */
+export const DPD_DEAD_INTERVALS = 3;
+/** How often tunnels are checked for dead peers and idle timeouts. */
+export const TUNNEL_CHECK_MS = 1000;
+
+interface Tunnel {
+  conn: number;
+  sock: TlsSocket;
+  session: TunnelSession;
+  startedAt: number;
+  lastData: number;
+  dataFrames: number;
+  closedReported: boolean;
+  logout: boolean;
+  reason: string;
+}
+
+export interface TunnelManagerOptions {
+  shard: number;
+  config: GatewayConfig;
+  pump: TunnelPump;
+  routes?: RouteTable;
+  rpc: MainRpc;
+  send: (m: FromShard) => void;
+  /** Netmask of the IPv4 pool and prefix of the IPv6 pool, as the client must be told. */
+  ipv4Prefix?: number;
+  ipv6Prefix?: number;
+}
+
+export class TunnelManager {
+  readonly #o: TunnelManagerOptions;
+  readonly #byConn = new Map<number, Tunnel>();
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(o: TunnelManagerOptions) {
+    this.#o = o;
+    this.#timer = setInterval(() => this.#check(Date.now()), TUNNEL_CHECK_MS);
+    this.#timer.unref();
+  }
+
+  get size(): number {
+    return this.#byConn.size;
+  }
+
+  async connect(req: http.IncomingMessage, sock: TlsSocket, conn: number, head: Buffer): Promise<void> {
+    const cfg = this.#o.config;
+    if (req.url !== '/CSCOSSLC/tunnel') return refuse(sock, 404, 'unknown tunnel path');
+    let parsed;
+    try {
+      parsed = parseConnectRequest(req.rawHeaders);
+    } catch (e) {
+      return refuse(sock, 400, isWolfguardError(e) ? e.message : 'bad request');
+    }
+    const cookie = parseCookieHeader(req.headers.cookie).get('webvpn') ?? parsed.cookie;
+    if (!cookie) return refuse(sock, 401, 'no session cookie');
+    const r = await this.#o.rpc.connect({ conn, cookie, peer: req.socket.remoteAddress ?? '' });
+    if (sock.destroyed) {
+      // The client went away while main looked the cookie up; tell main so
+      // the session does not stay marked as connected here.
+      if (r.ok) this.#o.send({ type: 'tunnel-closed', shard: this.#o.shard, conn, sessionId: r.session.id, logout: false, reason: 'gone before the tunnel opened' });
+      return;
+    }
+    if (!r.ok) return refuse(sock, r.status, r.reason);
+    const s = r.session;
+    const now = Date.now();
+    const mtu = tunnelMtu({ configured: cfg.mtu, clientBaseMtu: parsed.baseMtu, clientMtu: parsed.mtu });
+    const offer: TunnelOffer = {
+      mtu,
+      dns: cfg.dns,
+      splitInclude: cfg.routes,
+      splitExclude: cfg.noRoutes,
+      dpd: cfg.dpd,
+      keepalive: cfg.keepalive,
+      disconnectedTimeout: cfg.cookieTimeout,
+      rekeyMethod: 'none',
+    };
+    if (parsed.baseMtu !== undefined) offer.baseMtu = parsed.baseMtu;
+    if (s.ipv4 && this.#o.ipv4Prefix !== undefined) offer.ipv4 = { address: s.ipv4, netmask: netmaskFromPrefix(this.#o.ipv4Prefix) };
+    if (s.ipv6 && this.#o.ipv6Prefix !== undefined && parsed.fullIpv6 !== false) offer.ipv6 = { address: s.ipv6, prefix: this.#o.ipv6Prefix };
+    if (cfg.defaultDomain !== undefined) offer.defaultDomain = cfg.defaultDomain;
+    if (cfg.banner !== undefined) offer.banner = cfg.banner;
+    if (cfg.idleTimeout !== null) offer.idleTimeout = cfg.idleTimeout;
+    if (cfg.sessionTimeout !== null) offer.sessionTimeout = cfg.sessionTimeout;
+
+    const t: Tunnel = { conn, sock, session: s, startedAt: now, lastData: now, dataFrames: 0, closedReported: false, logout: false, reason: 'connection closed' };
+    this.#byConn.set(conn, t);
+    sock.once('close', () => this.#closed(t));
+    sock.on('control', (type: number, payload: Buffer) => this.#control(t, type, payload));
+    // Anything the HTTP layer read past the request is the tunnel's too.
+    const extra: Buffer[] = head.length > 0 ? [head] : [];
+    for (let c; (c = sock.read() as Buffer | null) !== null; ) extra.push(c);
+    try {
+      sock.write(buildConnectReply(offer));
+      sock.startTunnel(this.#o.pump, extra.length > 0 ? { head: Buffer.concat(extra) } : {});
+      if (s.ipv4) this.#o.pump.addRoute(sock, s.ipv4);
+      if (s.ipv6) this.#o.pump.addRoute(sock, s.ipv6);
+      this.#o.routes?.claim(s.lease, this.#o.shard);
+    } catch (e) {
+      t.reason = `tunnel start failed: ${(e as Error).message}`;
+      sock.destroy();
+    }
+  }
+
+  /** The main thread ended the session, or moved it to another connection. */
+  kick(conn: number, reason: string): void {
+    const t = this.#byConn.get(conn);
+    if (!t) return;
+    t.reason = reason;
+    t.closedReported = true; // main already knows
+    t.sock.destroy();
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    for (const t of this.#byConn.values()) t.sock.destroy();
+  }
+
+  #control(t: Tunnel, type: number, payload: Buffer): void {
+    if (type === CstpType.DISCONNECT) {
+      t.logout = payload[0] === DisconnectReason.USER_LOGOUT;
+      t.reason = t.logout ? 'user logout' : 'client disconnected';
+    } else if (type === CstpType.TERMINATE) {
+      t.reason = 'client terminated';
+    } else {
+      // COMPRESSED was never offered; anything else is not CSTP.
+      t.reason = `unexpected CSTP frame type ${type}`;
+    }
+    t.sock.destroy();
+  }
+
+  #closed(t: Tunnel): void {
+    this.#byConn.delete(t.conn);
+    this.#o.routes?.release(t.session.lease, this.#o.shard);
+    if (t.closedReported) return;
+    t.closedReported = true;
+    this.#o.send({ type: 'tunnel-closed', shard: this.#o.shard, conn: t.conn, sessionId: t.session.id, logout: t.logout, reason: t.reason });
+  }
+
+  #check(now: number): void {
+    const cfg = this.#o.config;
+    const deadMs = cfg.dpd > 0 ? cfg.dpd * DPD_DEAD_INTERVALS * 1000 : 0;
+    for (const t of this.#byConn.values()) {
+      const st = t.sock.stats();
+      if (deadMs > 0 && (st.idleMs ?? 0) > deadMs) {
+        t.reason = 'dead peer (no DPD or traffic)';
+        t.sock.destroy();
+        continue;
+      }
+      const frames = st.dataFramesIn ?? 0;
+      if (frames !== t.dataFrames) {
+        t.dataFrames = frames;
+        t.lastData = now;
+      } else if (cfg.idleTimeout !== null && cfg.idleTimeout > 0 && now - t.lastData > cfg.idleTimeout * 1000) {
+        t.reason = 'idle timeout';
+        t.sock.destroy();
+      }
+    }
+  }
+}
+
+function refuse(sock: TlsSocket, status: 400 | 401 | 403 | 404 | 503, reason: string): void {
+  if (sock.destroyed) return;
+  sock.end(buildHttpRefusal(status, reason));
+}

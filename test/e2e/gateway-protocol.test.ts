@@ -1,0 +1,65 @@
+// The gateway end to end at the protocol level, with a scripted client that
+// sends exactly what openconnect sends, and also what it never would:
+//
+//   namespace wgproto<pid>:
+//     scripted clients ──TLS (loopback)──► acceptor ─fd─► shard 0 / shard 1
+//                                                          │ CSTP ⇄ pump
+//                                          wgtest0 (TUN, 2 queues) ⇄ kernel
+//
+// Login (XML), CONNECT headers, pings over IPv4/IPv6 through the TUN, DPD,
+// wrong password, malformed HTTP/XML/CSTP, pipelined requests, reconnect with
+// the cookie, logout. The real client runs in tunnel-openconnect.test. Root.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+
+const NS = `wgproto${process.pid}`;
+
+test('gateway protocol: login, CONNECT, tunnel traffic, bad input, reconnect, logout', { timeout: 120_000 }, () => {
+  assert.equal(process.getuid?.(), 0, 'end-to-end tests need root (network namespaces, TUN)');
+  execFileSync('ip', ['netns', 'add', NS]);
+  try {
+    execFileSync('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
+    const child = path.join(__dirname, '..', 'helpers', 'gateway-child.js');
+    const r = spawnSync('ip', ['netns', 'exec', NS, process.execPath, child], { encoding: 'utf8', timeout: 100_000, env: { ...process.env, WOLFGUARD_LOG_LEVEL: 'warn' } });
+    assert.equal(r.status, 0, `child failed: ${r.stderr}`);
+    const o = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    assert.equal(o.initStatus, 200);
+    assert.equal(o.initForm, true, 'auth-request form with username/password');
+    assert.equal(o.cookieIssued, true);
+    assert.equal(o.completeBody, true);
+    assert.equal(o.connectStatusLine, 'HTTP/1.1 200 CONNECTED');
+    assert.deepEqual(o.address, ['10.78.0.2']);
+    assert.deepEqual(o.netmask, ['255.255.255.0']);
+    assert.deepEqual(o.address6, ['fd00:78::2/128']);
+    assert.deepEqual(o.mtu, ['1388'], 'base MTU 1500 minus TCP/IP, TLS and CSTP overhead');
+    assert.deepEqual(o.dns, ['10.78.0.1']);
+    assert.deepEqual(o.domain, ['corp.test']);
+    assert.deepEqual(o.splitInclude, ['10.78.0.0/255.255.255.0', '192.0.2.0/255.255.255.0']);
+    assert.deepEqual(o.splitExclude, ['192.0.2.128/255.255.255.128']);
+    assert.deepEqual(o.dpd, ['30']);
+    assert.deepEqual(o.keepalive, ['60']);
+    assert.equal(o.ping4, true, 'IPv4 echo through the TUN');
+    assert.equal(o.ping6, true, 'IPv6 echo through the TUN');
+    assert.equal(o.dpdEcho, 'probe');
+    assert.equal(o.badStatus, 401);
+    assert.equal(o.badClosed, true);
+    assert.equal(o.unknownUserStatus, 401);
+    assert.equal(o.truncatedXmlStatus, 400);
+    assert.equal(o.oversizedStatus, 413);
+    assert.deepEqual(o.pipelined, [200, 200]);
+    assert.equal(o.garbageClosed, true);
+    assert.equal(o.badMagicClosed, true);
+    assert.equal(o.pingAfterMalformed, true, 'the other session kept working');
+    assert.equal(o.reconnectStatus, 200);
+    assert.deepEqual(o.reconnectAddress, ['10.78.0.2'], 'same address after reconnect');
+    assert.equal(o.oldKicked, true, 'the old connection of the session is closed');
+    assert.equal(o.pingAfterReconnect, true);
+    assert.equal(o.afterLogoutStatus, 401, 'cookie refused after logout');
+    const shards = o.shards as Array<{ shard: number }>;
+    assert.equal(shards.length, 2);
+  } finally {
+    execFileSync('ip', ['netns', 'del', NS]);
+  }
+});

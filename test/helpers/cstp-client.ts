@@ -1,0 +1,124 @@
+// A scripted AnyConnect client for protocol tests: Node's tls, the XML
+// aggregate-auth exchange written out by hand as openconnect 9 sends it
+// (auth.c), CONNECT, then CSTP frames. Written independently of the server's
+// builders so a mistake on one side is not mirrored on the other. Also used
+// to send deliberately broken input.
+import * as tls from 'node:tls';
+import { once } from 'node:events';
+import { FrameReader, cstpFrame } from './packets';
+
+export const INIT_XML =
+  '<?xml version="1.0" encoding="UTF-8"?>\n<config-auth client="vpn" type="init" aggregate-auth-version="2"><version who="vpn">v9.12</version><device-id>linux-64</device-id><group-access>https://gw.test</group-access></config-auth>';
+
+export function authReplyXml(user: string, password: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<config-auth client="vpn" type="auth-reply" aggregate-auth-version="2"><version who="vpn">v9.12</version><device-id>linux-64</device-id><auth><username>${user}</username><password>${password}</password></auth></config-auth>`;
+}
+
+export interface HttpReply {
+  status: number;
+  statusLine: string;
+  /** Header lines exactly as sent (case kept). */
+  headerLines: string[];
+  body: string;
+}
+
+/** Reads bytes from a socket until a full HTTP response (by Content-Length) is in `buf`. */
+class Reader {
+  buf = Buffer.alloc(0);
+  closed = false;
+  constructor(readonly sock: tls.TLSSocket) {
+    sock.on('data', (d: Buffer) => (this.buf = Buffer.concat([this.buf, d])));
+    sock.on('close', () => (this.closed = true));
+    sock.on('error', () => (this.closed = true));
+  }
+  async until(pred: () => boolean, timeoutMs = 10_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!pred()) {
+      if (this.closed) throw new Error('connection closed');
+      if (Date.now() > end) throw new Error('timed out');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+  async response(): Promise<HttpReply> {
+    await this.until(() => this.buf.includes('\r\n\r\n'));
+    const headEnd = this.buf.indexOf('\r\n\r\n');
+    const lines = this.buf.subarray(0, headEnd).toString('latin1').split('\r\n');
+    const cl = lines.find((l) => /^content-length:/i.test(l));
+    const len = cl ? Number(cl.split(':')[1]) : 0;
+    await this.until(() => this.buf.length >= headEnd + 4 + len);
+    const body = this.buf.subarray(headEnd + 4, headEnd + 4 + len).toString();
+    this.buf = this.buf.subarray(headEnd + 4 + len);
+    return { status: Number(lines[0]!.split(' ')[1]), statusLine: lines[0]!, headerLines: lines.slice(1), body };
+  }
+}
+
+export class CstpTestClient {
+  readonly reader: Reader;
+  readonly frames: Array<{ type: number; payload: Buffer }> = [];
+
+  private constructor(readonly sock: tls.TLSSocket) {
+    this.reader = new Reader(sock);
+  }
+
+  static async connect(port: number, host = '127.0.0.1'): Promise<CstpTestClient> {
+    const sock = tls.connect({ host, port, rejectUnauthorized: false });
+    await once(sock, 'secureConnect');
+    return new CstpTestClient(sock);
+  }
+
+  get closed(): boolean {
+    return this.reader.closed;
+  }
+
+  async post(path: string, body: string, extra = ''): Promise<HttpReply> {
+    this.sock.write(`POST ${path} HTTP/1.1\r\nHost: gw.test\r\nUser-Agent: Open AnyConnect VPN Agent v9.12\r\nX-Transcend-Version: 1\r\nX-Aggregate-Auth: 1\r\nContent-Type: application/x-www-form-urlencoded\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    return this.reader.response();
+  }
+
+  /** init + auth-reply; returns the webvpn cookie or the failing reply. */
+  async login(user: string, password: string): Promise<{ cookie?: string; reply: HttpReply }> {
+    const first = await this.post('/', INIT_XML);
+    if (first.status !== 200) return { reply: first };
+    const ctx = first.headerLines.find((l) => l.startsWith('Set-Cookie: webvpncontext='))?.split(';')[0]?.slice('Set-Cookie: '.length);
+    const reply = await this.post('/auth', authReplyXml(user, password), ctx ? `Cookie: ${ctx}\r\n` : '');
+    const line = reply.headerLines.find((l) => l.startsWith('Set-Cookie: webvpn='));
+    const cookie = line?.slice('Set-Cookie: webvpn='.length).split(';')[0];
+    return cookie ? { cookie, reply } : { reply };
+  }
+
+  /** CONNECT /CSCOSSLC/tunnel; on 200 the socket carries CSTP frames from now on. */
+  async tunnel(cookie: string, extraHeaders = ''): Promise<HttpReply> {
+    this.sock.write(
+      `CONNECT /CSCOSSLC/tunnel HTTP/1.1\r\nHost: gw.test\r\nUser-Agent: Open AnyConnect VPN Agent v9.12\r\nCookie: webvpn=${cookie}\r\nX-CSTP-Version: 1\r\nX-CSTP-Hostname: testhost\r\nX-CSTP-Base-MTU: 1500\r\nX-CSTP-Address-Type: IPv6,IPv4\r\nX-CSTP-Full-IPv6-Capability: true\r\n${extraHeaders}\r\n`,
+    );
+    const r = await this.reader.response();
+    if (r.status === 200) {
+      const fr = new FrameReader();
+      this.frames.push(...fr.push(this.reader.buf));
+      this.reader.buf = Buffer.alloc(0);
+      this.sock.on('data', (d: Buffer) => {
+        this.frames.push(...fr.push(d));
+        this.reader.buf = Buffer.alloc(0);
+      });
+    }
+    return r;
+  }
+
+  send(type: number, payload: Buffer = Buffer.alloc(0)): void {
+    this.sock.write(cstpFrame(type, payload));
+  }
+
+  async waitFrame(pred: (f: { type: number; payload: Buffer }) => boolean, timeoutMs = 10_000): Promise<{ type: number; payload: Buffer }> {
+    await this.reader.until(() => this.frames.some(pred), timeoutMs);
+    return this.frames.find(pred)!;
+  }
+
+  close(): void {
+    this.sock.destroy();
+  }
+}
+
+/** The value of a header line `Name: value` (exact-case name), all of them. */
+export function headerValues(r: HttpReply, name: string): string[] {
+  return r.headerLines.filter((l) => l.startsWith(`${name}: `)).map((l) => l.slice(name.length + 2));
+}

@@ -1,0 +1,178 @@
+// Runs inside a network namespace made by gateway-protocol.test: the whole
+// gateway (main thread, 2 shards, TUN, password file) and scripted clients in
+// one process, speaking to it over loopback. The namespace's kernel sits
+// behind the TUN device and answers pings to the gateway's tunnel address.
+// Each scenario's outcome goes into one JSON line on stdout.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startGateway } from '../../src/main/gateway';
+import type { GatewayConfig } from '../../src/main/config/types';
+import { hashPassword } from '../../native/lib';
+import { makePki } from './certs';
+import { CstpTestClient, headerValues, INIT_XML } from './cstp-client';
+import { icmpEchoV4, icmpEchoV6 } from './packets';
+
+const GW4 = '10.78.0.1';
+const GW6 = 'fd00:78::1';
+
+function isEchoReply(f: { type: number; payload: Buffer }, seq: number): boolean {
+  const p = f.payload;
+  if (f.type !== 0) return false;
+  if (p[0] === 0x45) return p[20] === 0 && p.readUInt16BE(26) === seq;
+  return p[0]! >> 4 === 6 && p[40] === 129 && p.readUInt16BE(46) === seq;
+}
+
+async function ping(c: CstpTestClient, src: string, dst: string, seq: number): Promise<boolean> {
+  const v6 = dst.includes(':');
+  c.send(0, v6 ? icmpEchoV6(src, dst, 0x77, seq, Buffer.from('ping')) : icmpEchoV4(src, dst, 0x77, seq, Buffer.from('ping')));
+  try {
+    await c.waitFrame((f) => isEchoReply(f, seq), 5000);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function main(): Promise<void> {
+  const pki = makePki();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wg-gw-'));
+  fs.writeFileSync(path.join(dir, 'passwd'), `alice:staff:${await hashPassword('correct horse', 'sha512')}\nbob::${await hashPassword('bobpw', 'sha256')}\n`);
+  const cfg: GatewayConfig = {
+    source: 'test',
+    tcpPort: 0,
+    udpPort: null,
+    listenHost: '127.0.0.1',
+    serverCert: pki.ecCert,
+    serverKey: pki.ecKey,
+    auth: [{ kind: 'plain', passwd: path.join(dir, 'passwd') }],
+    ipv4Pool: { network: '10.78.0.0', prefix: 24 },
+    ipv6Pool: { network: 'fd00:78::', prefix: 64, subnetPrefix: 128 },
+    routes: ['10.78.0.0/24', '192.0.2.0/24'],
+    noRoutes: ['192.0.2.128/25'],
+    dns: ['10.78.0.1'],
+    defaultDomain: 'corp.test',
+    dpd: 30,
+    mobileDpd: 300,
+    keepalive: 60,
+    idleTimeout: 1200,
+    mobileIdleTimeout: null,
+    sessionTimeout: null,
+    mtu: 1400,
+    cookieTimeout: 300,
+    maxClients: 0,
+    maxSameClients: 2,
+    device: 'wgtest0',
+    rekeyTime: 172800,
+    rekeyMethod: 'ssl',
+    authTimeout: 40,
+    adminSocket: path.join(dir, 'admin.sock'),
+    ignoredKeys: [],
+  };
+  const gw = await startGateway(cfg, { workers: 2 });
+  const out: Record<string, unknown> = {};
+  try {
+    // 1. Login, tunnel, pings over IPv4 and IPv6, DPD answered.
+    const a = await CstpTestClient.connect(gw.port);
+    const init = await a.post('/', INIT_XML);
+    out.initStatus = init.status;
+    out.initForm = /<input type="password" name="password"/.test(init.body) && /<form method="post" action="\/auth">/.test(init.body);
+    const login = await a.login('alice', 'correct horse');
+    out.cookieIssued = login.cookie !== undefined;
+    out.completeBody = /type="complete"/.test(login.reply.body) && /<auth id="success">/.test(login.reply.body);
+    const t = await a.tunnel(login.cookie!);
+    out.connectStatusLine = t.statusLine;
+    out.address = headerValues(t, 'X-CSTP-Address');
+    out.netmask = headerValues(t, 'X-CSTP-Netmask');
+    out.address6 = headerValues(t, 'X-CSTP-Address-IP6');
+    out.mtu = headerValues(t, 'X-CSTP-MTU');
+    out.dns = headerValues(t, 'X-CSTP-DNS');
+    out.domain = headerValues(t, 'X-CSTP-Default-Domain');
+    out.splitInclude = headerValues(t, 'X-CSTP-Split-Include');
+    out.splitExclude = headerValues(t, 'X-CSTP-Split-Exclude');
+    out.dpd = headerValues(t, 'X-CSTP-DPD');
+    out.keepalive = headerValues(t, 'X-CSTP-Keepalive');
+    const myV4 = (out.address as string[])[0]!;
+    const myV6 = (out.address6 as string[])[0]?.split('/')[0] ?? '';
+    out.ping4 = await ping(a, myV4, GW4, 1);
+    out.ping6 = await ping(a, myV6, GW6, 2);
+    a.send(3, Buffer.from('probe'));
+    out.dpdEcho = (await a.waitFrame((f) => f.type === 4)).payload.toString();
+
+    // 2. Wrong password: 401 and the connection closes.
+    const w = await CstpTestClient.connect(gw.port);
+    const bad = await w.login('alice', 'wrong');
+    out.badStatus = bad.reply.status;
+    await w.reader.until(() => w.closed).then(
+      () => (out.badClosed = true),
+      () => (out.badClosed = false),
+    );
+    const nouser = await CstpTestClient.connect(gw.port);
+    out.unknownUserStatus = (await nouser.login('mallory', 'x')).reply.status;
+    nouser.close();
+
+    // 3. Malformed input on other connections; alice keeps pinging.
+    const m1 = await CstpTestClient.connect(gw.port);
+    const xml = await m1.post('/auth', '<config-auth client="vpn" type="auth-reply"><auth><username>alice</username>');
+    out.truncatedXmlStatus = xml.status;
+    m1.close();
+    const m2 = await CstpTestClient.connect(gw.port);
+    const big = await m2.post('/auth', 'x'.repeat(200_000));
+    out.oversizedStatus = big.status;
+    m2.close();
+    const m3 = await CstpTestClient.connect(gw.port);
+    // Two requests pipelined in one TLS record: both answered, in order.
+    m3.sock.write(`POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${INIT_XML.length}\r\n\r\n${INIT_XML}POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${INIT_XML.length}\r\n\r\n${INIT_XML}`);
+    const p1 = await m3.reader.response();
+    const p2 = await m3.reader.response();
+    out.pipelined = [p1.status, p2.status];
+    m3.close();
+    const m4 = await CstpTestClient.connect(gw.port);
+    m4.sock.write('GARBAGE / HTTP/9.9\r\n\r\n');
+    await m4.reader.until(() => m4.closed).then(
+      () => (out.garbageClosed = true),
+      () => (out.garbageClosed = false),
+    );
+    const b = await CstpTestClient.connect(gw.port);
+    const bl = await b.login('bob', 'bobpw');
+    await b.tunnel(bl.cookie!);
+    b.sock.write(Buffer.from('STF\x02\x00\x00\x00\x00', 'latin1')); // bad magic
+    await b.reader.until(() => b.closed).then(
+      () => (out.badMagicClosed = true),
+      () => (out.badMagicClosed = false),
+    );
+    out.pingAfterMalformed = await ping(a, myV4, GW4, 3);
+
+    // 4. Reconnect with the cookie on a new connection: same address, the old connection is dropped.
+    const a2 = await CstpTestClient.connect(gw.port);
+    const t2 = await a2.tunnel(login.cookie!);
+    out.reconnectStatus = t2.status;
+    out.reconnectAddress = headerValues(t2, 'X-CSTP-Address');
+    await a.reader.until(() => a.closed).then(
+      () => (out.oldKicked = true),
+      () => (out.oldKicked = false),
+    );
+    out.pingAfterReconnect = await ping(a2, myV4, GW4, 4);
+
+    // 5. Logout: DISCONNECT 0xb0, then the cookie is refused.
+    a2.send(5, Buffer.from([0xb0, ...Buffer.from('bye')]));
+    await a2.reader.until(() => a2.closed).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    const a3 = await CstpTestClient.connect(gw.port);
+    const t3 = await a3.tunnel(login.cookie!);
+    out.afterLogoutStatus = t3.status;
+    a3.close();
+    out.shards = await gw.pool.shardStats();
+  } finally {
+    await gw.stop();
+    pki.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+  process.exit(0);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
