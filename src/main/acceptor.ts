@@ -11,9 +11,17 @@ export interface Acceptor {
   close(): Promise<void>;
 }
 
-export async function startAcceptor(pool: ShardPool, host: string, port: number): Promise<Acceptor> {
+/** Decides on a peer before any byte is read; false = close it now. */
+export type Admit = (address: string) => boolean;
+
+export async function startAcceptor(pool: ShardPool, host: string, port: number, admit?: Admit): Promise<Acceptor> {
   const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (sock) => {
     const peer = { address: sock.remoteAddress ?? '', port: sock.remotePort ?? 0 };
+    if (admit && !admit(peer.address)) {
+      // A reset, not a FIN: the refused peer learns nothing and costs nothing more.
+      sock.resetAndDestroy();
+      return;
+    }
     let fd: number;
     try {
       // Small control packets (auth exchange, DPD) must not wait for Nagle.

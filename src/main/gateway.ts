@@ -14,7 +14,7 @@ import { ShardPool, defaultWorkerCount } from './shard-pool';
 import { startAcceptor, type Acceptor } from './acceptor';
 import { IpPool, GATEWAY_LEASE } from './sessions/ip-pool';
 import { SessionRegistry } from './sessions/registry';
-import { SessionLimits } from './admission/session-limits';
+import { GatewayAdmission } from './admission/gateway-admission';
 import { SessionService, type Authenticator } from './session-service';
 import { passwordAuthenticator } from './users/authenticator';
 import { startAdminServer, type AdminServer } from './admin/server';
@@ -39,6 +39,7 @@ export interface Gateway {
   readonly service: SessionService;
   readonly pool: ShardPool;
   readonly admin: AdminServer | undefined;
+  readonly admission: GatewayAdmission;
   stop(): Promise<void>;
 }
 
@@ -75,7 +76,10 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   let acceptor: Acceptor | undefined;
   let admin: AdminServer | undefined;
   let service: SessionService | undefined;
+  let admission: GatewayAdmission | undefined;
   try {
+    admission = new GatewayAdmission(cfg);
+    const adm = admission;
     if (gatewayAddr.ipv4) ip(['addr', 'add', `${gatewayAddr.ipv4}/${cfg.ipv4Pool!.prefix}`, 'dev', tun.name]);
     if (gatewayAddr.ipv6) ip(['-6', 'addr', 'add', `${gatewayAddr.ipv6}/${cfg.ipv6Pool!.prefix}`, 'dev', tun.name, 'nodad']);
     ip(['link', 'set', 'dev', tun.name, 'mtu', String(mtu), 'up']);
@@ -88,10 +92,9 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     for (let i = 0; i < workers; i++) wakeFds.push(createWakeFd());
     const mesh: MeshConfig[] = rings.map((row, i) => ({ routes, outRings: row, inRings: rings.map((r) => r[i]!), wakeFds }));
 
-    const limits = new SessionLimits({ maxClients: cfg.maxClients, maxSameClients: cfg.maxSameClients, pendingTtlMs: cfg.cookieTimeout * 1000 });
     const registry = new SessionRegistry({
       pool: ipPool,
-      limits,
+      limits: adm.slots(),
       cookieTimeoutMs: cfg.cookieTimeout * 1000,
       sessionTimeoutMs: cfg.sessionTimeout ? cfg.sessionTimeout * 1000 : null,
       random: randomBytes,
@@ -100,17 +103,22 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     const svc = new SessionService(registry, auth, (shard, m) => pool?.post(shard, m), {
       login: (user, peer, ok, reason) => (ok ? log.info({ user, peer }, 'login') : log.warn({ user, peer, reason }, 'login refused')),
       ended: (e) => log.info({ user: e.session.user, session: e.session.id, reason: e.reason }, 'session ended'),
-    });
+    }, adm.loginGuard());
     service = svc;
     pool = new ShardPool({ workers, certFile: cfg.serverCert, keyFile: cfg.serverKey, gateway: cfg, tunFds: tun.fds, mesh, onMessage: (m) => svc.handle(m) });
     owned.length = 0; // the shards own the TUN queue fds now
     await pool.ready();
-    acceptor = await startAcceptor(pool, cfg.listenHost ?? '::', cfg.tcpPort);
-    if (cfg.adminSocket) admin = await startAdminServer(cfg.adminSocket, { service: svc, pool, workers });
+    acceptor = await startAcceptor(pool, cfg.listenHost ?? '::', cfg.tcpPort, (ip) => {
+      const d = adm.checkConnect(ip);
+      if (!d.allow) log.warn({ peer: ip, reason: d.reason, rule: d.ruleId }, 'connection refused');
+      return d.allow;
+    });
+    if (cfg.adminSocket) admin = await startAdminServer(cfg.adminSocket, { service: svc, pool, workers, admission: adm });
   } catch (e) {
     await acceptor?.close();
     await admin?.close();
     service?.close();
+    admission?.close();
     await pool?.close();
     for (const fd of [...owned, ...wakeFds]) closeFd(fd);
     throw e;
@@ -119,6 +127,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   const a = acceptor;
   const s = service;
   const ad = admin;
+  const adm = admission;
   return {
     port: a.port,
     device: tun.name,
@@ -126,10 +135,12 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     service: s,
     pool: p,
     admin: ad,
+    admission: adm,
     async stop() {
       await a.close();
       await ad?.close();
       s.close();
+      adm.close();
       await p.close();
       for (const fd of wakeFds) closeFd(fd);
     },
@@ -150,5 +161,14 @@ export async function runGateway(cfg: GatewayConfig, opts: GatewayOptions = {}):
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    // SIGHUP: re-read the admission rules; bans, rates and sessions are kept.
+    process.on('SIGHUP', () => {
+      try {
+        gw.admission.reload();
+        log.info({ file: cfg.admissionRules }, 'admission rules reloaded');
+      } catch (e) {
+        log.error({ err: (e as Error).message }, 'admission rules not reloaded; the old ones stay');
+      }
+    });
   });
 }

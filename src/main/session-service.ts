@@ -4,6 +4,7 @@
 // this file moves messages.
 import type { FromShard, ToShard, TunnelSession } from '../workers/messages';
 import type { SessionRecord, SessionRegistry, Ended } from './sessions/registry';
+import type { LoginGuard } from './admission/gateway-admission';
 
 /** How often sessions are checked for cookie and session timeouts. */
 export const EXPIRE_CHECK_MS = 1000;
@@ -23,8 +24,10 @@ export class SessionService {
   readonly #post: (shard: number, m: ToShard) => void;
   readonly #events: SessionEvents;
   readonly #timer: NodeJS.Timeout;
+  readonly #guard: LoginGuard | undefined;
 
-  constructor(registry: SessionRegistry, auth: Authenticator, post: (shard: number, m: ToShard) => void, events: SessionEvents = {}) {
+  constructor(registry: SessionRegistry, auth: Authenticator, post: (shard: number, m: ToShard) => void, events: SessionEvents = {}, guard?: LoginGuard) {
+    this.#guard = guard;
     this.#registry = registry;
     this.#auth = auth;
     this.#post = post;
@@ -79,10 +82,15 @@ export class SessionService {
   async #login(shard: number, id: number, username: string, password: string, peer: string): Promise<void> {
     let result: { ok: true; cookie: string; user: string } | { ok: false; reason: string };
     try {
-      const v = await this.#auth.verify(username, password);
-      if (!v.ok) {
+      const refused = this.#guard?.before(username, peer, Date.now());
+      const v = refused === undefined ? await this.#auth.verify(username, password) : ({ ok: false } as const);
+      if (refused !== undefined) {
+        result = { ok: false, reason: refused };
+      } else if (!v.ok) {
+        this.#guard?.failed(username, peer, Date.now());
         result = { ok: false, reason: 'wrong user name or password' };
       } else {
+        this.#guard?.succeeded(username);
         const r = this.#registry.login(username, v.groups, peer, Date.now());
         result = r.ok ? { ok: true, cookie: r.session.cookie, user: username } : r;
       }

@@ -8,7 +8,9 @@
 //
 // Login (XML), CONNECT headers, pings over IPv4/IPv6 through the TUN, DPD,
 // wrong password, malformed HTTP/XML/CSTP, pipelined requests, reconnect with
-// the cookie, logout. The real client runs in tunnel-openconnect.test. Root.
+// the cookie, logout; admission (rate limit, ban/unban over the admin socket,
+// max-same-clients across shards). The real client runs in
+// tunnel-openconnect.test. Needs root.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -57,6 +59,18 @@ test('gateway protocol: login, CONNECT, tunnel traffic, bad input, reconnect, lo
     assert.equal(o.oldKicked, true, 'the old connection of the session is closed');
     assert.equal(o.pingAfterReconnect, true);
     assert.equal(o.afterLogoutStatus, 401, 'cookie refused after logout');
+    assert.deepEqual(o.rateRefusals, [false, false, false, true], 'the fourth connection within a minute is refused');
+    assert.equal(o.pingDuringFlood, true);
+    assert.equal(o.banStatus, 200);
+    assert.equal(o.bannedRefused, true);
+    assert.ok((o.bans as Array<{ prefix: string }>).some((b) => b.prefix === '127.0.0.3/32'), JSON.stringify(o.bans));
+    assert.equal(o.unbanStatus, 200);
+    assert.equal(o.unbannedRefused, false, 'accepted again after unban');
+    assert.equal((o.badBan as { status: number }).status, 400, 'a prefix with host bits is a clear error');
+    assert.equal(o.carolSessions, 2, 'max-same-clients = 2 holds across shards');
+    assert.equal(o.carolListed, 2);
+    assert.equal(o.carolOwnReconnect, 200, 'a session reconnecting with its own cookie is not a new session');
+    assert.equal(o.carolAfterLogout, true, 'after a logout a new login fits');
     const shards = o.shards as Array<{ shard: number }>;
     assert.equal(shards.length, 2);
   } finally {

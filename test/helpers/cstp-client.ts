@@ -60,10 +60,21 @@ export class CstpTestClient {
     this.reader = new Reader(sock);
   }
 
-  static async connect(port: number, host = '127.0.0.1'): Promise<CstpTestClient> {
-    const sock = tls.connect({ host, port, rejectUnauthorized: false });
+  static async connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<CstpTestClient> {
+    const sock = tls.connect({ host, port, rejectUnauthorized: false, ...(localAddress ? { localAddress } : {}) });
     await once(sock, 'secureConnect');
     return new CstpTestClient(sock);
+  }
+
+  /** True when a TLS connection from `localAddress` is refused before the handshake completes. */
+  static async refused(port: number, localAddress: string): Promise<boolean> {
+    try {
+      const c = await CstpTestClient.connect(port, '127.0.0.1', localAddress);
+      c.close();
+      return false;
+    } catch {
+      return true;
+    }
   }
 
   get closed(): boolean {

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as http from 'node:http';
 import { startGateway } from '../../src/main/gateway';
 import type { GatewayConfig } from '../../src/main/config/types';
 import { hashPassword } from '../../native/lib';
@@ -34,10 +35,29 @@ async function ping(c: CstpTestClient, src: string, dst: string, seq: number): P
   }
 }
 
+function admin(socketPath: string, method: string, p: string): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, method, path: p }, (res) => {
+      let t = '';
+      res.on('data', (d: Buffer) => (t += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(t) as unknown }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 async function main(): Promise<void> {
   const pki = makePki();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wg-gw-'));
-  fs.writeFileSync(path.join(dir, 'passwd'), `alice:staff:${await hashPassword('correct horse', 'sha512')}\nbob::${await hashPassword('bobpw', 'sha256')}\n`);
+  fs.writeFileSync(path.join(dir, 'passwd'), `alice:staff:${await hashPassword('correct horse', 'sha512')}\nbob::${await hashPassword('bobpw', 'sha256')}\ncarol:staff:${await hashPassword('carolpw', 'sha512')}\n`);
+  fs.writeFileSync(
+    path.join(dir, 'rules.json'),
+    JSON.stringify({
+      default_action: 'accept',
+      rules: [{ id: 'tight', type: 'prefix', remote_addr: '127.0.0.2/32', action: 'rate_limit', max_connections_per_minute: 3, penalty_duration_sec: 60 }],
+    }),
+  );
   const cfg: GatewayConfig = {
     source: 'test',
     tcpPort: 0,
@@ -67,6 +87,7 @@ async function main(): Promise<void> {
     rekeyMethod: 'ssl',
     authTimeout: 40,
     adminSocket: path.join(dir, 'admin.sock'),
+    admissionRules: path.join(dir, 'rules.json'),
     ignoredKeys: [],
   };
   const gw = await startGateway(cfg, { workers: 2 });
@@ -162,6 +183,46 @@ async function main(): Promise<void> {
     const t3 = await a3.tunnel(login.cookie!);
     out.afterLogoutStatus = t3.status;
     a3.close();
+
+    // 6. Admission: 127.0.0.2 may connect 3 times a minute; alice's new session keeps pinging meanwhile.
+    const sock = cfg.adminSocket!;
+    const fresh = await CstpTestClient.connect(gw.port);
+    const fl = await fresh.login('alice', 'correct horse');
+    const freshV4 = headerValues(await fresh.tunnel(fl.cookie!), 'X-CSTP-Address')[0]!;
+    const rate: boolean[] = [];
+    for (let i = 0; i < 4; i++) rate.push(await CstpTestClient.refused(gw.port, '127.0.0.2'));
+    out.rateRefusals = rate;
+    out.pingDuringFlood = await ping(fresh, freshV4, GW4, 5);
+    out.banStatus = (await admin(sock, 'POST', '/bans?prefix=127.0.0.3')).status;
+    out.bannedRefused = await CstpTestClient.refused(gw.port, '127.0.0.3');
+    out.bans = (await admin(sock, 'GET', '/bans')).body;
+    out.unbanStatus = (await admin(sock, 'POST', '/unban?prefix=127.0.0.3')).status;
+    out.unbannedRefused = await CstpTestClient.refused(gw.port, '127.0.0.3');
+    out.badBan = await admin(sock, 'POST', '/bans?prefix=10.0.0.1/8');
+    fresh.close();
+
+    // 7. max-same-clients = 2: ten parallel logins of carol over both shards make exactly 2 sessions.
+    const tries = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const c = await CstpTestClient.connect(gw.port);
+        const r = await c.login('carol', 'carolpw').catch(() => ({ cookie: undefined }));
+        c.close();
+        return r.cookie;
+      }),
+    );
+    const cookies = tries.filter((c): c is string => c !== undefined);
+    out.carolSessions = cookies.length;
+    const cs = (await admin(sock, 'GET', '/sessions')).body as Array<{ user: string; id: string }>;
+    out.carolListed = cs.filter((x) => x.user === 'carol').length;
+    const rc = await CstpTestClient.connect(gw.port);
+    out.carolOwnReconnect = (await rc.tunnel(cookies[0]!)).status;
+    rc.send(5, Buffer.from([0xb0]));
+    await rc.reader.until(() => rc.closed).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    const again = await CstpTestClient.connect(gw.port);
+    out.carolAfterLogout = (await again.login('carol', 'carolpw')).cookie !== undefined;
+    again.close();
+    out.status = (await admin(sock, 'GET', '/status')).body;
     out.shards = await gw.pool.shardStats();
   } finally {
     await gw.stop();

@@ -5,10 +5,17 @@
 //   GET  /sessions                    every session
 //   GET  /shards                      each shard's data-plane counters
 //   POST /sessions/<id>/disconnect    end a session (its cookie stops working)
+//   GET  /bans                        banned addresses (manual, blacklist, ban points)
+//   POST /bans?prefix=P[&seconds=N]   ban an address or prefix (no seconds: until unbanned)
+//   POST /unban?prefix=P              lift a ban (and the address's ban points)
+//   POST /reload                      re-read the admission rules
+//   GET  /admission                   decision counters
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { SessionService } from '../session-service';
 import type { ShardPool } from '../shard-pool';
+import type { GatewayAdmission } from '../admission/gateway-admission';
+import { isWolfguardError } from '../../common/errors';
 
 export interface AdminServer {
   path: string;
@@ -19,6 +26,7 @@ export interface AdminContext {
   service: SessionService;
   pool: ShardPool;
   workers: number;
+  admission?: GatewayAdmission;
 }
 
 /** Largest request body the admin socket reads (commands have none). */
@@ -83,6 +91,32 @@ async function route(ctx: AdminContext, req: http.IncomingMessage): Promise<[num
     return [200, list];
   }
   if (req.method === 'GET' && url.pathname === '/shards') return [200, await ctx.pool.shardStats()];
+  const adm = ctx.admission;
+  if (adm) {
+    const now = Date.now();
+    try {
+      if (req.method === 'GET' && url.pathname === '/bans') return [200, adm.engine.listBans(now).map((b) => ({ ...b, until: Number.isFinite(b.until) ? new Date(b.until).toISOString() : null }))];
+      if (req.method === 'GET' && url.pathname === '/admission') return [200, { stats: adm.engine.stats(), counters: adm.engine.counters() }];
+      if (req.method === 'POST' && url.pathname === '/bans') {
+        const prefix = url.searchParams.get('prefix') ?? '';
+        const secs = url.searchParams.get('seconds');
+        if (secs !== null && !/^\d{1,9}$/.test(secs)) return [400, { error: 'seconds must be a whole number' }];
+        const b = adm.engine.ban(prefix, now, secs === null ? Infinity : Number(secs) * 1000);
+        return [200, { prefix: b.prefix }];
+      }
+      if (req.method === 'POST' && url.pathname === '/unban') {
+        const prefix = url.searchParams.get('prefix') ?? '';
+        return adm.engine.unban(prefix) ? [200, { ok: true }] : [404, { error: `${prefix} is not banned` }];
+      }
+      if (req.method === 'POST' && url.pathname === '/reload') {
+        const rules = adm.reload();
+        return [200, { rules: rules.rules.length }];
+      }
+    } catch (e) {
+      if (isWolfguardError(e)) return [400, { error: e.message, code: e.code }];
+      throw e;
+    }
+  }
   const m = /^\/sessions\/([0-9a-f]{1,64})\/disconnect$/.exec(url.pathname);
   if (req.method === 'POST' && m) {
     return ctx.service.end(m[1]!) ? [200, { ok: true }] : [404, { error: `no session ${m[1]}` }];

@@ -72,6 +72,8 @@ export interface GatewayConfig {
   rekeyMethod: 'ssl' | 'new-tunnel' | 'none';
   /** Seconds an unauthenticated HTTP exchange may last (auth-timeout). */
   authTimeout: number;
+  /** JSON admission rules (ours: admission-rules); undefined = accept all, ocserv's ban defaults. */
+  admissionRules?: string;
   /** Unix socket of the admin interface (ocserv's occtl-socket-file); undefined = none. */
   adminSocket?: string;
   /** Keys read but not acted on (known ocserv keys we do not implement), for a warning each. */

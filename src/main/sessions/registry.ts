@@ -7,7 +7,6 @@
 // cookie across dropped connections, and ends at logout, at the cookie timeout
 // after its last connection dropped, at the session timeout (counted from the
 // login, so reconnecting does not reset it), or by an operator.
-import { SessionLimits } from '../admission/session-limits';
 import type { IpPool, LeaseAddresses } from './ip-pool';
 
 /** Bytes of randomness in a cookie (256 bits; sent to the client base64url-encoded). */
@@ -50,9 +49,16 @@ export interface Ended {
   kick?: ConnectionRef;
 }
 
+/** Per-user and global session slots (SessionLimits, or the admission engine's). */
+export interface SessionSlots {
+  reserve(user: string, sessionId: string, now: number): { ok: boolean; outcome: string };
+  commit(sessionId: string, now: number): boolean;
+  release(sessionId: string): boolean;
+}
+
 export interface RegistryOptions {
   pool: IpPool;
-  limits: SessionLimits;
+  limits: SessionSlots;
   /** How long the cookie of a session without a connection stays valid. */
   cookieTimeoutMs: number;
   /** Longest life of a session from its login; null = unlimited. */
