@@ -3,9 +3,11 @@
 import { pinSelf } from './lib/child';
 import { renderMarkdown, saveResults, type Table } from './lib/report';
 import { benchTls } from './tls/handshakes';
+import { benchAdmission } from './admission/decisions';
 
 const ROWS: Record<string, () => Promise<Table>> = {
   tls: benchTls,
+  admission: benchAdmission,
 };
 
 async function main(): Promise<void> {

@@ -83,7 +83,7 @@ export interface AdmissionDecision {
   readonly reason: DecisionReason;
   /** The configured rule id, or one of the RULE_* pseudo ids. */
   readonly ruleId: string;
-  /** The peer's address as given (refusals only; allow decisions are shared objects). */
+  /** The peer's address as given (refusals by ban, score or rate; a reject rule's shared refusal carries none). */
   readonly ip?: string;
   /** The user name (user and session decisions). */
   readonly user?: string;
@@ -153,6 +153,9 @@ interface CompiledRule {
   readonly penaltyMs: number;
   readonly counts: Float64Array;
   readonly allowDecision: AdmissionDecision;
+  /** The refusal of a reject rule: shared and frozen like allowDecision (the caller knows the address). */
+  readonly rejectDecision: AdmissionDecision;
+  readonly rejectIndex: number;
   /** Counter index of allowDecision.reason. */
   readonly allowIndex: number;
   readonly isDefault: boolean;
@@ -252,7 +255,8 @@ export class AdmissionEngine {
       rule.counts[rule.allowIndex]++;
       return rule.allowDecision;
     }
-    return this.refuse(rule.counts, rule.isDefault ? 'default_reject' : 'rule_reject', rule.id, ip, undefined);
+    rule.counts[rule.rejectIndex]++;
+    return rule.rejectDecision;
   }
 
   /** A DTLS ClientHello from `ip`; a refused one gets no reply at all. */
@@ -496,6 +500,7 @@ export class AdmissionEngine {
 
   private compile(id: string, action: RuleAction, perMinute: number, penaltyMs: number, isDefault: boolean): CompiledRule {
     const reason: DecisionReason = action === 'rate_limit' ? 'rate_ok' : isDefault ? 'default_accept' : 'rule_accept';
+    const rejectReason: DecisionReason = isDefault ? 'default_reject' : 'rule_reject';
     return {
       id,
       action: action === 'accept' ? ACT_ACCEPT : action === 'reject' ? ACT_REJECT : ACT_RATE_LIMIT,
@@ -504,6 +509,8 @@ export class AdmissionEngine {
       counts: this.countersFor(id),
       allowDecision: Object.freeze({ allow: true, reason, ruleId: id }),
       allowIndex: REASON_INDEX[reason],
+      rejectDecision: Object.freeze({ allow: false, reason: rejectReason, ruleId: id }),
+      rejectIndex: REASON_INDEX[rejectReason],
       isDefault,
     };
   }
