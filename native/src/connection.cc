@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace wg {
@@ -18,6 +19,13 @@ static constexpr size_t kScratchSize = 64 * 1024;
 // Bytes delivered per loop callback before yielding to other handles; keeps
 // one fast sender from starving the other connections of its shard.
 static constexpr size_t kReadBudget = 1024 * 1024;
+// Tunnel mode yields to the pump's TUN queue after this many bytes: the
+// kernel's ACKs for the packets just written wait there, and a TUN queue
+// that overflows while one connection drains a burst costs retransmits.
+static constexpr size_t kTunnelReadBudget = 128 * 1024;
+// One recv() fills this much; wolfSSL's header and body reads are served
+// from it (two syscalls per record otherwise). Two full TLS records.
+static constexpr size_t kReadAhead = 2 * (16384 + 256);
 // A DTLS record cannot exceed this (2^14 plaintext + expansion); used as the
 // receive size so no datagram is ever truncated.
 static constexpr int kMaxDatagram = 65535;
@@ -142,6 +150,9 @@ void Connection::CloseHandles() {
     pump_ = nullptr;
   }
   txBatch_.clear();
+  txFrames_.clear();
+  txCork_.clear();
+  txCorkOff_ = 0;
   cstpIn_.clear();
   if (poll_ != nullptr) {
     poll_->data = nullptr;
@@ -180,6 +191,30 @@ int Connection::IoRecv(char* buf, int sz) {
     injected_.pop_front();
     return n;
   }
+  // TLS: wolfSSL asks for a record header, then its body; serve both (and
+  // the records behind them) from one recv() into a read-ahead buffer.
+  if (!dtls_) {
+    if (rxOff_ == rxEnd_) {
+      if (rxAhead_.size() < kReadAhead) rxAhead_.resize(kReadAhead);
+      ssize_t n;
+      do {
+        n = recv(fd_, rxAhead_.data(), rxAhead_.size(), 0);
+      } while (n < 0 && errno == EINTR);
+      if (n == 0) return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+      if (n < 0) {
+        int e = errno;
+        if (e == EAGAIN || e == EWOULDBLOCK) return WOLFSSL_CBIO_ERR_WANT_READ;
+        lastErrno_ = e;
+        return e == ECONNRESET ? WOLFSSL_CBIO_ERR_CONN_RST : WOLFSSL_CBIO_ERR_GENERAL;
+      }
+      rxOff_ = 0;
+      rxEnd_ = static_cast<size_t>(n);
+    }
+    size_t take = std::min(static_cast<size_t>(sz), rxEnd_ - rxOff_);
+    std::memcpy(buf, rxAhead_.data() + rxOff_, take);
+    rxOff_ += take;
+    return static_cast<int>(take);
+  }
   for (;;) {
     ssize_t n = recv(fd_, buf, static_cast<size_t>(sz), 0);
     if (n > 0) return static_cast<int>(n);
@@ -200,6 +235,14 @@ int Connection::IoRecv(char* buf, int sz) {
 }
 
 int Connection::IoSend(const char* buf, int sz) {
+  // Corked (a tunnel batch): gather the records, one send() at uncork.
+  if (cork_) {
+    txCork_.insert(txCork_.end(), buf, buf + sz);
+    return sz;
+  }
+  // Records gathered earlier go first; until they are out, nothing else.
+  if (!SendCorked()) return WOLFSSL_CBIO_ERR_WANT_WRITE;
+  if (lastErrno_ != 0 && corkFailed_) return WOLFSSL_CBIO_ERR_GENERAL;
   for (;;) {
     ssize_t n = send(fd_, buf, static_cast<size_t>(sz), MSG_NOSIGNAL);
     if (n >= 0) return static_cast<int>(n);
@@ -212,6 +255,32 @@ int Connection::IoSend(const char* buf, int sz) {
     if (e == ECONNRESET) return WOLFSSL_CBIO_ERR_CONN_RST;
     return WOLFSSL_CBIO_ERR_GENERAL;
   }
+}
+
+// Sends what the cork gathered; true when nothing is left. A hard error is
+// remembered (corkFailed_) and reported by the next write.
+bool Connection::SendCorked() {
+  while (txCorkOff_ < txCork_.size()) {
+    ssize_t n = send(fd_, txCork_.data() + txCorkOff_, txCork_.size() - txCorkOff_, MSG_NOSIGNAL);
+    if (n > 0) {
+      txCorkOff_ += static_cast<size_t>(n);
+      continue;
+    }
+    int e = errno;
+    if (n < 0 && e == EINTR) continue;
+    if (n < 0 && (e == EAGAIN || e == EWOULDBLOCK)) {
+      wantWrite_ = true;
+      return false;
+    }
+    lastErrno_ = n < 0 ? e : EPIPE;
+    corkFailed_ = true;
+    txCork_.clear();
+    txCorkOff_ = 0;
+    return true;
+  }
+  txCork_.clear();
+  txCorkOff_ = 0;
+  return true;
 }
 
 int Connection::GenCookie(unsigned char* buf, int sz) {
@@ -340,7 +409,7 @@ void Connection::OnTimer(uv_timer_t* h) {
 
 void Connection::Drive() {
   if (state_ == State::kHandshake) DoHandshake();
-  if (state_ == State::kOpen && !outq_.empty()) DoFlush();
+  if (state_ == State::kOpen && (!outq_.empty() || txCorkOff_ < txCork_.size())) DoFlush();
   if (state_ == State::kOpen && reading_) DoRead();
   if (!Dead()) UpdatePoll();
 }
@@ -379,7 +448,7 @@ void Connection::ArmDtlsTimer() {
 void Connection::DoRead() {
   if (tScratch.size() < kScratchSize) tScratch.resize(kScratchSize);
   uint8_t* scratch = tScratch.data();
-  size_t budget = kReadBudget;
+  size_t budget = tunnel_ ? kTunnelReadBudget : kReadBudget;
   while (reading_ && state_ == State::kOpen) {
     size_t used = 0;
     int err = 0;
@@ -441,6 +510,11 @@ void Connection::DoRead() {
 }
 
 void Connection::DoFlush() {
+  if (!SendCorked()) return;
+  if (corkFailed_) {
+    Fail(-1, std::string("write failed: ") + std::strerror(lastErrno_));
+    return;
+  }
   while (!outq_.empty()) {
     std::vector<uint8_t>& b = outq_.front();
     int ret = wolfSSL_write(ssl_, b.data(), static_cast<int>(b.size()));
@@ -466,7 +540,7 @@ void Connection::UpdatePoll() {
   int ev = 0;
   if (state_ == State::kHandshake) ev |= UV_READABLE;
   if (state_ == State::kOpen && reading_) ev |= UV_READABLE;
-  if (wantWrite_ || !outq_.empty()) ev |= UV_WRITABLE;
+  if (wantWrite_ || !outq_.empty() || txCorkOff_ < txCork_.size()) ev |= UV_WRITABLE;
   if (ev == pollEvents_) return;
   pollEvents_ = ev;
   if (ev == 0)
@@ -529,7 +603,7 @@ Napi::Value Connection::Write(const Napi::CallbackInfo& info) {
 // 1 written, 0 queued (poll for writable; DRAIN follows), -2 dropped because
 // the bounded tunnel queue is full, < 0 otherwise a wolfSSL error.
 int Connection::WriteOrQueue(const uint8_t* d, size_t n, bool droppable) {
-  if (!outq_.empty()) {
+  if (!outq_.empty() || (!cork_ && txCorkOff_ < txCork_.size())) {
     if (droppable && maxQueue_ > 0 && outqBytes_ + n > maxQueue_) {
       txDrops_++;
       return -2;
@@ -603,21 +677,35 @@ void Connection::HandleCstp(const uint8_t* d, size_t n) {
 void Connection::QueueFrame(uint8_t type, const uint8_t* payload, size_t len) {
   if (Dead()) return;
   uint8_t h[cstp::kHeader] = {'S', 'T', 'F', 1, static_cast<uint8_t>(len >> 8), static_cast<uint8_t>(len & 0xff), type, 0};
+  txFrames_.push_back(txBatch_.size());
   txBatch_.insert(txBatch_.end(), h, h + cstp::kHeader);
   txBatch_.insert(txBatch_.end(), payload, payload + len);
   framesOut_++;
 }
 
-// One wolfSSL_write for every frame queued since the last flush: several
-// packets share a TLS record (and a syscall) when they arrive together.
+// Every frame queued since the last flush, each in a TLS record of its own
+// (openconnect reads exactly one CSTP packet per record and drops anything
+// else), but all records in one send(): the cork gathers them.
 void Connection::FlushBatch() {
   if (txBatch_.empty() || Dead() || ssl_ == nullptr || state_ != State::kOpen) return;
   // The pump flushes from its own poll callback: a failure here must not
   // release this connection while the pump's frame still points at it.
   DepthGuard guard(this);
-  int r = WriteOrQueue(txBatch_.data(), txBatch_.size(), true);
+  int r = 0;
+  bool corked = outq_.empty() && txCorkOff_ == txCork_.size();
+  if (corked) cork_ = true;
+  for (size_t i = 0; i < txFrames_.size() && (r >= 0 || r == -2); i++) {
+    size_t from = txFrames_[i], to = i + 1 < txFrames_.size() ? txFrames_[i + 1] : txBatch_.size();
+    r = WriteOrQueue(txBatch_.data() + from, to - from, true);
+  }
   txBatch_.clear();
-  if (r < 0 && r != -2) Fail(r, "tunnel write failed: " + WolfSSLErrorText(r));
+  txFrames_.clear();
+  if (corked) {
+    cork_ = false;
+    if (!SendCorked()) UpdatePoll();
+    if (corkFailed_) r = -1;
+  }
+  if (r < 0 && r != -2) Fail(r, "tunnel write failed: " + (r == -1 ? std::string(std::strerror(lastErrno_)) : WolfSSLErrorText(r)));
 }
 
 // startTunnel(pump, maxQueueBytes): from now on the peer's bytes are CSTP

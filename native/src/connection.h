@@ -85,6 +85,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
   void DoFlush();
   int WriteOrQueue(const uint8_t* d, size_t n, bool droppable);
   void HandleCstp(const uint8_t* d, size_t n);
+  bool SendCorked();
   void UpdatePoll();
   void ArmDtlsTimer();
   void Fail(int code, const std::string& msg);
@@ -137,11 +138,20 @@ class Connection : public Napi::ObjectWrap<Connection> {
   Pump* pump_ = nullptr;
   Napi::ObjectReference pumpRef_;
   std::vector<uint8_t> cstpIn_;   // a CSTP frame split across reads
-  std::vector<uint8_t> txBatch_;  // CSTP frames waiting for one wolfSSL_write
+  std::vector<uint8_t> txBatch_;  // CSTP frames waiting for FlushBatch
+  std::vector<size_t> txFrames_;  // where each frame starts in txBatch_
+  // Corking: while FlushBatch writes one record per frame, IoSend gathers the
+  // records here; SendCorked sends them at once (and the rest when writable).
+  bool cork_ = false;
+  bool corkFailed_ = false;
+  std::vector<uint8_t> txCork_;
+  size_t txCorkOff_ = 0;
   size_t maxQueue_ = 0;           // bound on outq_ for tunnel packets (slow clients drop)
   uint64_t lastRx_ = 0;           // loop time (ms) of the last frame from the peer
   uint64_t framesIn_ = 0, framesOut_ = 0, txDrops_ = 0, dpdAnswered_ = 0;
-  uint64_t dataIn_ = 0;  // DATA frames from the peer (idle-timeout looks at these)
+  uint64_t dataIn_ = 0;
+  std::vector<uint8_t> rxAhead_;  // TLS read-ahead (see IoRecv)
+  size_t rxOff_ = 0, rxEnd_ = 0;  // DATA frames from the peer (idle-timeout looks at these)
 };
 
 void InitConnection(Napi::Env env, Napi::Object exports);

@@ -24,6 +24,12 @@ import { envInt } from '../common/env';
 
 /** Tunnel MTU when the config sets none: a 1500-byte path minus TLS/TCP/IP overhead, as ocserv's default. */
 export const DEFAULT_DEVICE_MTU = 1434;
+/**
+ * Packets the kernel may queue per TUN queue for a shard to read. One device
+ * serves every session (ocserv has one per client, at 500), and a shard busy
+ * decrypting a burst must not lose the ACKs of that very burst meanwhile.
+ */
+export const DEFAULT_TUN_TXQUEUELEN = 4096;
 
 export interface GatewayOptions {
   workers?: number;
@@ -82,7 +88,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     const adm = admission;
     if (gatewayAddr.ipv4) ip(['addr', 'add', `${gatewayAddr.ipv4}/${cfg.ipv4Pool!.prefix}`, 'dev', tun.name]);
     if (gatewayAddr.ipv6) ip(['-6', 'addr', 'add', `${gatewayAddr.ipv6}/${cfg.ipv6Pool!.prefix}`, 'dev', tun.name, 'nodad']);
-    ip(['link', 'set', 'dev', tun.name, 'mtu', String(mtu), 'up']);
+    ip(['link', 'set', 'dev', tun.name, 'mtu', String(mtu), 'txqueuelen', String(envInt('WOLFGUARD_TUN_TXQUEUELEN', DEFAULT_TUN_TXQUEUELEN)), 'up']);
 
     const routes = createRouteTable(pools);
     const slots = envInt('WOLFGUARD_RING_SLOTS', DEFAULT_SLOT_COUNT);
