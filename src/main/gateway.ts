@@ -21,9 +21,8 @@ import { startAdminServer, type AdminServer } from './admin/server';
 import { randomBytes } from '../../native/lib';
 import { createLogger, type Logger } from '../common/log';
 import { envInt } from '../common/env';
+import { negotiateMtu } from '../protocol/mtu';
 
-/** Tunnel MTU when the config sets none: a 1500-byte path minus TLS/TCP/IP overhead, as ocserv's default. */
-export const DEFAULT_DEVICE_MTU = 1434;
 /**
  * Packets the kernel may queue per TUN queue for a shard to read. One device
  * serves every session (ocserv has one per client, at 500), and a shard busy
@@ -71,7 +70,9 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   const pools = routePools(cfg);
   const ipPool = new IpPool(pools);
   const gatewayAddr = ipPool.addresses(GATEWAY_LEASE);
-  const mtu = cfg.mtu ?? DEFAULT_DEVICE_MTU;
+  // The device carries every client's packets: its MTU is the largest data
+  // MTU any client can be offered (each client's own may be smaller).
+  const mtu = negotiateMtu({ configured: cfg.mtu }).dataMtu;
 
   // One TUN device, one queue per shard. The device and its addresses vanish
   // when the last queue fd closes, so a crashed gateway leaves nothing behind.

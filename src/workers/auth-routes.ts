@@ -4,7 +4,8 @@
 // users, sessions and bans); this file only speaks HTTP.
 import type * as http from 'node:http';
 import { isWolfguardError } from '../common/errors';
-import { buildAuthComplete, buildAuthRequest, parseAuthRequestBody } from '../protocol/auth-xml';
+import { AUTH_XML_CONTENT_TYPE, LoginMessages, buildAuthComplete, buildAuthRequest, parseAuthRequestBody } from '../protocol/auth-xml';
+import { clearWebvpnContextCookie, clearWebvpncCookie, webvpnContextSetCookie, webvpnSetCookie } from '../protocol/cookies';
 import { randomBytes } from '../../native/lib';
 import type { MainRpc } from './rpc';
 
@@ -12,6 +13,8 @@ import type { MainRpc } from './rpc';
 export const MAX_AUTH_BODY_BYTES = 64 * 1024;
 /** Bytes of the opaque value tying the steps of one login together. */
 const CONTEXT_COOKIE_BYTES = 16;
+/** How long a login may sit between its steps (ocserv: the cookie timeout). */
+const CONTEXT_MAX_AGE_SECONDS = 300;
 
 export interface AuthRouteOptions {
   rpc: MainRpc;
@@ -21,7 +24,7 @@ export interface AuthRouteOptions {
 }
 
 const XML_HEADERS = {
-  'Content-Type': 'text/xml',
+  'Content-Type': AUTH_XML_CONTENT_TYPE,
   'X-Transcend-Version': '1',
 };
 
@@ -47,7 +50,7 @@ async function handle(opts: AuthRouteOptions, req: http.IncomingMessage, res: ht
   if (msg.kind === 'logout') return sendXml(res, 200, buildAuthComplete({ message: 'Logged out.' }));
   const username = msg.username ?? '';
   const password = msg.password ?? '';
-  if (username === '' || password === '') return sendLoginForm(opts, res, username === '' ? undefined : 'Please enter your password.');
+  if (username === '' || password === '') return sendLoginForm(opts, res, username === '' ? undefined : LoginMessages.PASSWORD);
   const peer = req.socket.remoteAddress ?? '';
   const r = await opts.rpc.login({ username, password, peer });
   if (!r.ok) {
@@ -57,14 +60,14 @@ async function handle(opts: AuthRouteOptions, req: http.IncomingMessage, res: ht
     res.end();
     return;
   }
-  res.setHeader('Set-Cookie', [`webvpn=${r.cookie}; Secure; HttpOnly`, 'webvpncontext=; expires=Thu, 01 Jan 1970 22:00:00 GMT; path=/; Secure']);
+  res.setHeader('Set-Cookie', [clearWebvpnContextCookie(), webvpnSetCookie(r.cookie), clearWebvpncCookie()]);
   const opt: { banner?: string } = {};
   if (opts.banner !== undefined) opt.banner = opts.banner;
   sendXml(res, 200, buildAuthComplete(opt));
 }
 
 function sendLoginForm(opts: AuthRouteOptions, res: http.ServerResponse, message?: string): void {
-  res.setHeader('Set-Cookie', `webvpncontext=${randomBytes(CONTEXT_COOKIE_BYTES).toString('base64url')}; Max-Age=300; Secure`);
+  res.setHeader('Set-Cookie', webvpnContextSetCookie(randomBytes(CONTEXT_COOKIE_BYTES).toString('base64url'), CONTEXT_MAX_AGE_SECONDS));
   sendXml(
     res,
     200,

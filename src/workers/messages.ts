@@ -39,6 +39,8 @@ export interface TunnelSession {
   id: string;
   user: string;
   lease: number;
+  /** When the session was created (the session timeout counts from here). */
+  createdAt: number;
   ipv4?: string;
   ipv6?: string;
 }

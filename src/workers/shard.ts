@@ -8,6 +8,7 @@ import { TlsContext, TlsSocket, TunnelPump } from '../../native/lib';
 import type { FromShard, ShardConfig, ToShard } from './messages';
 import { routeRequest } from './http-routes';
 import { createAuthRoutes } from './auth-routes';
+import { LoginMessages } from '../protocol/auth-xml';
 import { MainRpc } from './rpc';
 import { TunnelManager } from './tunnels';
 import { RouteTable } from '../ring/route-table';
@@ -38,7 +39,7 @@ if (gw && config.tunFd !== undefined) {
   tunnels = new TunnelManager(tmOptions);
 }
 
-const routesFor = gw ? createAuthRoutes({ rpc, loginMessage: 'Please enter your username and password.', ...(gw.banner !== undefined ? { banner: gw.banner } : {}) }) : routeRequest;
+const routesFor = gw ? createAuthRoutes({ rpc, loginMessage: LoginMessages.USERNAME_PASSWORD, ...(gw.banner !== undefined ? { banner: gw.banner } : {}) }) : routeRequest;
 const server = http.createServer(routesFor);
 // An unauthenticated exchange may not last forever (auth-timeout).
 if (gw) {

@@ -9,7 +9,7 @@ import { parseCookieHeader } from '../protocol/cookies';
 import { parseConnectRequest } from '../protocol/connect-request';
 import { buildConnectReply, buildHttpRefusal, type TunnelOffer } from '../protocol/connect-reply';
 import { CstpType, DisconnectReason } from '../protocol/cstp';
-import { tunnelMtu } from '../protocol/mtu';
+import { negotiateMtu } from '../protocol/mtu';
 import { isWolfguardError } from '../common/errors';
 import { netmaskFromPrefix } from '../common/address';
 import type { TlsSocket, TunnelPump } from '../../native/lib';
@@ -82,24 +82,37 @@ export class TunnelManager {
     if (!r.ok) return refuse(sock, r.status, r.reason);
     const s = r.session;
     const now = Date.now();
-    const mtu = tunnelMtu({ configured: cfg.mtu, clientBaseMtu: parsed.baseMtu, clientMtu: parsed.mtu });
+    const peer = req.socket.remoteAddress ?? '';
+    const wantV6 = s.ipv6 !== undefined && this.#o.ipv6Prefix !== undefined;
+    const mtu = negotiateMtu({
+      configured: cfg.mtu,
+      clientBaseMtu: parsed.baseMtu,
+      clientMtu: parsed.mtu,
+      transport: peer.includes(':') && !peer.startsWith('::ffff:') ? 'ipv6' : 'ipv4',
+      ipv6Tunnel: wantV6,
+    });
     const offer: TunnelOffer = {
-      mtu,
+      mtu: mtu.dataMtu,
+      baseMtu: mtu.linkMtu,
+      fullIpv6: parsed.fullIpv6,
       dns: cfg.dns,
       splitInclude: cfg.routes,
       splitExclude: cfg.noRoutes,
       dpd: cfg.dpd,
       keepalive: cfg.keepalive,
-      disconnectedTimeout: cfg.cookieTimeout,
       rekeyMethod: 'none',
     };
-    if (parsed.baseMtu !== undefined) offer.baseMtu = parsed.baseMtu;
+    if (parsed.hostname !== undefined) offer.hostname = parsed.hostname;
     if (s.ipv4 && this.#o.ipv4Prefix !== undefined) offer.ipv4 = { address: s.ipv4, netmask: netmaskFromPrefix(this.#o.ipv4Prefix) };
-    if (s.ipv6 && this.#o.ipv6Prefix !== undefined && parsed.fullIpv6 !== false) offer.ipv6 = { address: s.ipv6, prefix: this.#o.ipv6Prefix };
+    // ocserv's rule: an MTU too small for IPv6 means no IPv6 at all.
+    if (wantV6 && mtu.ipv6Ok) offer.ipv6 = { address: s.ipv6!, prefix: this.#o.ipv6Prefix! };
     if (cfg.defaultDomain !== undefined) offer.defaultDomain = cfg.defaultDomain;
     if (cfg.banner !== undefined) offer.banner = cfg.banner;
     if (cfg.idleTimeout !== null) offer.idleTimeout = cfg.idleTimeout;
-    if (cfg.sessionTimeout !== null) offer.sessionTimeout = cfg.sessionTimeout;
+    if (cfg.sessionTimeout !== null) {
+      offer.sessionTimeout = cfg.sessionTimeout;
+      offer.sessionTimeoutRemaining = Math.max(0, Math.floor((s.createdAt + cfg.sessionTimeout * 1000 - now) / 1000));
+    }
 
     const t: Tunnel = { conn, sock, session: s, startedAt: now, lastData: now, dataFrames: 0, closedReported: false, logout: false, reason: 'connection closed' };
     this.#byConn.set(conn, t);
@@ -112,7 +125,7 @@ export class TunnelManager {
       sock.write(buildConnectReply(offer));
       sock.startTunnel(this.#o.pump, extra.length > 0 ? { head: Buffer.concat(extra) } : {});
       if (s.ipv4) this.#o.pump.addRoute(sock, s.ipv4);
-      if (s.ipv6) this.#o.pump.addRoute(sock, s.ipv6);
+      if (offer.ipv6) this.#o.pump.addRoute(sock, offer.ipv6.address);
       this.#o.routes?.claim(s.lease, this.#o.shard);
     } catch (e) {
       t.reason = `tunnel start failed: ${(e as Error).message}`;

@@ -35,7 +35,7 @@ test('gateway protocol: login, CONNECT, tunnel traffic, bad input, reconnect, lo
     assert.deepEqual(o.address, ['10.78.0.2']);
     assert.deepEqual(o.netmask, ['255.255.255.0']);
     assert.deepEqual(o.address6, ['fd00:78::2/128']);
-    assert.deepEqual(o.mtu, ['1388'], 'base MTU 1500 minus TCP/IP, TLS and CSTP overhead');
+    assert.deepEqual(o.mtu, ['1372'], 'configured link MTU 1400 minus IPv4+UDP, as ocserv computes it');
     assert.deepEqual(o.dns, ['10.78.0.1']);
     assert.deepEqual(o.domain, ['corp.test']);
     assert.deepEqual(o.splitInclude, ['10.78.0.0/255.255.255.0', '192.0.2.0/255.255.255.0']);
