@@ -147,8 +147,8 @@ class Reader {
   }
 }
 
-function missing(r: Reader, what: string): WolfguardError {
-  return new WolfguardError(ErrorCodes.CONFIG_INVALID, `${r.opts.source}: ${what}`, { source: r.opts.source });
+function missing(r: Reader, key: string, what: string): WolfguardError {
+  return new WolfguardError(ErrorCodes.CONFIG_INVALID, `${r.opts.source}: ${what}`, { source: r.opts.source, key });
 }
 
 function optionalUint(r: Reader, key: string, fallback: number, min = 0, max?: number): number {
@@ -322,17 +322,18 @@ export function parseConfig(text: string, opts: ParseOptions): LoadedConfig {
   r.collect(tokens);
 
   const auth = readAuth(r);
-  if (auth.length === 0) throw missing(r, 'no auth given (e.g. auth = "plain[passwd=/etc/wolfguard/ocpasswd]")');
+  if (auth.length === 0) throw missing(r, 'auth', 'no auth given (e.g. auth = "plain[passwd=/etc/ocserv/ocpasswd]")');
   const certT = r.get('server-cert');
   const keyT = r.get('server-key');
-  if (!certT || !keyT) throw missing(r, 'server-cert and server-key are required');
+  if (!certT) throw missing(r, 'server-cert', 'server-cert is required (the server certificate, PEM)');
+  if (!keyT) throw missing(r, 'server-key', 'server-key is required (the private key of server-cert, PEM)');
   const caT = r.get('ca-cert');
   if (auth.some((a) => a.kind === 'certificate') && !caT) {
     throw r.fail(r.all('auth').find((t) => /^\s*certificate/i.test(t.value)) ?? r.all('auth')[0], 'certificate authentication needs ca-cert');
   }
   const ipv4Pool = readIpv4Pool(r);
   const ipv6Pool = readIpv6Pool(r);
-  if (!ipv4Pool && !ipv6Pool) throw missing(r, 'no address pool: set ipv4-network (and/or ipv6-network)');
+  if (!ipv4Pool && !ipv6Pool) throw missing(r, 'ipv4-network', 'no address pool: set ipv4-network (and/or ipv6-network)');
 
   const dpd = optionalUint(r, 'dpd', CONFIG_DEFAULTS.dpd);
   const mobileDpdRaw = optionalUint(r, 'mobile-dpd', CONFIG_DEFAULTS.mobileDpd);

@@ -142,6 +142,7 @@ export const IGNORED_OCSERV_KEYS: ReadonlySet<string> = new Set([
   'udp-listen-host',
   'use-dbus',
   'use-seccomp',
+  'use-utmp',
   'user-profile',
 ]);
 

@@ -1,70 +1,220 @@
-// ocserv's ocpasswd file (user:group:hash per line), read again whenever its
-// modification time changes. Verification runs crypt(3) on the libuv
-// threadpool; an unknown user costs a hash against a dummy so timing does
-// not tell who exists.
+// An ocpasswd file on disk: read once, re-read when it changes (an operator
+// running `wolfguard passwd` or `ocpasswd` while the gateway runs), written
+// atomically. verifyUser() checks a password against it without revealing,
+// by its timing, whether the user exists.
 import * as fs from 'node:fs';
-import { ErrorCodes, WolfguardError } from '../../common/errors';
-import { verifyPassword } from '../../../native/lib';
+import { ErrorCodes, WolfguardError, isWolfguardError } from '../../common/errors';
+import { verifyPassword } from '../../../native/lib/wolfcrypt';
+import { emptyPasswd, findEntry, groupsOf, parsePasswd, parsePasswdLenient, serializePasswd, type PasswdDocument } from './ocpasswd';
 
-export interface PasswdEntry {
-  user: string;
+export interface PasswdRecord {
   groups: string[];
+  /** crypt(3) hash without the lock mark. */
   hash: string;
   locked: boolean;
 }
 
-/** A SHA-512 crypt hash of a random string: same cost as a real check. */
-const DUMMY_HASH = '$6$wolfguarddummy$0FQ0W2dZlWb9x3Mx2Xk1rLwV1o8hUe4fYw4dJ0zvJxkB7oH0Wq8qz6b2Zl1xjYpGQ2g5c8K8F7y3o4mP2i1Lq.';
+/** File mode of a written password file (ocpasswd runs with umask 066). */
+export const PASSWD_FILE_MODE = 0o600;
 
-export function parsePasswd(text: string, source: string): Map<string, PasswdEntry> {
-  const out = new Map<string, PasswdEntry>();
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/\r$/, '');
-    if (line.trim() === '' || line.startsWith('#')) return;
-    const parts = line.split(':');
-    if (parts.length < 3) throw new WolfguardError(ErrorCodes.CONFIG_INVALID, `${source}:${i + 1}: expected user:group:hash`, { line: i + 1 });
-    const user = parts[0]!;
-    const group = parts[1]!;
-    let hash = parts.slice(2).join(':');
-    const locked = hash.startsWith('!');
-    if (locked) hash = hash.slice(1);
-    out.set(user, { user, groups: group === '' || group === '*' ? [] : group.split(','), hash, locked });
-  });
-  return out;
+/**
+ * Hashed against when the user is unknown, so the reply takes as long as for
+ * a known user; any file entry's hash is preferred (same method and cost), as
+ * ocserv's plain.c does. SHA-512 crypt with the default 5000 rounds.
+ */
+export const FALLBACK_DUMMY_HASH = '$6$wolfguarddummy$';
+
+interface FileStamp {
+  mtimeMs: number;
+  size: number;
+  ino: number;
+}
+
+function stampOf(st: fs.Stats): FileStamp {
+  return { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino };
+}
+
+function sameStamp(a: FileStamp, b: FileStamp): boolean {
+  return a.mtimeMs === b.mtimeMs && a.size === b.size && a.ino === b.ino;
+}
+
+function fsError(file: string, what: string, e: unknown): WolfguardError {
+  const err = e as NodeJS.ErrnoException;
+  if (err.code === 'ENOENT') return new WolfguardError(ErrorCodes.FILE_NOT_FOUND, `password file ${file} does not exist`, { file });
+  return new WolfguardError(ErrorCodes.FILE_UNREADABLE, `cannot ${what} password file ${file}: ${err.message}`, { file }, { cause: e });
 }
 
 export class PasswordFile {
-  #entries = new Map<string, PasswdEntry>();
-  #mtimeMs = -1;
+  readonly path: string;
+  #doc: PasswdDocument = emptyPasswd();
+  #stamp: FileStamp | null = null;
+  #lastReloadError: WolfguardError | null = null;
+  #problems: readonly WolfguardError[] = [];
 
-  constructor(readonly path: string) {
-    this.#load();
+  /** Reads nothing yet: the first lookup() does (and a missing file then means no users). */
+  constructor(file: string) {
+    this.path = file;
   }
 
-  #load(): void {
+  /** Reads the file; throws when it is missing or malformed. */
+  static load(file: string): PasswordFile {
+    const pf = new PasswordFile(file);
+    pf.reload();
+    return pf;
+  }
+
+  /** Like load(), but a missing file is an empty document (for creating it). */
+  static loadOrEmpty(file: string): PasswordFile {
+    const pf = new PasswordFile(file);
+    try {
+      pf.reload();
+    } catch (e) {
+      if (!isWolfguardError(e, ErrorCodes.FILE_NOT_FOUND)) throw e;
+    }
+    return pf;
+  }
+
+  get document(): PasswdDocument {
+    return this.#doc;
+  }
+
+  set document(doc: PasswdDocument) {
+    this.#doc = doc;
+  }
+
+  /**
+   * What went wrong at the last re-read, if anything: the file missing or
+   * unreadable (then no user can log in, as in ocserv), or malformed lines
+   * (skipped; the other users still work, as in ocserv). For the caller to log.
+   */
+  get lastReloadError(): WolfguardError | null {
+    return this.#lastReloadError;
+  }
+
+  /** Malformed lines found by the last re-read (each names its line). */
+  get problems(): readonly WolfguardError[] {
+    return this.#problems;
+  }
+
+  #read(): { text: string; st: fs.Stats } {
+    try {
+      const fd = fs.openSync(this.path, 'r');
+      try {
+        return { st: fs.fstatSync(fd), text: fs.readFileSync(fd, 'utf8') };
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch (e) {
+      throw fsError(this.path, 'read', e);
+    }
+  }
+
+  /** Reads the file now; a missing, unreadable or malformed file throws (for startup and editing). */
+  reload(): void {
+    const { text, st } = this.#read();
+    this.#doc = parsePasswd(text, this.path);
+    this.#stamp = stampOf(st);
+    this.#problems = [];
+    this.#lastReloadError = null;
+  }
+
+  /**
+   * Re-reads the file when its mtime, size or inode changed, leniently: bad
+   * lines are skipped and reported in problems / lastReloadError. A file that
+   * is gone or unreadable leaves no users.
+   */
+  refresh(): void {
     let st: fs.Stats;
     try {
       st = fs.statSync(this.path);
-    } catch {
-      throw new WolfguardError(ErrorCodes.FILE_NOT_FOUND, `password file ${this.path} not found`);
+    } catch (e) {
+      this.#forget(fsError(this.path, 'stat', e));
+      return;
     }
-    if (st.mtimeMs === this.#mtimeMs) return;
-    this.#entries = parsePasswd(fs.readFileSync(this.path, 'utf8'), this.path);
-    this.#mtimeMs = st.mtimeMs;
+    if (this.#stamp && sameStamp(this.#stamp, stampOf(st))) return;
+    let read: { text: string; st: fs.Stats };
+    try {
+      read = this.#read();
+    } catch (e) {
+      if (!isWolfguardError(e)) throw e;
+      this.#forget(e);
+      return;
+    }
+    const { doc, problems } = parsePasswdLenient(read.text, this.path);
+    this.#doc = doc;
+    this.#stamp = stampOf(read.st);
+    this.#problems = problems;
+    this.#lastReloadError = problems[0] ?? null;
   }
 
-  lookup(user: string): PasswdEntry | undefined {
+  #forget(err: WolfguardError): void {
+    this.#doc = emptyPasswd();
+    this.#stamp = null;
+    this.#problems = [];
+    this.#lastReloadError = err;
+  }
+
+  lookup(user: string): PasswdRecord | undefined {
+    this.refresh();
+    const e = findEntry(this.#doc, user);
+    if (!e) return undefined;
+    return { groups: groupsOf(e.groupField), hash: e.hash, locked: e.locked };
+  }
+
+  /** A hash to verify against when the user is unknown (see FALLBACK_DUMMY_HASH). */
+  dummyHash(): string {
+    for (const l of this.#doc.lines) if (l.kind === 'entry' && l.entry.hash.startsWith('$')) return l.entry.hash;
+    return FALLBACK_DUMMY_HASH;
+  }
+
+  /**
+   * Writes the document: to "<file>.tmp" (created exclusively, mode 0600;
+   * ocpasswd treats an existing one as a lock, and so do we), then renamed
+   * over the file.
+   */
+  save(): void {
+    const tmp = `${this.path}.tmp`;
+    let fd: number;
     try {
-      this.#load();
-    } catch {
-      // A file being rewritten or briefly broken: keep the users we had.
+      fd = fs.openSync(tmp, 'wx', PASSWD_FILE_MODE);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'EEXIST') throw new WolfguardError(ErrorCodes.FILE_UNWRITABLE, `password file ${this.path} is locked: ${tmp} exists (another ocpasswd or wolfguard passwd running? remove it if not)`, { file: this.path });
+      throw new WolfguardError(ErrorCodes.FILE_UNWRITABLE, `cannot write ${tmp}: ${err.message}`, { file: this.path }, { cause: e });
     }
-    return this.#entries.get(user);
+    try {
+      try {
+        fs.writeSync(fd, serializePasswd(this.#doc));
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(tmp, this.path);
+    } catch (e) {
+      fs.rmSync(tmp, { force: true });
+      throw new WolfguardError(ErrorCodes.FILE_UNWRITABLE, `cannot write password file ${this.path}: ${(e as Error).message}`, { file: this.path }, { cause: e });
+    }
+    try {
+      this.#stamp = stampOf(fs.statSync(this.path));
+    } catch {
+      this.#stamp = null;
+    }
   }
 }
 
-export async function verifyUser(file: PasswordFile, user: string, password: string): Promise<{ ok: true; groups: string[] } | { ok: false }> {
-  const e = file.lookup(user);
-  const ok = await verifyPassword(password, e && !e.locked ? e.hash : DUMMY_HASH);
-  return ok && e && !e.locked ? { ok: true, groups: e.groups } : { ok: false };
+export type VerifyResult = { ok: true; groups: string[] } | { ok: false };
+
+/**
+ * Checks user and password against the file. crypt runs for every attempt,
+ * against the user's hash (also when locked) or a dummy one, so a refusal
+ * takes as long whether or not the user exists. A user with an empty hash is
+ * refused: ocserv lets such a user in on the OTP alone, and wolfguard has no OTP.
+ */
+export async function verifyUser(file: PasswordFile, user: string, password: string): Promise<VerifyResult> {
+  const rec = file.lookup(user);
+  const usable = rec !== undefined && rec.hash !== '';
+  const against = usable ? rec.hash : file.dummyHash();
+  const match = await verifyPassword(password, against);
+  if (!usable || rec.locked || !match) return { ok: false };
+  return { ok: true, groups: rec.groups };
 }
