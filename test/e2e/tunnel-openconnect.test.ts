@@ -1,0 +1,205 @@
+// wolfguard end to end with the real openconnect 9 client, on the very
+// configuration file the ocserv harness test gives ocserv (layout in
+// test/helpers/netns.ts):
+//
+//   20 client namespaces ─veth─► gateway namespace ─veth─► lan namespace
+//   openconnect (CSTP)           wolfguard, 2 shards,      ping / iperf3
+//                                one TUN with 2 queues
+//
+// State is checked through the gateway's admin socket, as ocserv's tests do
+// with occtl. Needs root.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { makePki, type TestPki } from '../helpers/certs';
+import { createTopology, type Topology } from '../helpers/netns';
+import { startOpenconnect, pinSha256, OpenconnectExitError, type OpenconnectClient, type OpenconnectOptions } from '../helpers/openconnect';
+import { runIperf } from '../helpers/iperf';
+import { startWolfguard, type WolfguardHandle } from '../helpers/wolfguard';
+import { trackPath, untrackPath } from '../helpers/reaper';
+import type { ShardStats } from '../../src/workers/messages';
+
+const PORT = 4443;
+const POOL4 = '10.78.0.0/24';
+const POOL6 = 'fd00:78::/64';
+const DNS = '10.78.0.1';
+const DOMAIN = 'corp.test';
+const USER = 'alice';
+const PASSWORD = 'correct horse battery';
+const CLIENTS = 20;
+const IPERF_SECONDS = 2;
+/** Sender and receiver totals differ by what was in flight when the sender stopped. */
+const IPERF_AGREEMENT = 0.9;
+
+interface SessionView {
+  id: string;
+  user: string;
+  state: string;
+  ipv4: string;
+  ipv6: string;
+  shard: number;
+  tunnels: number;
+}
+
+let pki: TestPki;
+let topo: Topology;
+let gw: WolfguardHandle;
+let workDir: string;
+let pin: string;
+
+function clientOpts(i: number, extra: Partial<OpenconnectOptions> = {}): OpenconnectOptions {
+  return { ns: topo.clients[i]!.ns, url: `https://${topo.gw.outerIp}:${PORT}/`, user: USER, password: PASSWORD, servercertPin: pin, noDtls: true, ...extra };
+}
+
+async function ping(ns: string, target: string, count = 3): Promise<void> {
+  const r = await topo.tryExec(ns, 'ping', ['-c', String(count), '-W', '2', '-i', '0.2', target]);
+  assert.equal(r.code, 0, `ping ${target} from ${ns}: ${r.stdout}${r.stderr}`);
+}
+
+async function sessions(): Promise<SessionView[]> {
+  return (await gw.admin<SessionView[]>('GET', '/sessions')).body;
+}
+
+before(async () => {
+  assert.equal(process.getuid?.(), 0, 'end-to-end tests need root (network namespaces, TUN)');
+  pki = makePki('wg-oc-pki-');
+  trackPath(pki.dir);
+  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wg-oc-e2e-'));
+  trackPath(workDir);
+  pin = pinSha256(pki.ecCert);
+  topo = await createTopology({ clients: CLIENTS, tag: 'wgo' });
+  gw = await startWolfguard({
+    ns: topo.gw.ns,
+    dir: path.join(workDir, 'gw'),
+    port: PORT,
+    cert: pki.ecCert,
+    key: pki.ecKey,
+    users: [{ name: USER, password: PASSWORD }],
+    ipv4Pool: POOL4,
+    ipv6Pool: POOL6,
+    routes: [topo.lan.prefix, topo.lan.prefix6],
+    dns: [DNS],
+    defaultDomain: DOMAIN,
+    dpd: 20,
+    keepalive: 30,
+    workers: 2,
+  });
+});
+
+after(async () => {
+  if (process.env.WG_E2E_KEEP_LOG && gw) fs.writeFileSync(process.env.WG_E2E_KEEP_LOG, gw.log());
+  await gw?.stop();
+  await topo?.destroy();
+  pki?.cleanup();
+  if (pki) untrackPath(pki.dir);
+  if (workDir) {
+    fs.rmSync(workDir, { recursive: true, force: true });
+    untrackPath(workDir);
+  }
+});
+
+test('openconnect logs in, gets the pool addresses, DNS, domain and routes, pings the lan over IPv4 and IPv6, moves iperf3 traffic both ways', { timeout: 120_000 }, async () => {
+  const c = await startOpenconnect(clientOpts(0));
+  try {
+    const s = c.state;
+    assert.match(s.ip4?.address ?? '', /^10\.78\.0\.\d+$/);
+    assert.match(s.ip6?.address ?? '', /^fd00:78::/);
+    assert.deepEqual(s.dns4, [DNS]);
+    assert.equal(s.domain, DOMAIN);
+    assert.deepEqual(s.splitInclude, [topo.lan.prefix]);
+    assert.deepEqual(s.splitInclude6, [topo.lan.prefix6]);
+    assert.ok((s.mtu ?? 0) >= 1280, `tunnel MTU ${s.mtu}`);
+    await ping(topo.clients[0]!.ns, topo.lan.ip);
+    await ping(topo.clients[0]!.ns, topo.lan.ip6);
+    for (const reverse of [false, true]) {
+      const r = await runIperf({ serverNs: topo.lan.ns, serverIp: topo.lan.ip, clientNs: topo.clients[0]!.ns, seconds: IPERF_SECONDS, reverse });
+      assert.ok(r.receivedBytes > 1_000_000, `iperf3 ${reverse ? 'download' : 'upload'} moved ${r.receivedBytes} bytes`);
+      assert.ok(r.receivedBytes >= r.sentBytes * IPERF_AGREEMENT && r.receivedBytes <= r.sentBytes, `sender ${r.sentBytes} vs receiver ${r.receivedBytes}`);
+    }
+    const list = await sessions();
+    assert.equal(list.length, 1);
+    assert.equal(list[0]!.ipv4, s.ip4!.address);
+    assert.equal(list[0]!.state, 'connected');
+  } finally {
+    await c.stop();
+  }
+  // openconnect says BYE (DISCONNECT 0xb0) on SIGINT: a logout ends the session.
+  for (let i = 0; i < 50 && (await sessions()).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(await sessions(), [], 'logout ended the session');
+});
+
+test(`${CLIENTS} concurrent clients spread over both shards all reach the lan; the lan reaches each of them across shards`, { timeout: 180_000 }, async () => {
+  const before = (await gw.admin<ShardStats[]>('GET', '/shards')).body;
+  const clients: OpenconnectClient[] = [];
+  try {
+    const started = await Promise.allSettled(topo.clients.map((_, i) => startOpenconnect(clientOpts(i))));
+    for (const r of started) if (r.status === 'fulfilled') clients.push(r.value);
+    const failed = started.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason).slice(0, 300));
+    assert.deepEqual(failed, [], 'every client connected');
+    const list = await sessions();
+    assert.equal(list.length, CLIENTS);
+    const perShard = [0, 0];
+    for (const s of list) perShard[s.shard]!++;
+    assert.ok(perShard[0]! >= CLIENTS / 4 && perShard[1]! >= CLIENTS / 4, `spread over shards: ${perShard.join('/')}`);
+    assert.equal(new Set(list.map((s) => s.ipv4)).size, CLIENTS, 'distinct addresses');
+    // Every client pings the lan; the lan pings every client's tunnel address
+    // (new flows from the lan land on whichever TUN queue the kernel hashes
+    // them to, so about half must cross to the other shard).
+    await Promise.all(clients.map((_, i) => ping(topo.clients[i]!.ns, topo.lan.ip, 2)));
+    await Promise.all(clients.map((c) => ping(topo.lan.ns, c.state.ip4!.address, 2)));
+    await Promise.all(clients.map((c) => ping(topo.lan.ns, c.state.ip6!.address, 2)));
+    const afterStats = (await gw.admin<ShardStats[]>('GET', '/shards')).body;
+    const moved = (k: 'ringOut' | 'ringIn') => afterStats.reduce((a, s) => a + (s.pump?.[k] ?? 0), 0) - before.reduce((a, s) => a + (s.pump?.[k] ?? 0), 0);
+    assert.ok(moved('ringOut') > 0, 'packets crossed between shards');
+    assert.equal(moved('ringIn'), moved('ringOut'), 'every packet handed over was taken off the ring');
+    assert.equal(afterStats.reduce((a, s) => a + (s.pump?.ringOutDrops ?? 0), 0), 0, 'no ring overflow');
+  } finally {
+    await Promise.all(clients.map((c) => c.stop()));
+  }
+});
+
+test('a wrong password gets 401 and openconnect gives up; the gateway keeps no session', { timeout: 60_000 }, async () => {
+  await assert.rejects(startOpenconnect(clientOpts(0, { password: 'wrong' })), (e: unknown) => {
+    assert.ok(e instanceof OpenconnectExitError, String(e));
+    assert.notEqual(e.status.code, 0);
+    return true;
+  });
+  for (let i = 0; i < 30 && (await sessions()).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(await sessions(), []);
+});
+
+test('killing the TCP connection: openconnect reconnects with its cookie and keeps its addresses; after logout the cookie is refused', { timeout: 120_000 }, async () => {
+  const ns = topo.clients[1]!.ns;
+  // --authenticate prints the cookie; the tunnel is then opened with it, as
+  // NetworkManager does, so the test can try the cookie again after logout.
+  const auth = await topo.tryExec(ns, 'openconnect', ['--authenticate', '--non-inter', '--passwd-on-stdin', '-u', USER, '--servercert', pin, `https://${topo.gw.outerIp}:${PORT}/`], { input: `${PASSWORD}\n` });
+  assert.equal(auth.code, 0, auth.stderr);
+  const cookie = /^COOKIE='?([^'\n]+)'?$/m.exec(auth.stdout)?.[1];
+  assert.ok(cookie, `no COOKIE in ${auth.stdout}`);
+  const c = await startOpenconnect(clientOpts(1, { extraArgs: ['--cookie', cookie] }));
+  try {
+    const first = (await sessions())[0]!;
+    assert.equal(first.ipv4, c.state.ip4!.address);
+    const killed = await topo.tryExec(ns, 'ss', ['-K', 'dst', topo.gw.outerIp, 'dport', '=', `:${PORT}`]);
+    assert.equal(killed.code, 0, killed.stderr);
+    await c.waitForOutput(/Got CONNECT response: HTTP\/1\.1 200 CONNECTED[\s\S]*Got CONNECT response: HTTP\/1\.1 200 CONNECTED/, 30_000);
+    let again = first;
+    for (let i = 0; i < 50; i++) {
+      again = (await sessions())[0]!;
+      if (again.tunnels === 2 && again.state === 'connected') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(again.id, first.id, 'same session');
+    assert.equal(again.tunnels, 2, 'a second tunnel with the same cookie');
+    assert.equal(again.ipv4, first.ipv4, 'same IPv4 address');
+    assert.equal(again.ipv6, first.ipv6, 'same IPv6 address');
+    await ping(ns, topo.lan.ip);
+  } finally {
+    await c.stop();
+  }
+  for (let i = 0; i < 50 && (await sessions()).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(await sessions(), []);
+  await assert.rejects(startOpenconnect(clientOpts(1, { extraArgs: ['--cookie', cookie], connectTimeoutMs: 20_000 })), OpenconnectExitError);
+});
