@@ -4,10 +4,12 @@ import { pinSelf } from './lib/child';
 import { renderMarkdown, saveResults, type Table } from './lib/report';
 import { benchTls } from './tls/handshakes';
 import { benchAdmission } from './admission/decisions';
+import { benchTunnel } from './tunnel/throughput';
 
 const ROWS: Record<string, () => Promise<Table>> = {
   tls: benchTls,
   admission: benchAdmission,
+  tunnel: benchTunnel,
 };
 
 async function main(): Promise<void> {
