@@ -354,6 +354,9 @@ test(`${SCALE_CLIENTS} clients in ${SCALE_CLIENTS} namespaces connect concurrent
   const clients: OpenconnectClient[] = [];
   try {
     t.diagnostic(`${SCALE_CLIENTS}-client topology created in ${big.createdMs.toFixed(0)} ms`);
+    // The very first IPv6 packet on a fresh topology gets through (no tentative addresses).
+    await big.exec(big.lan.ns, 'ping', ['-6', '-c', '1', '-W', '1', big.gw.lanIp6]);
+    await big.exec(big.clients[SCALE_CLIENTS - 1]!.ns, 'ping', ['-6', '-c', '1', '-W', '1', big.gw.outerIp6]);
     gw = await startOcserv({
       ns: big.gw.ns,
       dir: path.join(workDir, 'ocserv-scale'),

@@ -181,22 +181,32 @@ export async function createTopology(opts: TopologyOptions = {}): Promise<Topolo
   for (const ns of all) trackNamespace(ns);
   try {
     await ipBatch(undefined, all.map((ns) => `netns add ${ns}`));
+    // Every IPv6 address, link-local included, is added with nodad and the
+    // kernel's own link-local is turned off (addrgenmode none): otherwise
+    // link-locals stay tentative for ~1 s after link up, neighbour discovery
+    // fails meanwhile and the first IPv6 packets through a fresh topology are
+    // lost. (sysctl accept_dad=0 in every namespace works too but costs a
+    // process per namespace.)
+    const ipv6Link = (dev: string, host: number) => [`link set dev ${dev} addrgenmode none`, `addr add fe80::${host.toString(16)}/64 dev ${dev} nodad`];
     const gwLines = [
       'link set lo up',
       'link add br0 type bridge',
+      ...ipv6Link('br0', 1),
       `addr add ${OUTER_NET4}.1/24 dev br0`,
       `addr add ${OUTER_NET6}1/64 dev br0 nodad`,
       'link set br0 up',
       `link add lan0 type veth peer name eth0 netns ${lanNs}`,
+      ...ipv6Link('lan0', 1),
       `addr add ${LAN_NET4}.1/24 dev lan0`,
       `addr add ${LAN_NET6}1/64 dev lan0 nodad`,
       'link set lan0 up',
     ];
-    clientNs.forEach((ns, i) => gwLines.push(`link add c${i} type veth peer name eth0 netns ${ns}`, `link set c${i} master br0`, `link set c${i} up`));
+    // Bridge ports carry no addresses of their own.
+    clientNs.forEach((ns, i) => gwLines.push(`link add c${i} type veth peer name eth0 netns ${ns}`, `link set dev c${i} addrgenmode none`, `link set c${i} master br0`, `link set c${i} up`));
     await ipBatch(gwNs, gwLines);
     await Promise.all([
-      ipBatch(lanNs, ['link set lo up', `addr add ${LAN_NET4}.2/24 dev eth0`, `addr add ${LAN_NET6}2/64 dev eth0 nodad`, 'link set eth0 up', `route add default via ${LAN_NET4}.1`, `route add ::/0 via ${LAN_NET6}1`]),
-      ...clientNs.map((ns, i) => ipBatch(ns, ['link set lo up', `addr add ${clientIp(i)}/24 dev eth0`, `addr add ${clientIp6(i)}/64 dev eth0 nodad`, 'link set eth0 up'])),
+      ipBatch(lanNs, ['link set lo up', ...ipv6Link('eth0', 2), `addr add ${LAN_NET4}.2/24 dev eth0`, `addr add ${LAN_NET6}2/64 dev eth0 nodad`, 'link set eth0 up', `route add default via ${LAN_NET4}.1`, `route add ::/0 via ${LAN_NET6}1`]),
+      ...clientNs.map((ns, i) => ipBatch(ns, ['link set lo up', ...ipv6Link('eth0', FIRST_CLIENT_HOST + i), `addr add ${clientIp(i)}/24 dev eth0`, `addr add ${clientIp6(i)}/64 dev eth0 nodad`, 'link set eth0 up'])),
       execInNs(gwNs, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']),
     ]);
   } catch (err) {

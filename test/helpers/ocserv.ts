@@ -9,8 +9,10 @@
 // rate-limit-ms = 0 and max-ban-score = 0 (otherwise concurrent logins are
 // delayed and wrong-password tests get the client IP banned),
 // max-same-clients = 0 (many clients share a user), and `-f` so it stays our
-// child. isolate-workers (seccomp) works but is off to keep worker failures
-// readable; use-occtl is on with its socket in the folder.
+// child (it makes itself a process group leader, so its "kill(0, SIGKILL)"
+// when workers will not die stays inside its own group). isolate-workers
+// (seccomp) is off to keep worker failures readable; not tried on. use-occtl
+// is on with its socket in the folder.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
