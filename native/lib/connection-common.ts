@@ -105,3 +105,15 @@ export function startConnection(
   timer.unref();
   return timer;
 }
+
+const natives = new WeakMap<object, () => NativeConnection | undefined>();
+
+/** @internal Remembers how to reach the live native connection of a socket or session. */
+export function registerNative(owner: object, get: () => NativeConnection | undefined): void {
+  natives.set(owner, get);
+}
+
+/** @internal The live native connection behind a TlsSocket or DtlsSession (for the pump). */
+export function nativeConnectionOf(owner: object): NativeConnection | undefined {
+  return natives.get(owner)?.();
+}

@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { ErrorCodes, WolfguardError } from '../../src/common/errors';
 import { addon, EventKind, type NativeConnection } from './addon';
-import { nativeError, SessionView, startConnection, type CommonConnectionOptions, type PskLookup } from './connection-common';
+import { nativeError, registerNative, SessionView, startConnection, type CommonConnectionOptions, type PskLookup } from './connection-common';
 import type { TlsContext } from './context';
 
 export interface DtlsSessionOptions extends CommonConnectionOptions {
@@ -13,6 +13,9 @@ export interface DtlsSessionOptions extends CommonConnectionOptions {
   /** Path MTU for wolfSSL's record sizing. */
   mtu?: number;
 }
+
+/** DTLS output queued for a client whose socket is full before packets are dropped (UDP semantics anyway). */
+export const DEFAULT_DTLS_QUEUE_BYTES = 256 * 1024;
 
 export class DtlsSession extends EventEmitter {
   #conn: NativeConnection | undefined;
@@ -30,6 +33,7 @@ export class DtlsSession extends EventEmitter {
       throw new WolfguardError(ErrorCodes.INVALID_ARGUMENT, 'DtlsSession needs a DTLS context');
     }
     this.#view = new SessionView(() => this.#conn);
+    registerNative(this, () => this.#conn);
     const conn = new (addon().Connection)(context.native, fd, this.#onEvent);
     this.#psk = options.psk?.lookup;
     try {
@@ -64,6 +68,18 @@ export class DtlsSession extends EventEmitter {
       return false;
     }
     return r === 1;
+  }
+
+  /**
+   * From now on records are tunnel packets handled natively (type byte +
+   * payload): data to the pump's TUN queue, DPD answered, other types as
+   * 'control' events (type, payload). Routes are added on the pump afterwards.
+   */
+  startTunnel(pump: import('./tun').TunnelPump, maxQueueBytes = DEFAULT_DTLS_QUEUE_BYTES): void {
+    const conn = this.#conn;
+    if (!conn || !this.#secure) throw new WolfguardError(ErrorCodes.TLS_STATE, 'DTLS session is not established');
+    const r = conn.startTunnel(pump.native, maxQueueBytes);
+    if (r !== 1) throw new WolfguardError(ErrorCodes.TLS_STATE, `cannot start the DTLS tunnel (code ${r})`, { wolfsslCode: r });
   }
 
   info() {
@@ -128,6 +144,9 @@ export class DtlsSession extends EventEmitter {
           return undefined;
         case EventKind.PSK:
           return this.#psk?.(String(a));
+        case EventKind.CONTROL:
+          this.emit('control', a as number, b as Buffer);
+          return undefined;
         default:
           return undefined;
       }

@@ -3,7 +3,7 @@
 import { Duplex } from 'node:stream';
 import { ErrorCodes, WolfguardError } from '../../src/common/errors';
 import { addon, EventKind, type NativeConnection, type NativeSessionHandle } from './addon';
-import { nativeError, SessionView, startConnection, type CommonConnectionOptions, type PskLookup } from './connection-common';
+import { nativeError, registerNative, SessionView, startConnection, type CommonConnectionOptions, type PskLookup } from './connection-common';
 import type { TlsContext } from './context';
 
 export interface TlsSocketOptions extends CommonConnectionOptions {
@@ -11,12 +11,7 @@ export interface TlsSocketOptions extends CommonConnectionOptions {
   session?: NativeSessionHandle;
 }
 
-const natives = new WeakMap<TlsSocket, () => NativeConnection | undefined>();
-
-/** @internal The live native connection behind a socket (for the pump). */
-export function nativeConnectionOf(s: TlsSocket): NativeConnection | undefined {
-  return natives.get(s)?.();
-}
+export { nativeConnectionOf } from './connection-common';
 
 export interface TunnelOptions {
   /** Bytes of tunnel output queued for a slow client before its packets are dropped. */
@@ -48,7 +43,7 @@ export class TlsSocket extends Duplex {
       throw new WolfguardError(ErrorCodes.INVALID_ARGUMENT, 'TlsSocket needs a TLS context');
     }
     this.#view = new SessionView(() => this.#conn);
-    natives.set(this, () => this.#conn);
+    registerNative(this, () => this.#conn);
     const conn = new (addon().Connection)(context.native, fd, this.#onEvent);
     this.#psk = options.psk?.lookup;
     this.#handshakeTimer = startConnection(

@@ -3,7 +3,9 @@
 import { ErrorCodes, WolfguardError, invalidArgument } from '../../src/common/errors';
 import { FAMILY_V4, FAMILY_V6, parseAddressInto } from '../../src/common/address';
 import { addon, type NativePump, type PumpStats } from './addon';
-import { nativeConnectionOf, type TlsSocket } from './tls-socket';
+import { nativeConnectionOf } from './connection-common';
+import type { TlsSocket } from './tls-socket';
+import type { DtlsSession } from './dtls-session';
 
 /** Opens `name` with `queues` queues (needs CAP_NET_ADMIN); returns one fd per queue. */
 export function openTun(name: string, queues: number): { name: string; fds: number[] } {
@@ -57,14 +59,14 @@ export class TunnelPump {
   }
 
   /** Packets for `address` go to this tunnel socket (which must be in tunnel mode). */
-  addRoute(socket: TlsSocket, address: string): void {
+  addRoute(socket: TlsSocket | DtlsSession, address: string): void {
     const conn = nativeConnectionOf(socket);
     if (!conn) throw new WolfguardError(ErrorCodes.TLS_STATE, 'socket is closed');
     const r = this.#native.addRoute(conn, addressBytes(address));
     if (r !== 1) throw new WolfguardError(ErrorCodes.TLS_STATE, 'socket is not in tunnel mode on this pump');
   }
 
-  removeRoutes(socket: TlsSocket): void {
+  removeRoutes(socket: TlsSocket | DtlsSession): void {
     const conn = nativeConnectionOf(socket);
     if (conn) this.#native.removeRoutes(conn);
   }

@@ -472,7 +472,10 @@ void Connection::DoRead() {
     if (used > 0 && tunnel_) {
       bytesIn_ += used;
       lastRx_ = uv_now(Instance(env_)->loop);
-      HandleCstp(scratch, used);
+      if (dtls_)
+        HandleDtls(scratch, used);
+      else
+        HandleCstp(scratch, used);
       if (Dead()) return;
       FlushBatch();
       if (Dead()) return;
@@ -674,10 +677,37 @@ void Connection::HandleCstp(const uint8_t* d, size_t n) {
   }
 }
 
+// One DTLS record from the peer: a type byte (CSTP's codes) and the payload.
+// Data to the TUN queue, DPD answered with the same payload (openconnect pads
+// its probes to find the MTU and expects the echo at the same size).
+void Connection::HandleDtls(const uint8_t* d, size_t n) {
+  if (n == 0) return;
+  uint8_t type = d[0];
+  const uint8_t* payload = d + 1;
+  size_t len = n - 1;
+  framesIn_++;
+  if (type == cstp::kData) {
+    dataIn_++;
+    if (pump_ != nullptr && len > 0) pump_->WriteToTun(payload, len);
+  } else if (type == cstp::kDpdReq) {
+    dpdAnswered_++;
+    QueueFrame(cstp::kDpdResp, payload, len);
+  } else if (type != cstp::kDpdResp && type != cstp::kKeepalive) {
+    Emit(kEvControl, Napi::Number::New(env_, type), Napi::Buffer<uint8_t>::Copy(env_, payload, len));
+  }
+}
+
 void Connection::QueueFrame(uint8_t type, const uint8_t* payload, size_t len) {
   if (Dead()) return;
-  uint8_t h[cstp::kHeader] = {'S', 'T', 'F', 1, static_cast<uint8_t>(len >> 8), static_cast<uint8_t>(len & 0xff), type, 0};
   txFrames_.push_back(txBatch_.size());
+  if (dtls_) {
+    // DTLS: one record per packet, its first byte the type.
+    txBatch_.push_back(type);
+    txBatch_.insert(txBatch_.end(), payload, payload + len);
+    framesOut_++;
+    return;
+  }
+  uint8_t h[cstp::kHeader] = {'S', 'T', 'F', 1, static_cast<uint8_t>(len >> 8), static_cast<uint8_t>(len & 0xff), type, 0};
   txBatch_.insert(txBatch_.end(), h, h + cstp::kHeader);
   txBatch_.insert(txBatch_.end(), payload, payload + len);
   framesOut_++;
@@ -692,11 +722,18 @@ void Connection::FlushBatch() {
   // release this connection while the pump's frame still points at it.
   DepthGuard guard(this);
   int r = 0;
-  bool corked = outq_.empty() && txCorkOff_ == txCork_.size();
+  // Datagrams cannot share a send(); only TLS records are corked.
+  bool corked = !dtls_ && outq_.empty() && txCorkOff_ == txCork_.size();
   if (corked) cork_ = true;
   for (size_t i = 0; i < txFrames_.size() && (r >= 0 || r == -2); i++) {
     size_t from = txFrames_[i], to = i + 1 < txFrames_.size() ? txFrames_[i + 1] : txBatch_.size();
     r = WriteOrQueue(txBatch_.data() + from, to - from, true);
+    // A datagram larger than the DTLS MTU (an MTU probe's echo, say) is
+    // dropped as a router would drop it; the association lives on.
+    if (dtls_ && r == DTLS_SIZE_ERROR) {
+      txDrops_++;
+      r = -2;
+    }
   }
   txBatch_.clear();
   txFrames_.clear();
@@ -717,7 +754,7 @@ Napi::Value Connection::StartTunnel(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "startTunnel(pump, maxQueueBytes[, head])").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  if (state_ != State::kOpen || dtls_ || tunnel_) return Napi::Number::New(env, BAD_FUNC_ARG);
+  if (state_ != State::kOpen || tunnel_) return Napi::Number::New(env, BAD_FUNC_ARG);
   Napi::Object po = info[0].As<Napi::Object>();
   if (!po.InstanceOf(Instance(env)->pumpCtor.Value())) {
     Napi::TypeError::New(env, "pump must be a Pump of this thread").ThrowAsJavaScriptException();

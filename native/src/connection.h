@@ -85,6 +85,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
   void DoFlush();
   int WriteOrQueue(const uint8_t* d, size_t n, bool droppable);
   void HandleCstp(const uint8_t* d, size_t n);
+  void HandleDtls(const uint8_t* d, size_t n);
   bool SendCorked();
   void UpdatePoll();
   void ArmDtlsTimer();

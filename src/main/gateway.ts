@@ -18,6 +18,7 @@ import { GatewayAdmission } from './admission/gateway-admission';
 import { SessionService, type Authenticator } from './session-service';
 import { passwordAuthenticator } from './users/authenticator';
 import { startAdminServer, type AdminServer } from './admin/server';
+import { startDtlsDispatch, type DtlsDispatch } from './dtls-dispatch';
 import { randomBytes } from '../../native/lib';
 import { createLogger, type Logger } from '../common/log';
 import { envInt } from '../common/env';
@@ -84,6 +85,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   let admin: AdminServer | undefined;
   let service: SessionService | undefined;
   let admission: GatewayAdmission | undefined;
+  let dtls: DtlsDispatch | undefined;
   try {
     admission = new GatewayAdmission(cfg);
     const adm = admission;
@@ -120,9 +122,20 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       if (!d.allow) log.warn({ peer: ip, reason: d.reason, rule: d.ruleId }, 'connection refused');
       return d.allow;
     });
+    if (cfg.udpPort !== null) {
+      dtls = await startDtlsDispatch({
+        port: cfg.udpPort,
+        ...(cfg.listenHost !== undefined ? { host: cfg.listenHost } : {}),
+        registry,
+        post: (shard, m) => pool?.post(shard, m),
+        admit: (ip) => adm.engine.checkDtlsHandshake(ip, Date.now()).allow,
+        onError: (message) => log.warn(message),
+      });
+    }
     if (cfg.adminSocket) admin = await startAdminServer(cfg.adminSocket, { service: svc, pool, workers, admission: adm });
   } catch (e) {
     await acceptor?.close();
+    await dtls?.close();
     await admin?.close();
     service?.close();
     admission?.close();
@@ -135,6 +148,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   const s = service;
   const ad = admin;
   const adm = admission;
+  const dt = dtls;
   return {
     port: a.port,
     device: tun.name,
@@ -145,6 +159,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     admission: adm,
     async stop() {
       await a.close();
+      await dt?.close();
       await ad?.close();
       s.close();
       adm.close();

@@ -108,7 +108,7 @@ export class SessionService {
 }
 
 function tunnelView(s: SessionRecord): TunnelSession {
-  const v: TunnelSession = { id: s.id, user: s.user, lease: s.addresses.lease, createdAt: s.createdAt };
+  const v: TunnelSession = { id: s.id, user: s.user, lease: s.addresses.lease, createdAt: s.createdAt, dtlsAppId: s.dtlsAppId };
   if (s.addresses.ipv4) v.ipv4 = s.addresses.ipv4;
   if (s.addresses.ipv6) v.ipv6 = s.addresses.ipv6;
   return v;

@@ -24,13 +24,24 @@ export interface ReplyMessage {
   result: LoginReply | ConnectReply;
 }
 
-export type ToShard = AdoptMessage | KickMessage | ReplyMessage | { type: 'stats'; id: number } | { type: 'stop' };
+/** main → shard: a DTLS ClientHello for one of this shard's tunnels, with a UDP socket connected to its sender. */
+export interface DtlsHandoffMessage {
+  type: 'dtls';
+  conn: number;
+  /** The shard owns it now. */
+  fd: number;
+  hello: Uint8Array;
+}
+
+export type ToShard = AdoptMessage | KickMessage | ReplyMessage | DtlsHandoffMessage | { type: 'stats'; id: number } | { type: 'stop' };
 
 /** A shard's counters, for the admin interface and tests. */
 export interface ShardStats {
   shard: number;
   connections: number;
   tunnels: number;
+  /** Tunnels whose DTLS channel is up, and the data packets they received over it. */
+  dtls: { up: number; dataFramesIn: number };
   pump?: import('../../native/lib').PumpStats;
 }
 
@@ -41,6 +52,8 @@ export interface TunnelSession {
   lease: number;
   /** When the session was created (the session timeout counts from here). */
   createdAt: number;
+  /** Hex of the DTLS App-ID offered in the CONNECT reply. */
+  dtlsAppId: string;
   ipv4?: string;
   ipv6?: string;
 }

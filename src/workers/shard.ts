@@ -4,13 +4,16 @@
 // and posts fds; the shard adopts them in native code.
 import * as http from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
-import { TlsContext, TlsSocket, TunnelPump } from '../../native/lib';
+import { TlsContext, TlsSocket, TunnelPump, closeFd } from '../../native/lib';
 import type { FromShard, ShardConfig, ToShard } from './messages';
 import { routeRequest } from './http-routes';
 import { createAuthRoutes } from './auth-routes';
 import { LoginMessages } from '../protocol/auth-xml';
 import { MainRpc } from './rpc';
 import { TunnelManager } from './tunnels';
+
+/** What openconnect (GnuTLS) offers for PSK-NEGOTIATE, strongest first. */
+const DTLS_PSK_CIPHERS = 'PSK-AES256-GCM-SHA384:PSK-AES128-GCM-SHA256';
 import { RouteTable } from '../ring/route-table';
 
 const config = workerData as ShardConfig;
@@ -36,6 +39,10 @@ if (gw && config.tunFd !== undefined) {
   if (routes) tmOptions.routes = routes;
   if (gw.ipv4Pool) tmOptions.ipv4Prefix = gw.ipv4Pool.prefix;
   if (gw.ipv6Pool) tmOptions.ipv6Prefix = gw.ipv6Pool.subnetPrefix;
+  // openconnect's PSK-NEGOTIATE: DTLS 1.2, plain PSK key exchange, AES-GCM.
+  if (gw.udpPort !== null) {
+    tmOptions.dtlsContext = new TlsContext({ role: 'server', transport: 'dtls', minVersion: 'DTLSv1.2', maxVersion: 'DTLSv1.2', ciphers: DTLS_PSK_CIPHERS, psk: true });
+  }
   tunnels = new TunnelManager(tmOptions);
 }
 
@@ -85,7 +92,11 @@ port.on('message', (m: ToShard) => {
       rpc.settle(m.id, m.result);
       return;
     case 'stats':
-      send({ type: 'stats', id: m.id, stats: { shard: config.shard, connections: live, tunnels: tunnels?.size ?? 0, ...(pump ? { pump: pump.stats() } : {}) } });
+      send({ type: 'stats', id: m.id, stats: { shard: config.shard, connections: live, tunnels: tunnels?.size ?? 0, dtls: tunnels?.dtlsStats() ?? { up: 0, dataFramesIn: 0 }, ...(pump ? { pump: pump.stats() } : {}) } });
+      return;
+    case 'dtls':
+      if (tunnels) tunnels.attachDtls(m.conn, m.fd, m.hello);
+      else closeFd(m.fd);
       return;
     case 'kick':
       tunnels?.kick(m.conn, m.reason);

@@ -9,16 +9,23 @@ import { parseCookieHeader } from '../protocol/cookies';
 import { parseConnectRequest } from '../protocol/connect-request';
 import { buildConnectReply, buildHttpRefusal, type TunnelOffer } from '../protocol/connect-reply';
 import { CstpType, DisconnectReason } from '../protocol/cstp';
-import { negotiateMtu } from '../protocol/mtu';
+import { DtlsOverhead, IPV4_HEADER_BYTES, IPV6_HEADER_BYTES, UDP_HEADER_BYTES, negotiateMtu } from '../protocol/mtu';
 import { isWolfguardError } from '../common/errors';
 import { netmaskFromPrefix } from '../common/address';
-import type { TlsSocket, TunnelPump } from '../../native/lib';
+import { DtlsSession, closeFd, type TlsContext, type TlsSocket, type TunnelPump } from '../../native/lib';
 import type { RouteTable } from '../ring/route-table';
 import type { MainRpc } from './rpc';
 import type { FromShard, TunnelSession } from './messages';
 
 /** A peer silent for this many DPD intervals is dead (it should have probed us every interval). */
 export const DPD_DEAD_INTERVALS = 3;
+/** RFC 5705 label of openconnect's PSK-NEGOTIATE; the PSK is 32 bytes of the TLS session's exporter. */
+export const DTLS_PSK_LABEL = 'EXPORTER-openconnect-psk';
+export const DTLS_PSK_BYTES = 32;
+/** openconnect's PSK identity. */
+export const DTLS_PSK_IDENTITY = 'psk';
+/** A DTLS handshake that has not finished by then is dropped (the client retries over a new ClientHello). */
+export const DTLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** How often tunnels are checked for dead peers and idle timeouts. */
 export const TUNNEL_CHECK_MS = 1000;
 
@@ -32,6 +39,13 @@ interface Tunnel {
   closedReported: boolean;
   logout: boolean;
   reason: string;
+  /** PSK for the DTLS channel (TLS exporter), when DTLS was offered. */
+  dtlsKey?: Buffer;
+  dtls?: DtlsSession;
+  /** Largest datagram for the DTLS channel: the link MTU less IP and UDP headers. */
+  dtlsMtu: number;
+  /** The addresses routed to this tunnel (moved to DTLS and back). */
+  addresses: string[];
 }
 
 export interface TunnelManagerOptions {
@@ -44,6 +58,8 @@ export interface TunnelManagerOptions {
   /** Netmask of the IPv4 pool and prefix of the IPv6 pool, as the client must be told. */
   ipv4Prefix?: number;
   ipv6Prefix?: number;
+  /** The DTLS 1.2 PSK server context; absent = DTLS off. */
+  dtlsContext?: TlsContext;
 }
 
 export class TunnelManager {
@@ -84,7 +100,10 @@ export class TunnelManager {
     const now = Date.now();
     const peer = req.socket.remoteAddress ?? '';
     const wantV6 = s.ipv6 !== undefined && this.#o.ipv6Prefix !== undefined;
+    // DTLS only as openconnect's PSK-NEGOTIATE for now (legacy Cisco mode: issue 4).
+    const offerDtls = this.#o.dtlsContext !== undefined && cfg.udpPort !== null && parsed.dtlsCipherSuites.includes('PSK-NEGOTIATE');
     const mtu = negotiateMtu({
+      ...(offerDtls ? { dtlsOverhead: DtlsOverhead.AES_GCM } : {}),
       configured: cfg.mtu,
       clientBaseMtu: parsed.baseMtu,
       clientMtu: parsed.mtu,
@@ -103,6 +122,15 @@ export class TunnelManager {
       rekeyMethod: 'none',
     };
     if (parsed.hostname !== undefined) offer.hostname = parsed.hostname;
+    let dtlsKey: Buffer | undefined;
+    if (offerDtls) {
+      try {
+        dtlsKey = sock.exportKeyingMaterial(DTLS_PSK_BYTES, DTLS_PSK_LABEL);
+        offer.dtls = { mode: 'psk', appId: Buffer.from(s.dtlsAppId, 'hex'), port: cfg.udpPort!, dpd: cfg.dpd, keepalive: cfg.keepalive };
+      } catch {
+        dtlsKey = undefined; // no exporter: the client stays on TLS
+      }
+    }
     if (s.ipv4 && this.#o.ipv4Prefix !== undefined) offer.ipv4 = { address: s.ipv4, netmask: netmaskFromPrefix(this.#o.ipv4Prefix) };
     // ocserv's rule: an MTU too small for IPv6 means no IPv6 at all.
     if (wantV6 && mtu.ipv6Ok) offer.ipv6 = { address: s.ipv6!, prefix: this.#o.ipv6Prefix! };
@@ -114,7 +142,8 @@ export class TunnelManager {
       offer.sessionTimeoutRemaining = Math.max(0, Math.floor((s.createdAt + cfg.sessionTimeout * 1000 - now) / 1000));
     }
 
-    const t: Tunnel = { conn, sock, session: s, startedAt: now, lastData: now, dataFrames: 0, closedReported: false, logout: false, reason: 'connection closed' };
+    const t: Tunnel = { conn, sock, session: s, startedAt: now, lastData: now, dataFrames: 0, closedReported: false, logout: false, reason: 'connection closed', addresses: [], dtlsMtu: mtu.linkMtu - (peer.includes(':') && !peer.startsWith('::ffff:') ? IPV6_HEADER_BYTES : IPV4_HEADER_BYTES) - UDP_HEADER_BYTES };
+    if (dtlsKey) t.dtlsKey = dtlsKey;
     this.#byConn.set(conn, t);
     sock.once('close', () => this.#closed(t));
     sock.on('control', (type: number, payload: Buffer) => this.#control(t, type, payload));
@@ -124,13 +153,76 @@ export class TunnelManager {
     try {
       sock.write(buildConnectReply(offer));
       sock.startTunnel(this.#o.pump, extra.length > 0 ? { head: Buffer.concat(extra) } : {});
-      if (s.ipv4) this.#o.pump.addRoute(sock, s.ipv4);
-      if (offer.ipv6) this.#o.pump.addRoute(sock, offer.ipv6.address);
+      if (s.ipv4) t.addresses.push(s.ipv4);
+      if (offer.ipv6) t.addresses.push(offer.ipv6.address);
+      for (const a of t.addresses) this.#o.pump.addRoute(sock, a);
       this.#o.routes?.claim(s.lease, this.#o.shard);
     } catch (e) {
       t.reason = `tunnel start failed: ${(e as Error).message}`;
       sock.destroy();
     }
+  }
+
+  /** Tunnels whose DTLS channel is up, and the data packets those channels received. */
+  dtlsStats(): { up: number; dataFramesIn: number } {
+    let up = 0;
+    let dataFramesIn = 0;
+    for (const t of this.#byConn.values()) {
+      if (!t.dtls?.secure) continue;
+      up++;
+      dataFramesIn += t.dtls.stats().dataFramesIn ?? 0;
+    }
+    return { up, dataFramesIn };
+  }
+
+  /**
+   * Main handed over a DTLS ClientHello for tunnel `conn` with a UDP socket
+   * connected to the client. Once the PSK handshake is done the tunnel's
+   * addresses are routed to the DTLS session; when it goes, back to TLS.
+   */
+  attachDtls(conn: number, fd: number, hello: Uint8Array): void {
+    const t = this.#byConn.get(conn);
+    const ctx = this.#o.dtlsContext;
+    if (!t || !t.dtlsKey || !ctx || t.sock.destroyed) {
+      closeFd(fd);
+      return;
+    }
+    const key = t.dtlsKey;
+    let d: DtlsSession;
+    try {
+      d = new DtlsSession(ctx, fd, {
+        initialDatagrams: [Buffer.from(hello)],
+        mtu: t.dtlsMtu,
+        handshakeTimeoutMs: DTLS_HANDSHAKE_TIMEOUT_MS,
+        psk: { lookup: (identity) => (identity === DTLS_PSK_IDENTITY ? key : undefined) },
+      });
+    } catch {
+      return; // the session closed the fd
+    }
+    const old = t.dtls;
+    t.dtls = d;
+    old?.close();
+    d.on('error', () => d.close());
+    d.once('secure', () => {
+      if (t.dtls !== d || t.sock.destroyed) return d.close();
+      try {
+        d.startTunnel(this.#o.pump);
+        for (const a of t.addresses) this.#o.pump.addRoute(d, a);
+      } catch {
+        d.close();
+      }
+    });
+    d.on('control', (type: number, payload: Buffer) => {
+      // DISCONNECT may come over DTLS too; it ends the whole tunnel.
+      if (type === CstpType.DISCONNECT) this.#control(t, type, payload);
+    });
+    d.once('close', () => {
+      if (t.dtls === d) {
+        t.dtls = undefined;
+        // Back to TLS for the tunnel's packets, if TLS is still there.
+        if (!t.sock.destroyed) for (const a of t.addresses) this.#o.pump.addRoute(t.sock, a);
+      }
+    });
   }
 
   /** The main thread ended the session, or moved it to another connection. */
@@ -162,6 +254,7 @@ export class TunnelManager {
 
   #closed(t: Tunnel): void {
     this.#byConn.delete(t.conn);
+    t.dtls?.close();
     this.#o.routes?.release(t.session.lease, this.#o.shard);
     if (t.closedReported) return;
     t.closedReported = true;
@@ -173,12 +266,16 @@ export class TunnelManager {
     const deadMs = cfg.dpd > 0 ? cfg.dpd * DPD_DEAD_INTERVALS * 1000 : 0;
     for (const t of this.#byConn.values()) {
       const st = t.sock.stats();
-      if (deadMs > 0 && (st.idleMs ?? 0) > deadMs) {
+      // With DTLS up the client probes and sends over DTLS: the peer is as
+      // alive as its livelier channel, and its data is the sum of both.
+      const ds = t.dtls?.secure ? t.dtls.stats() : undefined;
+      const idleMs = Math.min(st.idleMs ?? 0, ds?.idleMs ?? Infinity);
+      if (deadMs > 0 && idleMs > deadMs) {
         t.reason = 'dead peer (no DPD or traffic)';
         t.sock.destroy();
         continue;
       }
-      const frames = st.dataFramesIn ?? 0;
+      const frames = (st.dataFramesIn ?? 0) + (ds?.dataFramesIn ?? 0);
       if (frames !== t.dataFrames) {
         t.dataFrames = frames;
         t.lastData = now;

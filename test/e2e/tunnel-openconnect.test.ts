@@ -203,3 +203,25 @@ test('killing the TCP connection: openconnect reconnects with its cookie and kee
   assert.deepEqual(await sessions(), []);
   await assert.rejects(startOpenconnect(clientOpts(1, { extraArgs: ['--cookie', cookie], connectTimeoutMs: 20_000 })), OpenconnectExitError);
 });
+
+test('DTLS: openconnect takes the PSK-NEGOTIATE offer (MTU probes echoed), and the DTLS channel carries pings and iperf3 both ways', { timeout: 120_000 }, async () => {
+  const ns = topo.clients[2]!.ns;
+  const c = await startOpenconnect(clientOpts(2, { noDtls: false }));
+  try {
+    await c.waitForOutput(/Established DTLS connection[^\n]*\(DTLS1\.2\)-\(PSK\)-\(AES-(128|256)-GCM\)/, 15_000);
+    // openconnect probes the MTU with padded DPD requests; unanswered probes would shrink it to 576.
+    await c.waitForOutput(/No change in MTU after detection|Detected MTU of 1[0-9]{3}/, 15_000);
+    const dtlsStats = async () => (await gw.admin<ShardStats[]>('GET', '/shards')).body.reduce((a, s) => ({ up: a.up + s.dtls.up, frames: a.frames + s.dtls.dataFramesIn }), { up: 0, frames: 0 });
+    const dtlsUp = async () => (await dtlsStats()).up;
+    for (let i = 0; i < 30 && (await dtlsUp()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await dtlsUp(), 1, 'one tunnel with DTLS up');
+    await ping(ns, topo.lan.ip);
+    await ping(ns, topo.lan.ip6);
+    const up = await runIperf({ serverNs: topo.lan.ns, serverIp: topo.lan.ip, clientNs: ns, seconds: IPERF_SECONDS });
+    const down = await runIperf({ serverNs: topo.lan.ns, serverIp: topo.lan.ip, clientNs: ns, seconds: IPERF_SECONDS, reverse: true });
+    assert.ok(up.receivedBytes > 1_000_000 && down.receivedBytes > 1_000_000, `DTLS moved ${up.receivedBytes} up, ${down.receivedBytes} down`);
+    assert.ok((await dtlsStats()).frames > 1000, 'the upload came in over DTLS, not TLS');
+  } finally {
+    await c.stop();
+  }
+});

@@ -13,6 +13,12 @@ import type { IpPool, LeaseAddresses } from './ip-pool';
 export const COOKIE_BYTES = 32;
 /** Bytes of randomness in a session id (for logs and the admin interface, never a credential). */
 export const SESSION_ID_BYTES = 8;
+/**
+ * The DTLS App-ID (X-DTLS-App-ID): the client copies it into its ClientHello
+ * session_id, which is how the main thread finds the session of a datagram.
+ * 32 bytes, the most a session_id holds.
+ */
+export const DTLS_APP_ID_BYTES = 32;
 
 export type SessionState = 'authenticated' | 'connected' | 'dropped';
 export type EndReason = 'logout' | 'cookie-expired' | 'session-timeout' | 'admin' | 'replaced';
@@ -25,6 +31,8 @@ export interface SessionRecord {
   readonly addresses: LeaseAddresses;
   readonly createdAt: number;
   readonly peer: string;
+  /** Hex of the DTLS App-ID. */
+  readonly dtlsAppId: string;
   state: SessionState;
   /** The shard and its connection number while connected (or last connected). */
   shard: number;
@@ -69,6 +77,7 @@ export interface RegistryOptions {
 export class SessionRegistry {
   readonly #byCookie = new Map<string, SessionRecord>();
   readonly #byId = new Map<string, SessionRecord>();
+  readonly #byAppId = new Map<string, SessionRecord>();
   #opts: RegistryOptions;
 
   constructor(opts: RegistryOptions) {
@@ -97,6 +106,11 @@ export class SessionRegistry {
     return this.#byCookie.get(cookie);
   }
 
+  /** The session whose DTLS App-ID is `hex` (a ClientHello's session_id). */
+  byDtlsAppId(hex: string): SessionRecord | undefined {
+    return this.#byAppId.get(hex);
+  }
+
   /** A user proved who they are: make a session (limits and the pool permitting). */
   login(user: string, groups: readonly string[], peer: string, now: number): LoginResult {
     const id = this.#opts.random(SESSION_ID_BYTES).toString('hex');
@@ -110,8 +124,10 @@ export class SessionRegistry {
       return { ok: false, reason: 'no free tunnel address' };
     }
     const cookie = this.#opts.random(COOKIE_BYTES).toString('base64url');
-    const session: SessionRecord = { id, cookie, user, groups, addresses, createdAt: now, peer, state: 'authenticated', shard: -1, conn: -1, since: now, tunnels: 0 };
+    const dtlsAppId = this.#opts.random(DTLS_APP_ID_BYTES).toString('hex');
+    const session: SessionRecord = { id, cookie, user, groups, addresses, createdAt: now, peer, dtlsAppId, state: 'authenticated', shard: -1, conn: -1, since: now, tunnels: 0 };
     this.#byCookie.set(cookie, session);
+    this.#byAppId.set(dtlsAppId, session);
     this.#byId.set(id, session);
     return { ok: true, session };
   }
@@ -175,6 +191,7 @@ export class SessionRegistry {
   #end(s: SessionRecord, reason: EndReason): Ended {
     this.#byCookie.delete(s.cookie);
     this.#byId.delete(s.id);
+    this.#byAppId.delete(s.dtlsAppId);
     this.#opts.pool.release(s.addresses.lease);
     this.#opts.limits.release(s.id);
     const ended: Ended = { session: s, reason };

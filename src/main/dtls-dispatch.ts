@@ -1,0 +1,96 @@
+// The UDP side of the main thread (protocol.md §4, as ocserv's main process
+// does it): a DTLS ClientHello arrives on the shared UDP port; its session_id
+// is the App-ID of a session; main creates a UDP socket bound to the port and
+// connect()ed to that client (the kernel then delivers the client's further
+// datagrams straight to it) and hands socket + ClientHello to the shard that
+// owns the session's tunnel. Anything else gets no reply at all.
+import * as dgram from 'node:dgram';
+import { once } from 'node:events';
+import { closeFd, udpConnect } from '../../native/lib';
+import { clientHelloSessionId } from '../protocol/dtls-hello';
+import type { SessionRegistry } from './sessions/registry';
+import type { ToShard } from '../workers/messages';
+
+/**
+ * A client whose socket was handed over recently is not handed over again:
+ * retransmitted ClientHellos that raced the connect() must not start a second
+ * handshake (ocserv throttles the same way).
+ */
+export const HANDOFF_THROTTLE_MS = 1000;
+/** Entries of the throttle table kept at most (old ones are dropped first). */
+const THROTTLE_ENTRIES = 65_536;
+
+export interface DtlsDispatchOptions {
+  port: number;
+  host?: string;
+  registry: SessionRegistry;
+  post: (shard: number, m: ToShard) => void;
+  /** Admission for DTLS handshakes (rate per address); false = drop silently. */
+  admit?: (address: string) => boolean;
+  onError?: (message: string) => void;
+}
+
+export interface DtlsDispatch {
+  port: number;
+  handedOff: number;
+  dropped: number;
+  close(): Promise<void>;
+}
+
+/** "::ffff:10.0.0.1" → "10.0.0.1": a dual-stack socket reports IPv4 peers mapped. */
+function unmap(a: string): string {
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}
+
+export async function startDtlsDispatch(o: DtlsDispatchOptions): Promise<DtlsDispatch> {
+  const host = o.host ?? '::';
+  const sock = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reuseAddr: true });
+  const recent = new Map<string, number>();
+  const stats = { handedOff: 0, dropped: 0 };
+  sock.on('message', (msg, rinfo) => {
+    const peer = unmap(rinfo.address);
+    const id = clientHelloSessionId(msg);
+    const session = id ? o.registry.byDtlsAppId(id.toString('hex')) : undefined;
+    if (!session || session.state !== 'connected' || (o.admit && !o.admit(peer))) {
+      stats.dropped++;
+      return;
+    }
+    const key = `${peer}|${rinfo.port}`;
+    const now = Date.now();
+    const last = recent.get(key);
+    if (last !== undefined && now - last < HANDOFF_THROTTLE_MS) {
+      stats.dropped++;
+      return;
+    }
+    recent.delete(key);
+    recent.set(key, now);
+    if (recent.size > THROTTLE_ENTRIES) recent.delete(recent.keys().next().value!);
+    let fd: number;
+    try {
+      fd = udpConnect(peer.includes(':') ? '::' : '0.0.0.0', o.port, peer, rinfo.port);
+    } catch (e) {
+      o.onError?.(`DTLS hand-off to ${peer}:${rinfo.port} failed: ${(e as Error).message}`);
+      stats.dropped++;
+      return;
+    }
+    try {
+      o.post(session.shard, { type: 'dtls', conn: session.conn, fd, hello: new Uint8Array(msg) });
+      stats.handedOff++;
+    } catch {
+      closeFd(fd);
+      stats.dropped++;
+    }
+  });
+  sock.bind({ port: o.port, address: host, exclusive: false });
+  await once(sock, 'listening');
+  return {
+    port: sock.address().port,
+    get handedOff() {
+      return stats.handedOff;
+    },
+    get dropped() {
+      return stats.dropped;
+    },
+    close: () => new Promise<void>((resolve) => sock.close(() => resolve())),
+  };
+}
