@@ -4,12 +4,13 @@ import { pinSelf } from './lib/child';
 import { renderMarkdown, saveResults, type Table } from './lib/report';
 import { benchTls } from './tls/handshakes';
 import { benchAdmission } from './admission/decisions';
-import { benchTunnel } from './tunnel/throughput';
+import { benchDtls, benchTunnel } from './tunnel/throughput';
 
 const ROWS: Record<string, () => Promise<Table>> = {
   tls: benchTls,
   admission: benchAdmission,
   tunnel: benchTunnel,
+  dtls: benchDtls,
 };
 
 async function main(): Promise<void> {

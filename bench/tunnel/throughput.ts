@@ -1,8 +1,9 @@
-// `npm run bench -- tunnel`: tunnelled TCP throughput and the gateway's CPU
-// seconds per GB moved, wolfguard vs Debian's ocserv, side by side in one run
-// on one topology (client namespace ⇄ gateway namespace ⇄ lan namespace):
-// the same openconnect client over CSTP (TLS, no DTLS), the same certificate,
-// user, pools, MTU and configuration file, the same iperf3 load. Needs root.
+// `npm run bench -- tunnel` / `-- dtls`: tunnelled TCP throughput and the
+// gateway's CPU seconds per GB moved, wolfguard vs Debian's ocserv, side by
+// side in one run on one topology (client namespace ⇄ gateway namespace ⇄ lan
+// namespace): the same openconnect client over CSTP (TLS only) or over DTLS
+// (PSK-NEGOTIATE), the same certificate, user, pools, MTU and configuration
+// file, the same iperf3 load. Needs root.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -27,11 +28,12 @@ interface Side {
   mtu: number | undefined;
 }
 
-async function runSide(topo: Topology, which: 'wolfguard' | 'ocserv', common: Parameters<typeof startOcserv>[0], pin: string): Promise<Side> {
+async function runSide(topo: Topology, which: 'wolfguard' | 'ocserv', common: Parameters<typeof startOcserv>[0], pin: string, dtls: boolean): Promise<Side> {
   const gw = which === 'wolfguard' ? await startWolfguard({ ...common, workers: Number(process.env.WOLFGUARD_WORKERS ?? 2) }) : await startOcserv(common);
   try {
-    const c = await startOpenconnect({ ns: topo.clients[0]!.ns, url: `https://${topo.gw.outerIp}:${PORT}/`, user: USER.name, password: USER.password, servercertPin: pin, noDtls: true });
+    const c = await startOpenconnect({ ns: topo.clients[0]!.ns, url: `https://${topo.gw.outerIp}:${PORT}/`, user: USER.name, password: USER.password, servercertPin: pin, noDtls: !dtls });
     try {
+      if (dtls) await c.waitForOutput(/Established DTLS connection/, 15_000);
       const iperf = (reverse: boolean) => () => runIperf({ serverNs: topo.lan.ns, serverIp: topo.lan.ip, clientNs: topo.clients[0]!.ns, seconds: SECONDS, reverse });
       // Warm-up: TCP windows, caches, JIT.
       await iperf(false)();
@@ -46,7 +48,15 @@ async function runSide(topo: Topology, which: 'wolfguard' | 'ocserv', common: Pa
   }
 }
 
-export async function benchTunnel(): Promise<Table> {
+export function benchTunnel(): Promise<Table> {
+  return bench(false);
+}
+
+export function benchDtls(): Promise<Table> {
+  return bench(true);
+}
+
+async function bench(dtls: boolean): Promise<Table> {
   if (process.getuid?.() !== 0) throw new Error('the tunnel bench needs root (network namespaces, TUN)');
   // run.ts pins the bench process to one CPU; the gateways, client and iperf3 must not inherit that.
   try {
@@ -64,7 +74,7 @@ export async function benchTunnel(): Promise<Table> {
       ns: topo.gw.ns,
       dir: path.join(work, dir),
       port: PORT,
-      udpPort: 0,
+      udpPort: dtls ? PORT : 0,
       cert: pki.ecCert,
       key: pki.ecKey,
       users: [USER],
@@ -75,8 +85,8 @@ export async function benchTunnel(): Promise<Table> {
       dpd: 90,
       keepalive: 32400,
     });
-    const ours = await runSide(topo, 'wolfguard', common('wolfguard'), pin);
-    const theirs = await runSide(topo, 'ocserv', common('ocserv'), pin);
+    const ours = await runSide(topo, 'wolfguard', common('wolfguard'), pin, dtls);
+    const theirs = await runSide(topo, 'ocserv', common('ocserv'), pin, dtls);
     const rows: Row[] = [
       { metric: 'upload (client → lan) throughput', unit: 'Mbit/s', ours: ours.upload.mbitPerSec, theirs: theirs.upload.mbitPerSec, higherIsBetter: true },
       { metric: 'download (lan → client) throughput', unit: 'Mbit/s', ours: ours.download.mbitPerSec, theirs: theirs.download.mbitPerSec, higherIsBetter: true },
@@ -84,11 +94,11 @@ export async function benchTunnel(): Promise<Table> {
       { metric: 'gateway CPU per GB, download', unit: 'CPU s/GB', ours: ours.download.cpuSecondsPerGB, theirs: theirs.download.cpuSecondsPerGB, higherIsBetter: false },
     ];
     return {
-      title: 'CSTP (TLS) tunnel: one openconnect client, iperf3 through the gateway',
+      title: dtls ? 'DTLS tunnel (PSK-NEGOTIATE): one openconnect client, iperf3 through the gateway' : 'CSTP (TLS) tunnel: one openconnect client, iperf3 through the gateway',
       oursName: 'wolfguard',
       theirsName: 'ocserv',
       notes: [
-        `${SECONDS} s per direction after a warm-up run; same namespaces, certificate (ECDSA P-256), user, pools and configuration file for both; openconnect --no-dtls`,
+        `${SECONDS} s per direction after a warm-up run; same namespaces, certificate (ECDSA P-256), user, pools and configuration file for both; ${dtls ? 'openconnect with DTLS (waits for "Established DTLS connection")' : 'openconnect --no-dtls'}`,
         `negotiated: wolfguard ${ours.cipher} (tunnel MTU ${ours.mtu}), ocserv ${theirs.cipher} (tunnel MTU ${theirs.mtu})`,
         `wolfguard with ${process.env.WOLFGUARD_WORKERS ?? 2} shards; ocserv forks one worker per client`,
         'client, gateway and iperf3 share this machine\'s cores: with few cores the client (openconnect) is often the bottleneck, so CPU per GB is the gateway\'s own cost and the fairer figure',
