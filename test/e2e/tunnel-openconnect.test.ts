@@ -204,7 +204,7 @@ test('killing the TCP connection: openconnect reconnects with its cookie and kee
   await assert.rejects(startOpenconnect(clientOpts(1, { extraArgs: ['--cookie', cookie], connectTimeoutMs: 20_000 })), OpenconnectExitError);
 });
 
-test('DTLS: openconnect takes the PSK-NEGOTIATE offer (MTU probes echoed), and the DTLS channel carries pings and iperf3 both ways', { timeout: 120_000 }, async () => {
+test('DTLS: openconnect takes the PSK-NEGOTIATE offer (MTU probes echoed), the DTLS channel carries pings and iperf3 both ways, and a UDP flood gets no reply', { timeout: 120_000 }, async () => {
   const ns = topo.clients[2]!.ns;
   const c = await startOpenconnect(clientOpts(2, { noDtls: false }));
   try {
@@ -221,6 +221,13 @@ test('DTLS: openconnect takes the PSK-NEGOTIATE offer (MTU probes echoed), and t
     const down = await runIperf({ serverNs: topo.lan.ns, serverIp: topo.lan.ip, clientNs: ns, seconds: IPERF_SECONDS, reverse: true });
     assert.ok(up.receivedBytes > 1_000_000 && down.receivedBytes > 1_000_000, `DTLS moved ${up.receivedBytes} up, ${down.receivedBytes} down`);
     assert.ok((await dtlsStats()).frames > 1000, 'the upload came in over DTLS, not TLS');
+    // 100,000 datagrams of garbage and of ClientHellos for unknown sessions
+    // at the gateway's UDP port: no reply at all, and the tunnel keeps working.
+    const flood = await topo.tryExec(topo.clients[3]!.ns, process.execPath, [path.join(__dirname, '..', 'helpers', 'udp-flood.js'), topo.gw.outerIp, String(PORT), '100000'], { timeoutMs: 60_000 });
+    assert.equal(flood.code, 0, flood.stderr);
+    assert.deepEqual(JSON.parse(flood.stdout.trim()), { sent: 100_000, replies: 0 });
+    await ping(ns, topo.lan.ip);
+    assert.equal(await dtlsUp(), 1, 'DTLS still up after the flood');
   } finally {
     await c.stop();
   }
