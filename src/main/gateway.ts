@@ -36,6 +36,8 @@ export interface GatewayOptions {
   log?: Logger;
   /** Replaces the password file (tests). */
   authenticator?: Authenticator;
+  /** Called when the admin socket asks the gateway to stop (absent: refused). */
+  onStopRequest?: () => void;
 }
 
 export interface Gateway {
@@ -132,7 +134,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
         onError: (message) => log.warn(message),
       });
     }
-    if (cfg.adminSocket) admin = await startAdminServer(cfg.adminSocket, { service: svc, pool, workers, admission: adm });
+    if (cfg.adminSocket) admin = await startAdminServer(cfg.adminSocket, { service: svc, pool, workers, admission: adm, startedAt: Date.now(), ...(opts.onStopRequest ? { stop: opts.onStopRequest } : {}) });
   } catch (e) {
     await acceptor?.close();
     await dtls?.close();
@@ -172,25 +174,27 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
 /** Runs the gateway in the foreground until SIGINT/SIGTERM. */
 export async function runGateway(cfg: GatewayConfig, opts: GatewayOptions = {}): Promise<void> {
   const log = opts.log ?? createLogger();
-  const gw = await startGateway(cfg, { ...opts, log });
+  let stop: (why: string) => void = () => undefined;
+  const stopped = new Promise<string>((resolve) => (stop = resolve));
+  const gw = await startGateway(cfg, { ...opts, log, onStopRequest: () => stop('admin socket') });
   log.info({ port: gw.port, device: gw.device, workers: gw.workers, config: cfg.source }, `wolfguard listening on TCP port ${gw.port} (${gw.workers} shards, device ${gw.device})`);
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string) => {
-      log.info({ signal: sig }, 'stopping');
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      gw.stop().then(resolve, resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    // SIGHUP: re-read the admission rules; bans, rates and sessions are kept.
-    process.on('SIGHUP', () => {
-      try {
-        gw.admission.reload();
-        log.info({ file: cfg.admissionRules }, 'admission rules reloaded');
-      } catch (e) {
-        log.error({ err: (e as Error).message }, 'admission rules not reloaded; the old ones stay');
-      }
-    });
-  });
+  const onSignal = (sig: string) => stop(sig);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // SIGHUP: re-read the admission rules; bans, rates and sessions are kept.
+  const onHup = () => {
+    try {
+      gw.admission.reload();
+      log.info({ file: cfg.admissionRules }, 'admission rules reloaded');
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'admission rules not reloaded; the old ones stay');
+    }
+  };
+  process.on('SIGHUP', onHup);
+  const why = await stopped;
+  log.info({ reason: why }, 'stopping');
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  process.off('SIGHUP', onHup);
+  await gw.stop();
 }

@@ -64,6 +64,13 @@ export class SessionService {
     }
   }
 
+  /** Closes a session's tunnel connection; the session and its cookie stay (admin "disconnect"). */
+  disconnect(sessionId: string): boolean {
+    const ref = this.#registry.disconnect(sessionId, Date.now());
+    if (ref) this.#post(ref.shard, { type: 'kick', conn: ref.conn, reason: 'disconnected by the operator' });
+    return ref !== undefined;
+  }
+
   /** Ends a session now (admin); closes its tunnel if it has one. */
   end(sessionId: string): boolean {
     const e = this.#registry.end(sessionId, 'admin');

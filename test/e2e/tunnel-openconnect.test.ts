@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { makePki, type TestPki } from '../helpers/certs';
 import { createTopology, type Topology } from '../helpers/netns';
 import { startOpenconnect, pinSha256, OpenconnectExitError, type OpenconnectClient, type OpenconnectOptions } from '../helpers/openconnect';
@@ -230,5 +231,68 @@ test('DTLS: openconnect takes the PSK-NEGOTIATE offer (MTU probes echoed), the D
     assert.equal(await dtlsUp(), 1, 'DTLS still up after the flood');
   } finally {
     await c.stop();
+  }
+});
+
+function ctl(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(__dirname, '..', '..', 'src', 'main', 'ctl.js'), '--socket', gw.adminSocket, ...args], { encoding: 'utf8', timeout: 20_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('wolfguard-ctl against live clients: show, disconnect (client comes back), terminate (for good), ban/unban, status; bad input is a clear error', { timeout: 120_000 }, async () => {
+  const a = await startOpenconnect(clientOpts(4));
+  const b = await startOpenconnect(clientOpts(5));
+  try {
+    const users = JSON.parse(ctl('--json', 'show', 'users').stdout) as SessionView[];
+    assert.equal(users.length, 2);
+    assert.deepEqual(users.map((u) => u.user), [USER, USER]);
+    const table = ctl('show', 'users');
+    assert.equal(table.code, 0);
+    assert.match(table.stdout, /^id\s+user\s+state\s+ipv4/);
+    const sa = users.find((u) => u.ipv4 === a.state.ip4!.address)!;
+    assert.deepEqual(JSON.parse(ctl('--json', 'show', 'session', sa.id).stdout).ipv4, sa.ipv4);
+
+    // disconnect: the cookie stays valid, openconnect reconnects into the same session.
+    assert.equal(ctl('disconnect', 'id', sa.id).code, 0);
+    await a.waitForOutput(/Got CONNECT response: HTTP\/1\.1 200 CONNECTED[\s\S]*Got CONNECT response: HTTP\/1\.1 200 CONNECTED/, 40_000);
+    let again = sa;
+    for (let i = 0; i < 50 && again.tunnels < 2; i++) {
+      again = JSON.parse(ctl('--json', 'show', 'session', sa.id).stdout) as SessionView;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(again.tunnels, 2);
+    await ping(topo.clients[4]!.ns, topo.lan.ip);
+
+    // terminate: every session of the user ends and openconnect gives up.
+    const t = JSON.parse(ctl('--json', 'terminate', 'user', USER).stdout) as { terminated: string[] };
+    assert.equal(t.terminated.length, 2);
+    const [ea, eb] = await Promise.all([a.exited, b.exited]);
+    assert.ok(ea && eb, 'both clients ended');
+    assert.deepEqual(JSON.parse(ctl('--json', 'show', 'users').stdout), []);
+
+    // ban refuses the next connect from that address; unban lets it in.
+    assert.equal(ctl('ban', topo.clients[6]!.ip).code, 0);
+    assert.ok((JSON.parse(ctl('--json', 'show', 'bans').stdout) as Array<{ prefix: string }>).some((x) => x.prefix === `${topo.clients[6]!.ip}/32`));
+    await assert.rejects(startOpenconnect(clientOpts(6, { connectTimeoutMs: 15_000 })));
+    assert.equal(ctl('unban', topo.clients[6]!.ip).code, 0);
+    const c = await startOpenconnect(clientOpts(6));
+    await c.stop();
+
+    const st = JSON.parse(ctl('--json', 'status').stdout) as Record<string, unknown>;
+    for (const k of ['uptimeSeconds', 'sessions', 'connected', 'workers', 'shards', 'bytesFromClients', 'bytesToClients', 'ringCrossings']) assert.ok(k in st, `status has ${k}`);
+    assert.ok((st.bytesFromClients as number) > 0);
+
+    // Bad input: usage errors exit 2, refusals exit 1 with the gateway's reason.
+    assert.equal(ctl('disconnect', 'group', 'x').code, 2);
+    const bad = ctl('ban', '10.0.0.1/8');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /host bits/);
+    assert.equal(ctl('show', 'session', 'ffff').code, 1);
+    const nosock = spawnSync(process.execPath, [path.join(__dirname, '..', '..', 'src', 'main', 'ctl.js'), '--socket', '/nonexistent/x.sock', 'status'], { encoding: 'utf8' });
+    assert.equal(nosock.status, 1);
+    assert.match(nosock.stderr, /no gateway listening/);
+  } finally {
+    await a.stop();
+    await b.stop();
   }
 });

@@ -1,18 +1,24 @@
 // The admin interface: JSON over HTTP on a Unix socket (ocserv's
-// occtl-socket-file role), readable only by root (mode 0600). Read-only
-// queries plus disconnecting a session; `wolfguard ctl` and the tests use it.
-//   GET  /status                      gateway totals and per-shard connections
-//   GET  /sessions                    every session
-//   GET  /shards                      each shard's data-plane counters
-//   POST /sessions/<id>/disconnect    end a session (its cookie stops working)
-//   GET  /bans                        banned addresses (manual, blacklist, ban points)
-//   POST /bans?prefix=P[&seconds=N]   ban an address or prefix (no seconds: until unbanned)
-//   POST /unban?prefix=P              lift a ban (and the address's ban points)
-//   POST /reload                      re-read the admission rules
-//   GET  /admission                   decision counters
+// occtl-socket-file role), readable only by root (mode 0600). `wolfguard-ctl`
+// and the tests use it.
+//   GET  /status                          uptime, sessions, shards, traffic totals
+//   GET  /sessions                        every session
+//   GET  /sessions/<id>                   one session
+//   GET  /users/<name>                    the sessions of a user
+//   POST /sessions/<id>/disconnect        close its connection; the cookie stays valid
+//   POST /sessions/<id>/terminate         end the session; its cookie stops working
+//   POST /users/<name>/disconnect|terminate   the same for every session of the user
+//   GET  /shards                          each shard's data-plane counters
+//   GET  /bans                            banned addresses (manual, blacklist, ban points)
+//   POST /bans?prefix=P[&seconds=N]       ban an address or prefix (no seconds: until unbanned)
+//   POST /unban?prefix=P                  lift a ban (and the address's ban points)
+//   POST /reload                          re-read the admission rules
+//   GET  /admission                       decision counters
+//   POST /stop                            stop the gateway (when it runs as a service)
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { SessionService } from '../session-service';
+import type { SessionRecord } from '../sessions/registry';
 import type { ShardPool } from '../shard-pool';
 import type { GatewayAdmission } from '../admission/gateway-admission';
 import { isWolfguardError } from '../../common/errors';
@@ -27,6 +33,9 @@ export interface AdminContext {
   pool: ShardPool;
   workers: number;
   admission?: GatewayAdmission;
+  startedAt?: number;
+  /** Asks the gateway to stop (absent: not allowed, e.g. embedded in tests). */
+  stop?: () => void;
 }
 
 /** Largest request body the admin socket reads (commands have none). */
@@ -72,43 +81,72 @@ async function route(ctx: AdminContext, req: http.IncomingMessage): Promise<[num
   }
   const url = new URL(req.url ?? '/', 'http://admin');
   const reg = ctx.service.registry;
-  if (req.method === 'GET' && url.pathname === '/status') {
-    return [200, { sessions: reg.size, workers: ctx.workers, shards: ctx.pool.stats() }];
+  const p = url.pathname;
+  if (req.method === 'GET' && p === '/status') {
+    const shards = await ctx.pool.shardStats();
+    const sum = (k: 'tunRxBytes' | 'tunTxBytes' | 'tunRxPackets' | 'tunTxPackets' | 'ringOut' | 'ringOutDrops' | 'tunTxDrops') => shards.reduce((a, s) => a + (s.pump?.[k] ?? 0), 0);
+    const started = ctx.startedAt ?? Date.now();
+    return [
+      200,
+      {
+        uptimeSeconds: Math.round((Date.now() - started) / 1000),
+        sessions: reg.size,
+        connected: [...reg.sessions()].filter((s) => s.state === 'connected').length,
+        workers: ctx.workers,
+        shards: ctx.pool.stats().map((s) => ({ ...s, tunnels: shards.find((x) => x.shard === s.shard)?.tunnels ?? 0, dtls: shards.find((x) => x.shard === s.shard)?.dtls.up ?? 0 })),
+        // What the tunnels moved: from the clients (written to the TUN) and to them (read from it).
+        bytesFromClients: sum('tunTxBytes'),
+        bytesToClients: sum('tunRxBytes'),
+        ringCrossings: sum('ringOut'),
+        ringDrops: sum('ringOutDrops'),
+        tunDrops: sum('tunTxDrops'),
+        connectionsPerSecond: Math.round((ctx.pool.stats().reduce((a, s) => a + s.total, 0) / Math.max(1, (Date.now() - started) / 1000)) * 100) / 100,
+      },
+    ];
   }
-  if (req.method === 'GET' && url.pathname === '/sessions') {
-    const list = [...reg.sessions()].map((s) => ({
-      id: s.id,
-      user: s.user,
-      groups: s.groups,
-      state: s.state,
-      ipv4: s.addresses.ipv4,
-      ipv6: s.addresses.ipv6,
-      shard: s.shard,
-      peer: s.peer,
-      createdAt: new Date(s.createdAt).toISOString(),
-      tunnels: s.tunnels,
-    }));
-    return [200, list];
+  if (req.method === 'GET' && p === '/sessions') return [200, [...reg.sessions()].map(view)];
+  let m = /^\/sessions\/([0-9a-f]{1,64})$/.exec(p);
+  if (req.method === 'GET' && m) {
+    const s = reg.byId(m[1]!);
+    return s ? [200, view(s)] : [404, { error: `no session ${m[1]}` }];
   }
-  if (req.method === 'GET' && url.pathname === '/shards') return [200, await ctx.pool.shardStats()];
+  m = /^\/users\/([^/]{1,256})$/.exec(p);
+  if (req.method === 'GET' && m) {
+    const user = decodeURIComponent(m[1]!);
+    return [200, [...reg.sessions()].filter((s) => s.user === user).map(view)];
+  }
+  m = /^\/(sessions|users)\/([^/]{1,256})\/(disconnect|terminate)$/.exec(p);
+  if (req.method === 'POST' && m) {
+    const key = decodeURIComponent(m[2]!);
+    const ids = m[1] === 'sessions' ? (reg.byId(key) ? [key] : []) : [...reg.sessions()].filter((s) => s.user === key).map((s) => s.id);
+    if (ids.length === 0) return [404, { error: `no ${m[1] === 'sessions' ? 'session' : 'sessions of user'} ${key}` }];
+    const done = ids.filter((id) => (m![3] === 'terminate' ? ctx.service.end(id) : ctx.service.disconnect(id)));
+    return [200, { [m[3] === 'terminate' ? 'terminated' : 'disconnected']: done }];
+  }
+  if (req.method === 'GET' && p === '/shards') return [200, await ctx.pool.shardStats()];
+  if (req.method === 'POST' && p === '/stop') {
+    if (!ctx.stop) return [403, { error: 'this gateway cannot be stopped over the admin socket' }];
+    setImmediate(ctx.stop);
+    return [200, { stopping: true }];
+  }
   const adm = ctx.admission;
   if (adm) {
     const now = Date.now();
     try {
-      if (req.method === 'GET' && url.pathname === '/bans') return [200, adm.engine.listBans(now).map((b) => ({ ...b, until: Number.isFinite(b.until) ? new Date(b.until).toISOString() : null }))];
-      if (req.method === 'GET' && url.pathname === '/admission') return [200, { stats: adm.engine.stats(), counters: adm.engine.counters() }];
-      if (req.method === 'POST' && url.pathname === '/bans') {
+      if (req.method === 'GET' && p === '/bans') return [200, adm.engine.listBans(now).map((b) => ({ ...b, until: Number.isFinite(b.until) ? new Date(b.until).toISOString() : null }))];
+      if (req.method === 'GET' && p === '/admission') return [200, { stats: adm.engine.stats(), counters: adm.engine.counters() }];
+      if (req.method === 'POST' && p === '/bans') {
         const prefix = url.searchParams.get('prefix') ?? '';
         const secs = url.searchParams.get('seconds');
         if (secs !== null && !/^\d{1,9}$/.test(secs)) return [400, { error: 'seconds must be a whole number' }];
         const b = adm.engine.ban(prefix, now, secs === null ? Infinity : Number(secs) * 1000);
         return [200, { prefix: b.prefix }];
       }
-      if (req.method === 'POST' && url.pathname === '/unban') {
+      if (req.method === 'POST' && p === '/unban') {
         const prefix = url.searchParams.get('prefix') ?? '';
         return adm.engine.unban(prefix) ? [200, { ok: true }] : [404, { error: `${prefix} is not banned` }];
       }
-      if (req.method === 'POST' && url.pathname === '/reload') {
+      if (req.method === 'POST' && p === '/reload') {
         const rules = adm.reload();
         return [200, { rules: rules.rules.length }];
       }
@@ -117,11 +155,22 @@ async function route(ctx: AdminContext, req: http.IncomingMessage): Promise<[num
       throw e;
     }
   }
-  const m = /^\/sessions\/([0-9a-f]{1,64})\/disconnect$/.exec(url.pathname);
-  if (req.method === 'POST' && m) {
-    return ctx.service.end(m[1]!) ? [200, { ok: true }] : [404, { error: `no session ${m[1]}` }];
-  }
-  return [404, { error: `unknown request ${req.method} ${url.pathname}` }];
+  return [404, { error: `unknown request ${req.method} ${p}` }];
+}
+
+function view(s: SessionRecord) {
+  return {
+    id: s.id,
+    user: s.user,
+    groups: s.groups,
+    state: s.state,
+    ipv4: s.addresses.ipv4,
+    ipv6: s.addresses.ipv6,
+    shard: s.shard,
+    peer: s.peer,
+    createdAt: new Date(s.createdAt).toISOString(),
+    tunnels: s.tunnels,
+  };
 }
 
 function reply(res: http.ServerResponse, status: number, body: unknown): void {

@@ -167,6 +167,19 @@ export class SessionRegistry {
     return undefined;
   }
 
+  /**
+   * Drops a session's live connection but keeps the session (operator
+   * "disconnect"): the client reconnects with its cookie. Returns the
+   * connection to close, or undefined when it had none.
+   */
+  disconnect(sessionId: string, now: number): ConnectionRef | undefined {
+    const s = this.#byId.get(sessionId);
+    if (!s || s.state !== 'connected') return undefined;
+    s.state = 'dropped';
+    s.since = now;
+    return { shard: s.shard, conn: s.conn };
+  }
+
   /** Ends a session now (operator, logout from the auth page, ...). */
   end(sessionId: string, reason: EndReason): Ended | undefined {
     const s = this.#byId.get(sessionId);
