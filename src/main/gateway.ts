@@ -19,6 +19,7 @@ import { SessionService, type Authenticator } from './session-service';
 import { passwordAuthenticator } from './users/authenticator';
 import { startAdminServer, type AdminServer } from './admin/server';
 import { startDtlsDispatch, type DtlsDispatch } from './dtls-dispatch';
+import { startMetrics, type MetricsServer } from './metrics';
 import { randomBytes } from '../../native/lib';
 import { createLogger, type Logger } from '../common/log';
 import { envInt } from '../common/env';
@@ -48,6 +49,7 @@ export interface Gateway {
   readonly pool: ShardPool;
   readonly admin: AdminServer | undefined;
   readonly admission: GatewayAdmission;
+  readonly metricsPort: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -88,6 +90,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   let service: SessionService | undefined;
   let admission: GatewayAdmission | undefined;
   let dtls: DtlsDispatch | undefined;
+  let metrics: MetricsServer | undefined;
   try {
     admission = new GatewayAdmission(cfg);
     const adm = admission;
@@ -112,7 +115,11 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     });
     const auth = opts.authenticator ?? passwordAuthenticator(cfg);
     const svc = new SessionService(registry, auth, (shard, m) => pool?.post(shard, m), {
-      login: (user, peer, ok, reason) => (ok ? log.info({ user, peer }, 'login') : log.warn({ user, peer, reason }, 'login refused')),
+      login: (user, peer, ok, reason) => {
+        metrics?.logins.inc({ result: ok ? 'ok' : 'failed' });
+        if (ok) log.info({ user, peer }, 'login');
+        else log.warn({ user, peer, reason }, 'login refused');
+      },
       ended: (e) => log.info({ user: e.session.user, session: e.session.id, reason: e.reason }, 'session ended'),
     }, adm.loginGuard());
     service = svc;
@@ -134,10 +141,16 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
         onError: (message) => log.warn(message),
       });
     }
+    const metricsListen = process.env.WOLFGUARD_METRICS;
+    if (metricsListen) {
+      metrics = await startMetrics(metricsListen, { service: svc, pool, admission: adm });
+      log.info({ port: metrics.port }, `metrics on http://${metricsListen}/metrics`);
+    }
     if (cfg.adminSocket) admin = await startAdminServer(cfg.adminSocket, { service: svc, pool, workers, admission: adm, startedAt: Date.now(), ...(opts.onStopRequest ? { stop: opts.onStopRequest } : {}) });
   } catch (e) {
     await acceptor?.close();
     await dtls?.close();
+    await metrics?.close();
     await admin?.close();
     service?.close();
     admission?.close();
@@ -151,6 +164,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   const ad = admin;
   const adm = admission;
   const dt = dtls;
+  const me = metrics;
   return {
     port: a.port,
     device: tun.name,
@@ -159,9 +173,11 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     pool: p,
     admin: ad,
     admission: adm,
+    metricsPort: me?.port,
     async stop() {
       await a.close();
       await dt?.close();
+      await me?.close();
       await ad?.close();
       s.close();
       adm.close();

@@ -43,6 +43,8 @@ export interface ShardStats {
   /** Tunnels whose DTLS channel is up, and the data packets they received over it. */
   dtls: { up: number; dataFramesIn: number };
   pump?: import('../../native/lib').PumpStats;
+  /** Event-loop delay p99 since the previous stats request, ms. */
+  lagP99Ms?: number;
 }
 
 /** What a shard needs to know of a session to open its tunnel. */

@@ -3,6 +3,7 @@
 // TUN queue and packet pump, on its own libuv loop. The main thread accepts
 // and posts fds; the shard adopts them in native code.
 import * as http from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { TlsContext, TlsSocket, TunnelPump, closeFd } from '../../native/lib';
 import type { FromShard, ShardConfig, ToShard } from './messages';
@@ -86,13 +87,17 @@ function noteReleased(): void {
 }
 
 let nextConn = 1;
+// Event-loop delay of this shard, reported (and reset) with each stats request.
+const lag = monitorEventLoopDelay({ resolution: 20 });
+lag.enable();
 port.on('message', (m: ToShard) => {
   switch (m.type) {
     case 'reply':
       rpc.settle(m.id, m.result);
       return;
     case 'stats':
-      send({ type: 'stats', id: m.id, stats: { shard: config.shard, connections: live, tunnels: tunnels?.size ?? 0, dtls: tunnels?.dtlsStats() ?? { up: 0, dataFramesIn: 0 }, ...(pump ? { pump: pump.stats() } : {}) } });
+      setImmediate(() => lag.reset());
+      send({ type: 'stats', id: m.id, stats: { shard: config.shard, connections: live, tunnels: tunnels?.size ?? 0, dtls: tunnels?.dtlsStats() ?? { up: 0, dataFramesIn: 0 }, lagP99Ms: lag.percentile(99) / 1e6, ...(pump ? { pump: pump.stats() } : {}) } });
       return;
     case 'dtls':
       if (tunnels) tunnels.attachDtls(m.conn, m.fd, m.hello);
@@ -102,6 +107,7 @@ port.on('message', (m: ToShard) => {
       tunnels?.kick(m.conn, m.reason);
       return;
     case 'stop':
+      lag.disable();
       tunnels?.close();
       server.close();
       pump?.close();

@@ -33,6 +33,10 @@ const CLIENTS = 20;
 const IPERF_SECONDS = 2;
 /** Sender and receiver totals differ by what was in flight when the sender stopped. */
 const IPERF_AGREEMENT = 0.9;
+/** Prometheus listener inside the gateway namespace (loopback there). */
+const METRICS_PORT = 9101;
+/** TUN bytes carry IP and TCP headers on top of iperf3's payload: at most this much more. */
+const HEADER_SLACK = 1.1;
 
 interface SessionView {
   id: string;
@@ -86,6 +90,7 @@ before(async () => {
     dpd: 20,
     keepalive: 30,
     workers: 2,
+    env: { WOLFGUARD_METRICS: `127.0.0.1:${METRICS_PORT}` },
   });
 });
 
@@ -294,5 +299,40 @@ test('wolfguard-ctl against live clients: show, disconnect (client comes back), 
   } finally {
     await a.stop();
     await b.stop();
+  }
+});
+
+async function scrape(): Promise<Map<string, number>> {
+  const js = `require('http').get('http://127.0.0.1:${METRICS_PORT}/metrics', (r) => { let t = ''; r.on('data', (d) => (t += d)); r.on('end', () => process.stdout.write(t)); })`;
+  const r = await topo.tryExec(topo.gw.ns, process.execPath, ['-e', js]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = new Map<string, number>();
+  for (const line of r.stdout.split('\n')) {
+    const m = /^([a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$/.exec(line);
+    if (m) out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
+function total(m: Map<string, number>, name: string): number {
+  let s = 0;
+  for (const [k, v] of m) if (k === name || k.startsWith(`${name}{`)) s += v;
+  return s;
+}
+
+test('Prometheus metrics move with the traffic: TUN bytes follow iperf3, sessions, logins and admission decisions counted', { timeout: 90_000 }, async () => {
+  const c = await startOpenconnect(clientOpts(7));
+  try {
+    const before = await scrape();
+    const r = await runIperf({ serverNs: topo.lan.ns, serverIp: topo.lan.ip, clientNs: topo.clients[7]!.ns, seconds: IPERF_SECONDS });
+    const after = await scrape();
+    const written = total(after, 'wolfguard_tun_written_bytes_total') - total(before, 'wolfguard_tun_written_bytes_total');
+    assert.ok(written >= r.receivedBytes && written <= r.sentBytes * HEADER_SLACK + 1_000_000, `TUN got ${written} bytes for iperf3's ${r.receivedBytes}`);
+    assert.equal(after.get('wolfguard_sessions{state="connected"}'), 1);
+    assert.ok((after.get('wolfguard_logins_total{result="ok"}') ?? 0) >= 1);
+    assert.ok(total(after, 'wolfguard_admission_decisions_total') > 0);
+    assert.ok(after.has('wolfguard_shard_event_loop_lag_seconds{shard="0"}') && after.has('wolfguard_main_event_loop_lag_seconds'));
+  } finally {
+    await c.stop();
   }
 });

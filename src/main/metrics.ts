@@ -1,0 +1,126 @@
+// Prometheus metrics (prom-client) on an HTTP listener of their own, off by
+// default; WOLFGUARD_METRICS=host:port turns them on (loopback is the
+// sensible host). Values are gathered at scrape time from the registry, the
+// shards and the admission engine, so nothing on a packet path counts for us.
+import * as http from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { ErrorCodes, WolfguardError } from '../common/errors';
+import type { SessionService } from './session-service';
+import type { ShardPool } from './shard-pool';
+import type { GatewayAdmission } from './admission/gateway-admission';
+
+export interface MetricsContext {
+  service: SessionService;
+  pool: ShardPool;
+  admission: GatewayAdmission;
+}
+
+export interface MetricsServer {
+  port: number;
+  logins: Counter<'result'>;
+  close(): Promise<void>;
+}
+
+/** "127.0.0.1:9101" / "[::1]:9101" / "9101" (loopback). */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+))?:?(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) throw new WolfguardError(ErrorCodes.CONFIG_INVALID, `WOLFGUARD_METRICS must be [host:]port, got ${JSON.stringify(text)}`);
+  return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
+}
+
+export async function startMetrics(listen: string, ctx: MetricsContext): Promise<MetricsServer> {
+  const { host, port } = parseListen(listen);
+  const reg = new Registry();
+  collectDefaultMetrics({ register: reg, prefix: 'wolfguard_process_' });
+  const lag = monitorEventLoopDelay({ resolution: 20 });
+  lag.enable();
+
+  const logins = new Counter({ name: 'wolfguard_logins_total', help: 'Password logins by result', labelNames: ['result'] as const, registers: [reg] });
+  new Gauge({
+    name: 'wolfguard_sessions',
+    help: 'Sessions by state',
+    labelNames: ['state'] as const,
+    registers: [reg],
+    collect() {
+      const n = { authenticated: 0, connected: 0, dropped: 0 };
+      for (const s of ctx.service.registry.sessions()) n[s.state]++;
+      for (const [state, v] of Object.entries(n)) this.set({ state }, v);
+    },
+  });
+  new Gauge({
+    name: 'wolfguard_main_event_loop_lag_seconds',
+    help: 'Main thread event-loop delay, p99 since the last scrape',
+    registers: [reg],
+    collect() {
+      this.set(lag.percentile(99) / 1e9);
+      lag.reset();
+    },
+  });
+  // Per-shard counters, one stats round-trip per scrape.
+  const shardGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ['shard'] as const, registers: [reg] });
+  const g = {
+    connections: shardGauge('wolfguard_shard_connections', 'TLS connections a shard holds'),
+    tunnels: shardGauge('wolfguard_shard_tunnels', 'CSTP tunnels a shard holds'),
+    dtls: shardGauge('wolfguard_shard_dtls_tunnels', 'Tunnels with DTLS up'),
+    tunRx: shardGauge('wolfguard_tun_read_bytes_total', 'Bytes read from the TUN queue (towards clients)'),
+    tunTx: shardGauge('wolfguard_tun_written_bytes_total', 'Bytes written to the TUN queue (from clients)'),
+    tunRxPk: shardGauge('wolfguard_tun_read_packets_total', 'Packets read from the TUN queue'),
+    tunTxPk: shardGauge('wolfguard_tun_written_packets_total', 'Packets written to the TUN queue'),
+    tunDrops: shardGauge('wolfguard_tun_write_drops_total', 'Packets the TUN queue refused'),
+    noRoute: shardGauge('wolfguard_tun_no_route_total', 'TUN packets for no session'),
+    ringOut: shardGauge('wolfguard_ring_out_total', 'Packets handed to another shard'),
+    ringDrops: shardGauge('wolfguard_ring_drops_total', 'Packets lost to a full ring'),
+    ringIn: shardGauge('wolfguard_ring_in_total', 'Packets taken from other shards'),
+    lag: shardGauge('wolfguard_shard_event_loop_lag_seconds', 'Shard event-loop delay, p99 since its last report'),
+  };
+  const decisions = new Gauge({ name: 'wolfguard_admission_decisions_total', help: 'Admission decisions by rule and reason', labelNames: ['rule', 'reason'] as const, registers: [reg] });
+
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    void (async () => {
+      const shards = await ctx.pool.shardStats();
+      for (const s of shards) {
+        const l = { shard: String(s.shard) };
+        g.connections.set(l, s.connections);
+        g.tunnels.set(l, s.tunnels);
+        g.dtls.set(l, s.dtls.up);
+        if (s.lagP99Ms !== undefined) g.lag.set(l, s.lagP99Ms / 1000);
+        if (!s.pump) continue;
+        g.tunRx.set(l, s.pump.tunRxBytes);
+        g.tunTx.set(l, s.pump.tunTxBytes);
+        g.tunRxPk.set(l, s.pump.tunRxPackets);
+        g.tunTxPk.set(l, s.pump.tunTxPackets);
+        g.tunDrops.set(l, s.pump.tunTxDrops);
+        g.noRoute.set(l, s.pump.noRoute);
+        g.ringOut.set(l, s.pump.ringOut);
+        g.ringDrops.set(l, s.pump.ringOutDrops);
+        g.ringIn.set(l, s.pump.ringIn);
+      }
+      for (const c of ctx.admission.engine.counters()) decisions.set({ rule: c.ruleId, reason: c.reason }, c.count);
+      const text = await reg.metrics();
+      res.writeHead(200, { 'Content-Type': reg.contentType });
+      res.end(text);
+    })().catch((e: Error) => {
+      res.writeHead(500).end(e.message);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    port: (server.address() as { port: number }).port,
+    logins,
+    close: () =>
+      new Promise<void>((resolve) => {
+        lag.disable();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
