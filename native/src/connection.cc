@@ -634,9 +634,8 @@ int Connection::WriteOrQueue(const uint8_t* d, size_t n, bool droppable) {
 
 // ------------------------------------------------------------- tunnel mode
 
-// A CSTP byte stream from the peer: data frames go to the TUN queue, DPD
-// requests are answered here, keepalives only refresh lastRx_, anything else
-// goes to JavaScript. Frames may span reads (cstpIn_ keeps the partial one).
+// A CSTP byte stream from the peer, cut into frames for HandleFrame. Frames
+// may span reads (cstpIn_ keeps the partial one).
 void Connection::HandleCstp(const uint8_t* d, size_t n) {
   const uint8_t* p = d;
   size_t left = n;
@@ -654,19 +653,8 @@ void Connection::HandleCstp(const uint8_t* d, size_t n) {
     }
     size_t len = (static_cast<size_t>(f[4]) << 8) | f[5];
     if (left - off < cstp::kHeader + len) break;
-    const uint8_t* payload = f + cstp::kHeader;
-    uint8_t type = f[6];
-    framesIn_++;
-    if (type == cstp::kData) {
-      dataIn_++;
-      if (pump_ != nullptr && len > 0) pump_->WriteToTun(payload, len);
-    } else if (type == cstp::kDpdReq) {
-      dpdAnswered_++;
-      QueueFrame(cstp::kDpdResp, payload, len);
-    } else if (type != cstp::kDpdResp && type != cstp::kKeepalive) {
-      Emit(kEvControl, Napi::Number::New(env_, type), Napi::Buffer<uint8_t>::Copy(env_, payload, len));
-      if (Dead()) return;
-    }
+    HandleFrame(f[6], f + cstp::kHeader, len);
+    if (Dead()) return;
     off += cstp::kHeader + len;
   }
   // Keep only the unfinished frame.
@@ -678,13 +666,15 @@ void Connection::HandleCstp(const uint8_t* d, size_t n) {
 }
 
 // One DTLS record from the peer: a type byte (CSTP's codes) and the payload.
-// Data to the TUN queue, DPD answered with the same payload (openconnect pads
-// its probes to find the MTU and expects the echo at the same size).
 void Connection::HandleDtls(const uint8_t* d, size_t n) {
-  if (n == 0) return;
-  uint8_t type = d[0];
-  const uint8_t* payload = d + 1;
-  size_t len = n - 1;
+  if (n > 0) HandleFrame(d[0], d + 1, n - 1);
+}
+
+// One tunnel frame, whichever channel brought it: data to the TUN queue,
+// DPD answered with the same payload on the same channel (openconnect pads
+// its DTLS probes to find the MTU and expects the echo at the same size),
+// keepalives only refresh lastRx_, anything else goes to JavaScript.
+void Connection::HandleFrame(uint8_t type, const uint8_t* payload, size_t len) {
   framesIn_++;
   if (type == cstp::kData) {
     dataIn_++;

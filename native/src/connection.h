@@ -86,6 +86,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
   int WriteOrQueue(const uint8_t* d, size_t n, bool droppable);
   void HandleCstp(const uint8_t* d, size_t n);
   void HandleDtls(const uint8_t* d, size_t n);
+  void HandleFrame(uint8_t type, const uint8_t* payload, size_t len);
   bool SendCorked();
   void UpdatePoll();
   void ArmDtlsTimer();
