@@ -63,9 +63,22 @@ Pump::Pump(const Napi::CallbackInfo& info) : ObjectWrap<Pump>(info) {
   }
   poll_->data = this;
   uv_poll_start(poll_, UV_READABLE, OnPoll);
+  // A shard that dies must not leave its TUN queue attached and unread: the
+  // kernel would go on steering flows into it.
+  napi_add_env_cleanup_hook(env, EnvCleanup, this);
+  cleanupHook_ = true;
 }
 
-Pump::~Pump() { CloseAll(); }
+void Pump::EnvCleanup(void* arg) {
+  auto* self = static_cast<Pump*>(arg);
+  self->cleanupHook_ = false;  // it ran; nothing to remove later
+  self->CloseAll();
+}
+
+Pump::~Pump() {
+  if (cleanupHook_) napi_remove_env_cleanup_hook(Env(), EnvCleanup, this);
+  CloseAll();
+}
 
 void Pump::CloseAll() {
   for (Connection* c : attached_) c->DetachPump();

@@ -51,6 +51,8 @@ class Pump : public Napi::ObjectWrap<Pump> {
   void WakePeers();
 
   static void OnPoll(uv_poll_t* h, int status, int events);
+  static void EnvCleanup(void* arg);
+  bool cleanupHook_ = false;
   void ReadTun();
   void CloseAll();
 

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { closeFd, createWakeFd, openTun } from '../../native/lib';
 import { createRing } from '../ring/spsc-ring';
 import { DEFAULT_SLOT_COUNT, DEFAULT_SLOT_SIZE } from '../ring/layout';
-import { createRouteTable, type RoutePools } from '../ring/route-table';
+import { RouteTable, createRouteTable, type RoutePools } from '../ring/route-table';
 import { ErrorCodes, WolfguardError } from '../common/errors';
 import type { MeshConfig } from '../workers/messages';
 import type { GatewayConfig } from './config/types';
@@ -123,7 +123,23 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       ended: (e) => log.info({ user: e.session.user, session: e.session.id, reason: e.reason }, 'session ended'),
     }, adm.loginGuard());
     service = svc;
-    pool = new ShardPool({ workers, certFile: cfg.serverCert, keyFile: cfg.serverKey, gateway: cfg, tunFds: tun.fds, mesh, onMessage: (m) => svc.handle(m) });
+    const table = new RouteTable(routes);
+    pool = new ShardPool({
+      workers,
+      certFile: cfg.serverCert,
+      keyFile: cfg.serverKey,
+      gateway: cfg,
+      tunFds: tun.fds,
+      mesh,
+      onMessage: (m) => svc.handle(m),
+      onShardExit: (shard, code) => {
+        const dropped = registry.dropShard(shard, Date.now());
+        for (const s of dropped) table.release(s.addresses.lease, shard);
+        log.error({ shard, code, sessions: dropped.length }, 'shard died; restarting it (its clients reconnect with their cookies)');
+        // Its TUN queue went with it: attach a fresh one to the same device.
+        return openTun(tun.name, 1).fds[0];
+      },
+    });
     owned.length = 0; // the shards own the TUN queue fds now
     await pool.ready();
     acceptor = await startAcceptor(pool, cfg.listenHost ?? '::', cfg.tcpPort, (ip) => {

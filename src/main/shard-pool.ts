@@ -22,9 +22,18 @@ export interface ShardPoolOptions {
   mesh?: MeshConfig[];
   /** Everything a shard sends besides its own bookkeeping (login, connect, tunnel-closed). */
   onMessage?: (m: FromShard) => void;
+  /**
+   * A shard died (after start-up). The pool restarts it; this callback first
+   * settles what the dead shard held, and returns the new shard's TUN queue fd
+   * (or undefined when there is no data plane).
+   */
+  onShardExit?: (shard: number, code: number) => number | undefined;
 }
 
 interface ShardState {
+  cfg: ShardConfig;
+  startedAt: number;
+  restarts: number;
   worker: Worker;
   ready: boolean;
   /** Connections handed over and not yet reported closed. */
@@ -35,6 +44,8 @@ interface ShardState {
 
 /** How long a shard may take to close its tunnels on stop before it is terminated. */
 export const SHARD_STOP_GRACE_MS = 2000;
+/** A shard that dies within this long of its start waits this long before the next start. */
+export const SHARD_RESTART_BACKOFF_MS = 1000;
 /** A shard answers a stats request at its next loop turn; one that takes a second is stuck. */
 export const SHARD_STATS_TIMEOUT_MS = 1000;
 
@@ -51,7 +62,6 @@ export class ShardPool {
   constructor(options: ShardPoolOptions) {
     this.#forward = options.onMessage;
     const n = options.workers ?? defaultWorkerCount();
-    const script = path.join(__dirname, '..', 'workers', 'shard.js');
     for (let i = 0; i < n; i++) {
       const cfg: ShardConfig = {
         shard: i,
@@ -62,11 +72,47 @@ export class ShardPool {
       if (options.gateway) cfg.gateway = options.gateway;
       if (options.tunFds?.[i] !== undefined) cfg.tunFd = options.tunFds[i];
       if (options.mesh?.[i]) cfg.mesh = options.mesh[i];
-      const worker = new Worker(script, { workerData: cfg });
-      const state: ShardState = { worker, ready: false, live: 0, total: 0 };
-      worker.on('message', (m: FromShard) => this.#onMessage(state, m));
+      const state = { cfg, startedAt: Date.now(), restarts: 0, ready: false, live: 0, total: 0 } as ShardState;
+      this.#spawn(state);
       this.#shards.push(state);
     }
+    this.#onShardExit = options.onShardExit;
+  }
+
+  #onShardExit: ShardPoolOptions['onShardExit'];
+  #closing = false;
+
+  #spawn(state: ShardState): void {
+    const worker = new Worker(path.join(__dirname, '..', 'workers', 'shard.js'), { workerData: state.cfg });
+    state.worker = worker;
+    state.startedAt = Date.now();
+    worker.on('message', (m: FromShard) => this.#onMessage(state, m));
+    // A shard's uncaught error ends that thread only; 'exit' follows.
+    worker.on('error', () => undefined);
+    worker.on('exit', (code) => {
+      if (this.#closing || state.worker !== worker || !state.ready) return;
+      this.#restart(state, code);
+    });
+  }
+
+  /** Brings a dead shard back; its clients reconnect with their cookies. */
+  #restart(state: ShardState, code: number): void {
+    state.ready = false;
+    state.live = 0;
+    state.restarts++;
+    const fd = this.#onShardExit?.(state.cfg.shard, code);
+    if (fd !== undefined) state.cfg.tunFd = fd;
+    else delete state.cfg.tunFd;
+    // A shard that dies at once again is not restarted in a tight loop.
+    const delay = Date.now() - state.startedAt < SHARD_RESTART_BACKOFF_MS ? SHARD_RESTART_BACKOFF_MS : 0;
+    setTimeout(() => {
+      if (!this.#closing) this.#spawn(state);
+    }, delay).unref();
+  }
+
+  /** How many times each shard was restarted after dying. */
+  restarts(): number[] {
+    return this.#shards.map((s) => s.restarts);
   }
 
   /** Resolves when every shard has its context loaded; rejects if one fails to start. */
@@ -155,6 +201,7 @@ export class ShardPool {
 
   /** Asks each shard to stop (closing its tunnels), then ends the threads. */
   async close(): Promise<void> {
+    this.#closing = true;
     for (const s of this.#shards) s.worker.postMessage({ type: 'stop' } satisfies ToShard);
     await Promise.all(
       this.#shards.map(

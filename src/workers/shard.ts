@@ -106,6 +106,14 @@ port.on('message', (m: ToShard) => {
     case 'kick':
       tunnels?.kick(m.conn, m.reason);
       return;
+    case 'crash':
+      // Test hook: an uncaught error, as a bug would throw one.
+      if (process.env.WOLFGUARD_TEST_HOOKS === '1') {
+        setImmediate(() => {
+          throw new Error('test hook: shard crash');
+        });
+      }
+      return;
     case 'stop':
       lag.disable();
       tunnels?.close();

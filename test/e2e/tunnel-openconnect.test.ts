@@ -90,7 +90,7 @@ before(async () => {
     dpd: 20,
     keepalive: 30,
     workers: 2,
-    env: { WOLFGUARD_METRICS: `127.0.0.1:${METRICS_PORT}` },
+    env: { WOLFGUARD_METRICS: `127.0.0.1:${METRICS_PORT}`, WOLFGUARD_TEST_HOOKS: '1' },
   });
 });
 
@@ -334,5 +334,31 @@ test('Prometheus metrics move with the traffic: TUN bytes follow iperf3, session
     assert.ok(after.has('wolfguard_shard_event_loop_lag_seconds{shard="0"}') && after.has('wolfguard_main_event_loop_lag_seconds'));
   } finally {
     await c.stop();
+  }
+});
+
+test('a shard thread dies: clients of the other shard never lose a ping; the dead shard is restarted and its clients come back with their cookies', { timeout: 120_000 }, async () => {
+  const idx = [8, 9, 10, 11];
+  const clients = await Promise.all(idx.map((i) => startOpenconnect(clientOpts(i))));
+  try {
+    const list = await sessions();
+    const shardOf = (c: OpenconnectClient) => list.find((s) => s.ipv4 === c.state.ip4!.address)!.shard;
+    const victims = clients.map((c, k) => ({ c, ns: topo.clients[idx[k]!]!.ns, shard: shardOf(c) }));
+    const survivors = victims.filter((v) => v.shard === 0);
+    const dying = victims.filter((v) => v.shard === 1);
+    assert.ok(survivors.length > 0 && dying.length > 0, `clients on both shards: ${victims.map((v) => v.shard).join(',')}`);
+    // 60 pings over 6 s from every client of shard 0 while shard 1 dies.
+    const pings = survivors.map((v) => topo.tryExec(v.ns, 'ping', ['-c', '60', '-i', '0.1', '-W', '1', topo.lan.ip]));
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal((await gw.admin('POST', '/test/crash-shard?shard=1')).status, 200);
+    for (const r of await Promise.all(pings)) assert.match(r.stdout, / 60 received, 0% packet loss/, r.stdout);
+    // The dead shard's clients reconnect (openconnect retries with its cookie).
+    await Promise.all(dying.map((v) => v.c.waitForOutput(/Got CONNECT response: HTTP\/1\.1 200 CONNECTED[\s\S]*Got CONNECT response: HTTP\/1\.1 200 CONNECTED/, 60_000)));
+    assert.deepEqual((await gw.admin<number[]>('GET', '/restarts')).body, [0, 1]);
+    for (const v of victims) await ping(v.ns, topo.lan.ip);
+    const after = await sessions();
+    for (const v of dying) assert.equal(after.find((s) => s.ipv4 === v.c.state.ip4!.address)?.tunnels, 2, 'same session, second tunnel');
+  } finally {
+    await Promise.all(clients.map((c) => c.stop()));
   }
 });

@@ -124,6 +124,14 @@ async function route(ctx: AdminContext, req: http.IncomingMessage): Promise<[num
     return [200, { [m[3] === 'terminate' ? 'terminated' : 'disconnected']: done }];
   }
   if (req.method === 'GET' && p === '/shards') return [200, await ctx.pool.shardStats()];
+  // Test hook (WOLFGUARD_TEST_HOOKS=1 only): make a shard thread die.
+  if (req.method === 'POST' && p === '/test/crash-shard' && process.env.WOLFGUARD_TEST_HOOKS === '1') {
+    const shard = Number(url.searchParams.get('shard'));
+    if (!Number.isInteger(shard) || shard < 0 || shard >= ctx.workers) return [400, { error: 'shard must be a shard number' }];
+    ctx.pool.post(shard, { type: 'crash' });
+    return [200, { crashing: shard }];
+  }
+  if (req.method === 'GET' && p === '/restarts') return [200, ctx.pool.restarts()];
   if (req.method === 'POST' && p === '/stop') {
     if (!ctx.stop) return [403, { error: 'this gateway cannot be stopped over the admin socket' }];
     setImmediate(ctx.stop);

@@ -180,6 +180,18 @@ export class SessionRegistry {
     return { shard: s.shard, conn: s.conn };
   }
 
+  /** A shard died: its connected sessions are dropped (they come back with their cookies). */
+  dropShard(shard: number, now: number): SessionRecord[] {
+    const out: SessionRecord[] = [];
+    for (const s of this.#byId.values()) {
+      if (s.state !== 'connected' || s.shard !== shard) continue;
+      s.state = 'dropped';
+      s.since = now;
+      out.push(s);
+    }
+    return out;
+  }
+
   /** Ends a session now (operator, logout from the auth page, ...). */
   end(sessionId: string, reason: EndReason): Ended | undefined {
     const s = this.#byId.get(sessionId);
