@@ -10,6 +10,9 @@ import { RouteTable, createRouteTable, type RoutePools } from '../ring/route-tab
 import { ErrorCodes, WolfguardError } from '../common/errors';
 import type { MeshConfig } from '../workers/messages';
 import type { GatewayConfig } from './config/types';
+import * as fs from 'node:fs';
+import { loadConfigFile } from './config/load';
+import { EMBEDDED_SOURCE } from './config/default-config';
 import { ShardPool, defaultWorkerCount } from './shard-pool';
 import { startAcceptor, type Acceptor } from './acceptor';
 import { IpPool, GATEWAY_LEASE } from './sessions/ip-pool';
@@ -50,6 +53,12 @@ export interface Gateway {
   readonly admin: AdminServer | undefined;
   readonly admission: GatewayAdmission;
   readonly metricsPort: number | undefined;
+  /**
+   * Applies a reloaded configuration without dropping anyone: new sessions
+   * get its routes, DNS, domain, timers and limits. Returns the keys that
+   * only a restart changes (they keep their old values).
+   */
+  reload(next: GatewayConfig): string[];
   stop(): Promise<void>;
 }
 
@@ -181,6 +190,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   const adm = admission;
   const dt = dtls;
   const me = metrics;
+  let current = cfg;
   return {
     port: a.port,
     device: tun.name,
@@ -190,6 +200,16 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     admin: ad,
     admission: adm,
     metricsPort: me?.port,
+    reload(next: GatewayConfig): string[] {
+      const kept = RESTART_ONLY.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(current[k]));
+      const applied: GatewayConfig = { ...next };
+      for (const k of kept) (applied as unknown as Record<string, unknown>)[k] = current[k];
+      current = applied;
+      s.registry.configure({ cookieTimeoutMs: applied.cookieTimeout * 1000, sessionTimeoutMs: applied.sessionTimeout ? applied.sessionTimeout * 1000 : null });
+      adm.engine.configureSessions({ maxClients: applied.maxClients, maxSameClients: applied.maxSameClients, pendingTtlMs: applied.cookieTimeout * 1000 });
+      p.reconfigure(applied);
+      return kept;
+    },
     async stop() {
       await a.close();
       await dt?.close();
@@ -203,6 +223,9 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   };
 }
 
+/** What a reload cannot change on a running gateway. */
+const RESTART_ONLY: ReadonlyArray<keyof GatewayConfig> = ['tcpPort', 'udpPort', 'listenHost', 'serverCert', 'serverKey', 'caCert', 'auth', 'ipv4Pool', 'ipv6Pool', 'device', 'ciphers', 'adminSocket', 'admissionRules'];
+
 /** Runs the gateway in the foreground until SIGINT/SIGTERM. */
 export async function runGateway(cfg: GatewayConfig, opts: GatewayOptions = {}): Promise<void> {
   const log = opts.log ?? createLogger();
@@ -213,8 +236,19 @@ export async function runGateway(cfg: GatewayConfig, opts: GatewayOptions = {}):
   const onSignal = (sig: string) => stop(sig);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  // SIGHUP: re-read the admission rules; bans, rates and sessions are kept.
+  // SIGHUP: re-read the configuration file and the admission rules; sessions,
+  // bans and rates are kept (users are re-read whenever their file changes).
   const onHup = () => {
+    if (cfg.source !== EMBEDDED_SOURCE && fs.existsSync(cfg.source)) {
+      try {
+        const { config: next, warnings } = loadConfigFile(cfg.source);
+        for (const w of warnings) log.warn(w);
+        const kept = gw.reload(next);
+        log.info({ file: cfg.source, needRestart: kept }, kept.length > 0 ? `configuration reloaded; ${kept.join(', ')} take effect at the next start` : 'configuration reloaded');
+      } catch (e) {
+        log.error({ err: (e as Error).message }, 'configuration not reloaded; the old one stays');
+      }
+    }
     try {
       gw.admission.reload();
       log.info({ file: cfg.admissionRules }, 'admission rules reloaded');

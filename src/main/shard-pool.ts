@@ -110,6 +110,14 @@ export class ShardPool {
     }, delay).unref();
   }
 
+  /** A reloaded gateway configuration, for every shard (and for shards restarted later). */
+  reconfigure(gateway: GatewayConfig): void {
+    for (const s of this.#shards) {
+      s.cfg.gateway = gateway;
+      s.worker.postMessage({ type: 'config', gateway } satisfies ToShard);
+    }
+  }
+
   /** How many times each shard was restarted after dying. */
   restarts(): number[] {
     return this.#shards.map((s) => s.restarts);

@@ -33,7 +33,7 @@ export interface DtlsHandoffMessage {
   hello: Uint8Array;
 }
 
-export type ToShard = AdoptMessage | KickMessage | ReplyMessage | DtlsHandoffMessage | { type: 'stats'; id: number } | { type: 'crash' } | { type: 'stop' };
+export type ToShard = AdoptMessage | KickMessage | ReplyMessage | DtlsHandoffMessage | { type: 'stats'; id: number } | { type: 'crash' } | { type: 'config'; gateway: GatewayConfig } | { type: 'stop' };
 
 /** A shard's counters, for the admin interface and tests. */
 export interface ShardStats {

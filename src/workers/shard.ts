@@ -106,6 +106,9 @@ port.on('message', (m: ToShard) => {
     case 'kick':
       tunnels?.kick(m.conn, m.reason);
       return;
+    case 'config':
+      tunnels?.setConfig(m.gateway);
+      return;
     case 'crash':
       // Test hook: an uncaught error, as a bug would throw one.
       if (process.env.WOLFGUARD_TEST_HOOKS === '1') {

@@ -50,6 +50,7 @@ interface Tunnel {
 
 export interface TunnelManagerOptions {
   shard: number;
+  /** Replaced by setConfig() on a reload. */
   config: GatewayConfig;
   pump: TunnelPump;
   routes?: RouteTable;
@@ -75,6 +76,11 @@ export class TunnelManager {
 
   get size(): number {
     return this.#byConn.size;
+  }
+
+  /** A reloaded configuration: new tunnels get its routes, DNS and timers; open ones keep theirs. */
+  setConfig(config: GatewayConfig): void {
+    this.#o.config = config;
   }
 
   async connect(req: http.IncomingMessage, sock: TlsSocket, conn: number, head: Buffer): Promise<void> {

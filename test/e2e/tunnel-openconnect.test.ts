@@ -362,3 +362,27 @@ test('a shard thread dies: clients of the other shard never lose a ping; the dea
     await Promise.all(clients.map((c) => c.stop()));
   }
 });
+
+test('SIGHUP with a changed route list: a new session gets the new routes, an open one keeps working', { timeout: 90_000 }, async () => {
+  const old = await startOpenconnect(clientOpts(12));
+  const conf = fs.readFileSync(gw.confPath, 'utf8');
+  try {
+    assert.deepEqual(old.state.splitInclude, [topo.lan.prefix]);
+    fs.writeFileSync(gw.confPath, `${conf}route = 192.0.2.0/255.255.255.0\n`);
+    process.kill(gw.pid, 'SIGHUP');
+    for (let i = 0; i < 50 && !/configuration reloaded/.test(gw.log()); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(gw.log(), /configuration reloaded/);
+    const fresh = await startOpenconnect(clientOpts(13));
+    try {
+      assert.deepEqual([...fresh.state.splitInclude].sort(), [topo.lan.prefix, '192.0.2.0/24'].sort());
+      await ping(topo.clients[12]!.ns, topo.lan.ip);
+      await ping(topo.clients[13]!.ns, topo.lan.ip);
+    } finally {
+      await fresh.stop();
+    }
+  } finally {
+    fs.writeFileSync(gw.confPath, conf);
+    process.kill(gw.pid, 'SIGHUP');
+    await old.stop();
+  }
+});
