@@ -80,6 +80,8 @@ export class ShardPool {
   }
 
   #onShardExit: ShardPoolOptions['onShardExit'];
+  /** Receives TLS handshake durations (ms) as shards report them. */
+  onHandshakes: ((ms: number[]) => void) | undefined;
   #closing = false;
 
   #spawn(state: ShardState): void {
@@ -146,7 +148,10 @@ export class ShardPool {
 
   #onMessage(s: ShardState, m: FromShard): void {
     if (m.type === 'ready') s.ready = true;
-    else if (m.type === 'released') s.live = Math.max(0, s.live - m.count);
+    else if (m.type === 'released') {
+      s.live = Math.max(0, s.live - m.count);
+      if (m.handshakeMs.length > 0) this.onHandshakes?.(m.handshakeMs);
+    }
     else if (m.type === 'stats') this.#statsWaiters.get(m.id)?.(m.stats);
     else this.#forward?.(m);
   }

@@ -94,7 +94,7 @@ export interface TunnelClosedMessage {
 /** shard → main. */
 export type FromShard =
   | { type: 'ready'; shard: number }
-  | { type: 'released'; shard: number; count: number }
+  | { type: 'released'; shard: number; count: number; handshakeMs: number[] }
   | { type: 'error'; shard: number; message: string }
   | { type: 'stats'; id: number; stats: ShardStats }
   | LoginRequest

@@ -3,7 +3,7 @@
 // TUN queue and packet pump, on its own libuv loop. The main thread accepts
 // and posts fds; the shard adopts them in native code.
 import * as http from 'node:http';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { TlsContext, TlsSocket, TunnelPump, closeFd } from '../../native/lib';
 import type { FromShard, ShardConfig, ToShard } from './messages';
@@ -74,16 +74,22 @@ server.on('connect', (req: http.IncomingMessage, socket: TlsSocket, head: Buffer
 let released = 0;
 let live = 0;
 let flushScheduled = false;
-function noteReleased(): void {
-  released++;
-  live--;
+// Handshake durations travel with the same batch (metrics: a histogram in main).
+let handshakeMs: number[] = [];
+function scheduleFlush(): void {
   if (flushScheduled) return;
   flushScheduled = true;
   setImmediate(() => {
-    send({ type: 'released', shard: config.shard, count: released });
+    send({ type: 'released', shard: config.shard, count: released, handshakeMs });
     released = 0;
+    handshakeMs = [];
     flushScheduled = false;
   });
+}
+function noteReleased(): void {
+  released++;
+  live--;
+  scheduleFlush();
 }
 
 let nextConn = 1;
@@ -142,6 +148,11 @@ function adopt(fd: number, peer: { address: string; port: number }): void {
   sock.remotePort = peer.port;
   connOf.set(sock, nextConn++);
   live++;
+  const adopted = performance.now();
+  sock.once('secure', () => {
+    handshakeMs.push(performance.now() - adopted);
+    scheduleFlush();
+  });
   sock.once('close', noteReleased);
   sock.on('error', () => sock.destroy());
   server.emit('connection', sock);

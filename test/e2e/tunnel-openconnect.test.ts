@@ -332,6 +332,7 @@ test('Prometheus metrics move with the traffic: TUN bytes follow iperf3, session
     assert.ok((after.get('wolfguard_logins_total{result="ok"}') ?? 0) >= 1);
     assert.ok(total(after, 'wolfguard_admission_decisions_total') > 0);
     assert.ok(after.has('wolfguard_shard_event_loop_lag_seconds{shard="0"}') && after.has('wolfguard_main_event_loop_lag_seconds'));
+    assert.ok((after.get('wolfguard_tls_handshake_seconds_count') ?? 0) >= 1, 'handshake histogram filled');
   } finally {
     await c.stop();
   }
