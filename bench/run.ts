@@ -5,12 +5,14 @@ import { renderMarkdown, saveResults, type Table } from './lib/report';
 import { benchTls } from './tls/handshakes';
 import { benchAdmission } from './admission/decisions';
 import { benchDtls, benchTunnel } from './tunnel/throughput';
+import { benchLogins } from './logins/logins';
 
 const ROWS: Record<string, () => Promise<Table>> = {
   tls: benchTls,
   admission: benchAdmission,
   tunnel: benchTunnel,
   dtls: benchDtls,
+  logins: benchLogins,
 };
 
 async function main(): Promise<void> {

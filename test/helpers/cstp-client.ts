@@ -14,6 +14,9 @@ export function authReplyXml(user: string, password: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<config-auth client="vpn" type="auth-reply" aggregate-auth-version="2"><version who="vpn">v9.12</version><device-id>linux-64</device-id><auth><username>${user}</username><password>${password}</password></auth></config-auth>`;
 }
 
+/** Auth rounds a login may take before the client gives up. */
+const MAX_AUTH_ROUNDS = 4;
+
 export interface HttpReply {
   status: number;
   statusLine: string;
@@ -86,16 +89,28 @@ export class CstpTestClient {
     return this.reader.response();
   }
 
-  /** init + auth-reply; returns the webvpn cookie or the failing reply. */
+  /**
+   * init, then auth-replies until the server stops asking (ocserv asks for the
+   * user name and the password in two rounds, wolfguard in one; like
+   * openconnect, every round carries both); returns the webvpn cookie or the
+   * last reply.
+   */
   async login(user: string, password: string): Promise<{ cookie?: string; reply: HttpReply }> {
-    const first = await this.post('/', INIT_XML);
-    if (first.status !== 200) return { reply: first };
-    const ctx = first.headerLines.find((l) => l.startsWith('Set-Cookie: webvpncontext='))?.split(';')[0]?.slice('Set-Cookie: '.length);
-    const reply = await this.post('/auth', authReplyXml(user, password), ctx ? `Cookie: ${ctx}\r\n` : '');
-    const line = reply.headerLines.find((l) => l.startsWith('Set-Cookie: webvpn='));
-    const cookie = line?.slice('Set-Cookie: webvpn='.length).split(';')[0];
-    return cookie ? { cookie, reply } : { reply };
+    let reply = await this.post('/', INIT_XML);
+    for (let round = 0; round < MAX_AUTH_ROUNDS; round++) {
+      if (reply.status !== 200) return { reply };
+      const ctx = reply.headerLines.find((l) => /^Set-Cookie: webvpncontext=[^;]/.test(l))?.split(';')[0]?.slice('Set-Cookie: '.length);
+      if (ctx) this.#context = ctx;
+      reply = await this.post('/auth', authReplyXml(user, password), this.#context ? `Cookie: ${this.#context}\r\n` : '');
+      const line = reply.headerLines.find((l) => l.startsWith('Set-Cookie: webvpn='));
+      const cookie = line?.slice('Set-Cookie: webvpn='.length).split(';')[0];
+      if (cookie) return { cookie, reply };
+      if (!/type="auth-request"/.test(reply.body)) return { reply };
+    }
+    return { reply };
   }
+
+  #context: string | undefined;
 
   /** CONNECT /CSCOSSLC/tunnel; on 200 the socket carries CSTP frames from now on. */
   async tunnel(cookie: string, extraHeaders = ''): Promise<HttpReply> {

@@ -4,7 +4,7 @@
 // reloading its rules without forgetting who is banned or connected.
 import * as fs from 'node:fs';
 import { AdmissionEngine, type AdmissionDecision } from './engine';
-import { defaultAdmissionRules, parseAdmissionRules, type AdmissionRules } from './rules-config';
+import { defaultAdmissionRules, parseAdmissionRules, validateAdmissionRules, type AdmissionRules } from './rules-config';
 import type { SessionSlots } from '../sessions/registry';
 import type { GatewayConfig } from '../config/types';
 import { randomBytes } from '../../../native/lib';
@@ -24,8 +24,11 @@ export class GatewayAdmission {
   readonly #rulesFile: string | undefined;
   readonly #timer: NodeJS.Timeout;
 
+  readonly #banScore: GatewayConfig['banScore'];
+
   constructor(cfg: GatewayConfig) {
     this.#rulesFile = cfg.admissionRules;
+    this.#banScore = cfg.banScore;
     this.engine = new AdmissionEngine({
       rules: this.#readRules(),
       sessions: { maxClients: cfg.maxClients, maxSameClients: cfg.maxSameClients, pendingTtlMs: cfg.cookieTimeout * 1000 },
@@ -36,7 +39,19 @@ export class GatewayAdmission {
   }
 
   #readRules(): AdmissionRules {
-    if (this.#rulesFile === undefined) return defaultAdmissionRules();
+    if (this.#rulesFile === undefined) {
+      const b = this.#banScore;
+      if (!b) return defaultAdmissionRules();
+      // ocserv's ban keys from the configuration file, in the rules' terms.
+      const ban: Record<string, number> = {};
+      if (b.maxBanScore !== undefined) ban.max_ban_score = b.maxBanScore;
+      if (b.banResetTime !== undefined) ban.ban_reset_time_sec = b.banResetTime;
+      if (b.minReauthTime !== undefined) ban.ban_time_sec = b.minReauthTime;
+      if (b.pointsWrongPassword !== undefined) ban.points_wrong_password = b.pointsWrongPassword;
+      if (b.pointsConnection !== undefined) ban.points_connection = b.pointsConnection;
+      if (b.pointsKkdcp !== undefined) ban.points_kkdcp = b.pointsKkdcp;
+      return validateAdmissionRules({ default_action: 'accept', ban_score: ban }, 'the configuration file (ban keys)');
+    }
     return parseAdmissionRules(fs.readFileSync(this.#rulesFile, 'utf8'), this.#rulesFile);
   }
 

@@ -388,6 +388,22 @@ export function parseConfig(text: string, opts: ParseOptions): LoadedConfig {
   const listenHost = readString(r, 'listen-host');
   if (listenHost !== undefined) config.listenHost = listenHost;
   if (caT) config.caCert = r.filePath(caT);
+  const rulesT = r.get('admission-rules');
+  if (rulesT) config.admissionRules = r.filePath(rulesT);
+  const ban: NonNullable<GatewayConfig['banScore']> = {};
+  const banKeys = [
+    ['max-ban-score', 'maxBanScore'],
+    ['ban-reset-time', 'banResetTime'],
+    ['min-reauth-time', 'minReauthTime'],
+    ['ban-points-wrong-password', 'pointsWrongPassword'],
+    ['ban-points-connection', 'pointsConnection'],
+    ['ban-points-kkdcp', 'pointsKkdcp'],
+  ] as const;
+  for (const [key, field] of banKeys) {
+    const t = r.get(key);
+    if (t) ban[field] = r.value(t, (v) => parseUint(v));
+  }
+  if (Object.keys(ban).length > 0) config.banScore = ban;
   const domain = readString(r, 'default-domain');
   if (domain !== undefined) config.defaultDomain = domain;
   if (bannerT) config.banner = bannerT.value;

@@ -43,6 +43,13 @@ export const IMPLEMENTED_KEYS: ReadonlySet<string> = new Set([
   'occtl-socket-file',
   'use-occtl',
   'ciphers',
+  'admission-rules',
+  'max-ban-score',
+  'ban-reset-time',
+  'min-reauth-time',
+  'ban-points-wrong-password',
+  'ban-points-connection',
+  'ban-points-kkdcp',
 ]);
 
 /** ocserv keys wolfguard does not act on: read, warned about, ignored. */
@@ -51,10 +58,6 @@ export const IGNORED_OCSERV_KEYS: ReadonlySet<string> = new Set([
   'always-require-cert',
   'append-routes',
   'auto-select-group',
-  'ban-points-connection',
-  'ban-points-kkdcp',
-  'ban-points-wrong-password',
-  'ban-reset-time',
   'ban-time',
   'camouflage',
   'camouflage_realm',
@@ -99,8 +102,6 @@ export const IGNORED_OCSERV_KEYS: ReadonlySet<string> = new Set([
   'listen-proxy-proto',
   'log-level',
   'match-tls-dtls-ciphers',
-  'max-ban-score',
-  'min-reauth-time',
   'nbns',
   'net-priority',
   'no-compress-limit',

@@ -72,8 +72,14 @@ export interface GatewayConfig {
   rekeyMethod: 'ssl' | 'new-tunnel' | 'none';
   /** Seconds an unauthenticated HTTP exchange may last (auth-timeout). */
   authTimeout: number;
-  /** JSON admission rules (ours: admission-rules); undefined = accept all, ocserv's ban defaults. */
+  /** JSON admission rules (ours: admission-rules); undefined = accept all, with the ban points below. */
   admissionRules?: string;
+  /**
+   * ocserv's ban points (max-ban-score, ban-reset-time, min-reauth-time,
+   * ban-points-*), seconds and points as ocserv has them; only the keys the
+   * file sets. Used when there is no admission-rules file (which has its own).
+   */
+  banScore?: Partial<Record<'maxBanScore' | 'banResetTime' | 'minReauthTime' | 'pointsWrongPassword' | 'pointsConnection' | 'pointsKkdcp', number>>;
   /** Unix socket of the admin interface (ocserv's occtl-socket-file); undefined = none. */
   adminSocket?: string;
   /** Keys read but not acted on (known ocserv keys we do not implement), for a warning each. */
