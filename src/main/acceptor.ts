@@ -34,8 +34,9 @@ export async function startAcceptor(pool: ShardPool, host: string, port: number,
   });
   server.listen(port, host);
   await once(server, 'listening');
+  let closing: Promise<void> | undefined;
   return {
     port: (server.address() as net.AddressInfo).port,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () => (closing ??= new Promise<void>((r) => server.close(() => r()))),
   };
 }

@@ -83,6 +83,7 @@ export async function startDtlsDispatch(o: DtlsDispatchOptions): Promise<DtlsDis
   });
   sock.bind({ port: o.port, address: host, exclusive: false });
   await once(sock, 'listening');
+  let closing: Promise<void> | undefined;
   return {
     port: sock.address().port,
     get handedOff() {
@@ -91,6 +92,6 @@ export async function startDtlsDispatch(o: DtlsDispatchOptions): Promise<DtlsDis
     get dropped() {
       return stats.dropped;
     },
-    close: () => new Promise<void>((resolve) => sock.close(() => resolve())),
+    close: () => (closing ??= new Promise<void>((resolve) => sock.close(() => resolve()))),
   };
 }

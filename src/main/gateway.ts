@@ -59,6 +59,11 @@ export interface Gateway {
    * only a restart changes (they keep their old values).
    */
   reload(next: GatewayConfig): string[];
+  /**
+   * Stops taking new connections and DTLS handshakes, lets the open tunnels
+   * run until they end or `deadlineMs` passes, then stops.
+   */
+  drain(deadlineMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -191,6 +196,19 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   const dt = dtls;
   const me = metrics;
   let current = cfg;
+  let stopped = false;
+  const stopGw = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await a.close();
+    await dt?.close();
+    await me?.close();
+    await ad?.close();
+    s.close();
+    adm.close();
+    await p.close();
+    for (const fd of wakeFds) closeFd(fd);
+  };
   return {
     port: a.port,
     device: tun.name,
@@ -210,18 +228,20 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       p.reconfigure(applied);
       return kept;
     },
-    async stop() {
+    async drain(deadlineMs: number) {
       await a.close();
       await dt?.close();
-      await me?.close();
-      await ad?.close();
-      s.close();
-      adm.close();
-      await p.close();
-      for (const fd of wakeFds) closeFd(fd);
+      const end = Date.now() + deadlineMs;
+      const connected = () => [...s.registry.sessions()].some((x) => x.state === 'connected');
+      while (Date.now() < end && connected()) await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+      await stopGw();
     },
+    stop: stopGw,
   };
 }
+
+/** How often a draining gateway looks whether its last tunnel has ended. */
+const DRAIN_POLL_MS = 200;
 
 /** What a reload cannot change on a running gateway. */
 const RESTART_ONLY: ReadonlyArray<keyof GatewayConfig> = ['tcpPort', 'udpPort', 'listenHost', 'serverCert', 'serverKey', 'caCert', 'auth', 'ipv4Pool', 'ipv6Pool', 'device', 'ciphers', 'adminSocket', 'admissionRules'];
@@ -258,9 +278,21 @@ export async function runGateway(cfg: GatewayConfig, opts: GatewayOptions = {}):
   };
   process.on('SIGHUP', onHup);
   const why = await stopped;
-  log.info({ reason: why }, 'stopping');
+  process.off('SIGHUP', onHup);
+  // SIGTERM with WOLFGUARD_DRAIN_SECONDS: stop accepting, let tunnels finish
+  // until the deadline; a second signal stops at once.
+  const drainSeconds = envInt('WOLFGUARD_DRAIN_SECONDS', 0, true);
+  if (drainSeconds > 0 && why !== 'SIGINT') {
+    log.info({ reason: why, seconds: drainSeconds }, 'draining: no new connections; open tunnels may finish');
+    const again = new Promise<void>((resolve) => {
+      process.once('SIGTERM', () => resolve());
+      process.once('SIGINT', () => resolve());
+    });
+    await Promise.race([gw.drain(drainSeconds * 1000), again.then(() => log.info('second signal: stopping now'))]);
+  } else {
+    log.info({ reason: why }, 'stopping');
+  }
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
-  process.off('SIGHUP', onHup);
   await gw.stop();
 }

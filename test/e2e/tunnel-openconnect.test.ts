@@ -33,6 +33,8 @@ const CLIENTS = 20;
 const IPERF_SECONDS = 2;
 /** Sender and receiver totals differ by what was in flight when the sender stopped. */
 const IPERF_AGREEMENT = 0.9;
+/** SIGTERM drain deadline given to the gateway (the last test drains it). */
+const DRAIN_SECONDS = 4;
 /** Prometheus listener inside the gateway namespace (loopback there). */
 const METRICS_PORT = 9101;
 /** TUN bytes carry IP and TCP headers on top of iperf3's payload: at most this much more. */
@@ -90,7 +92,7 @@ before(async () => {
     dpd: 20,
     keepalive: 30,
     workers: 2,
-    env: { WOLFGUARD_METRICS: `127.0.0.1:${METRICS_PORT}`, WOLFGUARD_TEST_HOOKS: '1' },
+    env: { WOLFGUARD_METRICS: `127.0.0.1:${METRICS_PORT}`, WOLFGUARD_TEST_HOOKS: '1', WOLFGUARD_DRAIN_SECONDS: String(DRAIN_SECONDS) },
   });
 });
 
@@ -385,5 +387,24 @@ test('SIGHUP with a changed route list: a new session gets the new routes, an op
     fs.writeFileSync(gw.confPath, conf);
     process.kill(gw.pid, 'SIGHUP');
     await old.stop();
+  }
+});
+
+// Keep this test last: it stops the gateway.
+test('SIGTERM drains: no new connections, the open tunnel keeps working until the deadline, then the gateway exits', { timeout: 60_000 }, async () => {
+  const c = await startOpenconnect(clientOpts(14));
+  try {
+    const t0 = Date.now();
+    process.kill(gw.pid, 'SIGTERM');
+    for (let i = 0; i < 30 && !/draining/.test(gw.log()); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(gw.log(), /draining/);
+    await assert.rejects(startOpenconnect(clientOpts(15, { connectTimeoutMs: 10_000 })), OpenconnectExitError, 'new connections are refused while draining');
+    await ping(topo.clients[14]!.ns, topo.lan.ip);
+    const st = await gw.exited;
+    const took = (Date.now() - t0) / 1000;
+    assert.equal(st.code, 0, gw.log().slice(-2000));
+    assert.ok(took >= DRAIN_SECONDS - 0.5 && took < DRAIN_SECONDS + 10, `stopped after ${took.toFixed(1)} s`);
+  } finally {
+    await c.stop();
   }
 });
