@@ -26,6 +26,14 @@ export const DTLS_PSK_BYTES = 32;
 export const DTLS_PSK_IDENTITY = 'psk';
 /** A DTLS handshake that has not finished by then is dropped (the client retries over a new ClientHello). */
 export const DTLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * DTLS fallback detection: a client sending this many data packets over TLS
+ * in one check interval, and none over a DTLS session up for longer than
+ * DTLS_SETTLE_MS (packets queued while DTLS came up still go over TLS), has
+ * given up on DTLS.
+ */
+export const FALLBACK_MIN_FRAMES = 3;
+export const DTLS_SETTLE_MS = 3000;
 /** How often tunnels are checked for dead peers and idle timeouts. */
 export const TUNNEL_CHECK_MS = 1000;
 
@@ -46,6 +54,11 @@ interface Tunnel {
   dtlsMtu: number;
   /** The addresses routed to this tunnel (moved to DTLS and back). */
   addresses: string[];
+  /** Data frames per channel at the last check (to see a client fall back from DTLS to TLS). */
+  tlsDataFrames: number;
+  dtlsDataFrames: number;
+  /** When the current DTLS session came up. */
+  dtlsSince: number;
 }
 
 export interface TunnelManagerOptions {
@@ -148,7 +161,7 @@ export class TunnelManager {
       offer.sessionTimeoutRemaining = Math.max(0, Math.floor((s.createdAt + cfg.sessionTimeout * 1000 - now) / 1000));
     }
 
-    const t: Tunnel = { conn, sock, session: s, startedAt: now, lastData: now, dataFrames: 0, closedReported: false, logout: false, reason: 'connection closed', addresses: [], dtlsMtu: mtu.linkMtu - (peer.includes(':') && !peer.startsWith('::ffff:') ? IPV6_HEADER_BYTES : IPV4_HEADER_BYTES) - UDP_HEADER_BYTES };
+    const t: Tunnel = { conn, sock, session: s, startedAt: now, lastData: now, dataFrames: 0, closedReported: false, logout: false, reason: 'connection closed', addresses: [], tlsDataFrames: 0, dtlsDataFrames: 0, dtlsSince: 0, dtlsMtu: mtu.linkMtu - (peer.includes(':') && !peer.startsWith('::ffff:') ? IPV6_HEADER_BYTES : IPV4_HEADER_BYTES) - UDP_HEADER_BYTES };
     if (dtlsKey) t.dtlsKey = dtlsKey;
     this.#byConn.set(conn, t);
     sock.once('close', () => this.#closed(t));
@@ -211,6 +224,7 @@ export class TunnelManager {
     d.on('error', () => d.close());
     d.once('secure', () => {
       if (t.dtls !== d || t.sock.destroyed) return d.close();
+      t.dtlsSince = Date.now();
       try {
         d.startTunnel(this.#o.pump);
         for (const a of t.addresses) this.#o.pump.addRoute(d, a);
@@ -281,6 +295,16 @@ export class TunnelManager {
         t.sock.destroy();
         continue;
       }
+      // The client sends data over TLS again while DTLS is "up": it has
+      // given up on DTLS (UDP blocked or lost, its DTLS DPD failed) and fell
+      // back to CSTP, so our packets must go that way too. Closing the DTLS
+      // session moves the routes back to TLS; the client may start DTLS anew.
+      const tlsFrames = st.dataFramesIn ?? 0;
+      if (ds && now - t.dtlsSince > DTLS_SETTLE_MS && tlsFrames - t.tlsDataFrames >= FALLBACK_MIN_FRAMES && (ds.dataFramesIn ?? 0) === t.dtlsDataFrames) {
+        t.dtls?.close();
+      }
+      t.tlsDataFrames = tlsFrames;
+      t.dtlsDataFrames = ds?.dataFramesIn ?? 0;
       const frames = (st.dataFramesIn ?? 0) + (ds?.dataFramesIn ?? 0);
       if (frames !== t.dataFrames) {
         t.dataFrames = frames;

@@ -390,6 +390,39 @@ test('SIGHUP with a changed route list: a new session gets the new routes, an op
   }
 });
 
+test('DTLS lost mid-session (UDP dropped): openconnect falls back to TLS and the gateway follows, traffic keeps flowing', { timeout: 90_000 }, async () => {
+  const i = 16;
+  const ns = topo.clients[i]!.ns;
+  // --force-dpd 2: the client probes DTLS every 2 s, so it notices the loss quickly.
+  const c = await startOpenconnect(clientOpts(i, { noDtls: false, extraArgs: ['--force-dpd', '2'] }));
+  let blocked = false;
+  try {
+    await c.waitForOutput(/Established DTLS connection/, 15_000);
+    await new Promise((r) => setTimeout(r, 3500)); // past the gateway's settle time
+    await ping(ns, topo.lan.ip);
+    // Drop every UDP packet the client sends to the gateway, from now on
+    // (a policy-routing blackhole: no tc classifier modules needed).
+    await topo.exec(ns, 'ip', ['rule', 'add', 'ipproto', 'udp', 'dport', String(PORT), 'blackhole']);
+    // ...and every UDP packet the gateway sends to this client: UDP is gone both ways.
+    // 'unreachable': our sends fail with EHOSTUNREACH, which DTLS treats as a lost datagram (silent loss, as in a network).
+    await topo.exec(topo.gw.ns, 'ip', ['rule', 'add', 'to', topo.clients[i]!.ip, 'ipproto', 'udp', 'sport', String(PORT), 'unreachable']);
+    blocked = true;
+    // Either way openconnect gives up on DTLS: send errors on the blackholed socket, or failed DPD.
+    await c.waitForOutput(/Write error on DTLS session|DTLS Dead Peer Detection detected dead peer/, 30_000);
+    // The client now sends over TLS; the gateway must answer over TLS too.
+    const r = await topo.tryExec(ns, 'ping', ['-c', '10', '-i', '0.3', '-W', '2', topo.lan.ip]);
+    assert.match(r.stdout, / [1-9]\d* received/, r.stdout);
+    const tail = await topo.tryExec(ns, 'ping', ['-c', '5', '-i', '0.2', '-W', '2', topo.lan.ip]);
+    assert.match(tail.stdout, / 5 received/, `after the fallback every ping gets through: ${tail.stdout}`);
+  } finally {
+    if (blocked) {
+      await topo.tryExec(ns, 'ip', ['rule', 'del', 'ipproto', 'udp', 'dport', String(PORT), 'blackhole']);
+      await topo.tryExec(topo.gw.ns, 'ip', ['rule', 'del', 'to', topo.clients[i]!.ip, 'ipproto', 'udp', 'sport', String(PORT), 'unreachable']);
+    }
+    await c.stop();
+  }
+});
+
 // Keep this test last: it stops the gateway.
 test('SIGTERM drains: no new connections, the open tunnel keeps working until the deadline, then the gateway exits', { timeout: 60_000 }, async () => {
   const c = await startOpenconnect(clientOpts(14));
