@@ -3,12 +3,9 @@
 // Debian's ocserv, same certificate, user ($6$ hash), pools and configuration
 // file, the same load generator (bench/logins/loadgen.ts) in a client
 // namespace. Needs root.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { makePki } from '../../test/helpers/certs';
-import { createTopology, type Topology } from '../../test/helpers/netns';
+import type { Topology } from '../../test/helpers/netns';
+import { withNetnsBench } from '../lib/netns-bench';
 import { startOcserv } from '../../test/helpers/ocserv';
 import { startWolfguard } from '../../test/helpers/wolfguard';
 import { treeCpu, cpuDelta } from '../tunnel/measure';
@@ -41,17 +38,7 @@ async function runSide(topo: Topology, which: 'wolfguard' | 'ocserv', common: Pa
 }
 
 export async function benchLogins(): Promise<Table> {
-  if (process.getuid?.() !== 0) throw new Error('the logins bench needs root (network namespaces, TUN)');
-  try {
-    execFileSync('taskset', ['-cp', `0-${os.cpus().length - 1}`, String(process.pid)], { stdio: 'ignore' });
-  } catch {
-    /* no taskset */
-  }
-  const pki = makePki('wg-bench-pki-');
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'wg-bench-logins-'));
-  fs.chmodSync(work, 0o755);
-  const topo = await createTopology({ clients: 1, tag: 'wgl' });
-  try {
+  return withNetnsBench('logins', 'wgl', async ({ pki, work, topo }) => {
     const common = (dir: string) => ({
       ns: topo.gw.ns,
       dir: path.join(work, dir),
@@ -83,9 +70,5 @@ export async function benchLogins(): Promise<Table> {
       ],
       rows,
     };
-  } finally {
-    await topo.destroy();
-    pki.cleanup();
-    fs.rmSync(work, { recursive: true, force: true });
-  }
+  });
 }

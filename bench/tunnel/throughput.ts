@@ -4,12 +4,9 @@
 // namespace): the same openconnect client over CSTP (TLS only) or over DTLS
 // (PSK-NEGOTIATE), the same certificate, user, pools, MTU and configuration
 // file, the same iperf3 load. Needs root.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { makePki } from '../../test/helpers/certs';
-import { createTopology, type Topology } from '../../test/helpers/netns';
+import type { Topology } from '../../test/helpers/netns';
+import { withNetnsBench } from '../lib/netns-bench';
 import { startOcserv } from '../../test/helpers/ocserv';
 import { startWolfguard } from '../../test/helpers/wolfguard';
 import { startOpenconnect, pinSha256 } from '../../test/helpers/openconnect';
@@ -57,18 +54,7 @@ export function benchDtls(): Promise<Table> {
 }
 
 async function bench(dtls: boolean): Promise<Table> {
-  if (process.getuid?.() !== 0) throw new Error('the tunnel bench needs root (network namespaces, TUN)');
-  // run.ts pins the bench process to one CPU; the gateways, client and iperf3 must not inherit that.
-  try {
-    execFileSync('taskset', ['-cp', `0-${os.cpus().length - 1}`, String(process.pid)], { stdio: 'ignore' });
-  } catch {
-    /* no taskset: nothing was pinned either */
-  }
-  const pki = makePki('wg-bench-pki-');
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'wg-bench-tunnel-'));
-  fs.chmodSync(work, 0o755); // ocserv's workers (nobody) reach sec-mod's socket below it
-  const topo = await createTopology({ clients: 1, tag: 'wgb' });
-  try {
+  return withNetnsBench(dtls ? 'dtls' : 'tunnel', 'wgb', async ({ pki, work, topo }) => {
     const pin = pinSha256(pki.ecCert);
     const common = (dir: string) => ({
       ns: topo.gw.ns,
@@ -106,9 +92,5 @@ async function bench(dtls: boolean): Promise<Table> {
       ],
       rows,
     };
-  } finally {
-    await topo.destroy();
-    pki.cleanup();
-    fs.rmSync(work, { recursive: true, force: true });
-  }
+  });
 }
