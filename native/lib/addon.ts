@@ -49,6 +49,9 @@ export interface ConnectionStats {
   dpdAnswered?: number;
   /** DATA frames received (the idle timeout looks at these). */
   dataFramesIn?: number;
+  /** Socket syscalls: with batching (TLS cork, DTLS sendmmsg/recvmmsg) fewer than frames. */
+  sendCalls?: number;
+  recvCalls?: number;
   /** Tunnel mode: milliseconds since the peer last sent anything. */
   idleMs?: number;
 }

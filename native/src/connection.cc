@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +30,25 @@ static constexpr size_t kReadAhead = 2 * (16384 + 256);
 // A DTLS record cannot exceed this (2^14 plaintext + expansion); used as the
 // receive size so no datagram is ever truncated.
 static constexpr int kMaxDatagram = 65535;
+
+// recvmmsg()/sendmmsg() batch: one wakeup of a DTLS tunnel takes up to this
+// many datagrams per syscall (openconnect sends one record per datagram).
+static constexpr unsigned kDatagramBatch = 32;
+// Receive slot per batched datagram: a jumbo frame plus DTLS overhead. A
+// tunnel datagram larger than this is cut by the kernel (MSG_TRUNC) and
+// dropped, as a router with a smaller MTU would drop it.
+static constexpr size_t kRxSlot = 9216;
+
+// The receive batch of this thread: filled by one connection's IoRecv and
+// drained by the same connection's DoRead; empty (owner null) outside it.
+struct RxBatch {
+  std::vector<uint8_t> buf;
+  mmsghdr msgs[kDatagramBatch];
+  iovec iov[kDatagramBatch];
+  const void* owner = nullptr;
+  unsigned count = 0, next = 0;
+};
+static thread_local RxBatch tRx;
 
 // One scratch buffer per thread: only one connection of a thread reads at a
 // time, and idle connections then hold no read buffer at all.
@@ -153,6 +173,12 @@ void Connection::CloseHandles() {
   txFrames_.clear();
   txCork_.clear();
   txCorkOff_ = 0;
+  txDgEnds_.clear();
+  txDgNext_ = 0;
+  if (tRx.owner == this) {
+    tRx.owner = nullptr;
+    tRx.count = tRx.next = 0;
+  }
   cstpIn_.clear();
   if (poll_ != nullptr) {
     poll_->data = nullptr;
@@ -191,6 +217,7 @@ int Connection::IoRecv(char* buf, int sz) {
     injected_.pop_front();
     return n;
   }
+  if (dtls_ && tunnel_ && (tRx.owner == nullptr || tRx.owner == this)) return RecvBatched(buf, sz);
   // TLS: wolfSSL asks for a record header, then its body; serve both (and
   // the records behind them) from one recv() into a read-ahead buffer.
   if (!dtls_) {
@@ -234,16 +261,83 @@ int Connection::IoRecv(char* buf, int sz) {
   }
 }
 
+// The next datagram of this thread's receive batch, refilled with one
+// recvmmsg() when it runs dry.
+int Connection::RecvBatched(char* buf, int sz) {
+  for (;;) {
+    while (tRx.owner == this && tRx.next < tRx.count) {
+      const mmsghdr& m = tRx.msgs[tRx.next];
+      const uint8_t* d = static_cast<const uint8_t*>(tRx.iov[tRx.next].iov_base);
+      tRx.next++;
+      if ((m.msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+        txDrops_++;  // counted with the other dropped tunnel datagrams
+        continue;
+      }
+      if (m.msg_len == 0) continue;
+      int n = static_cast<int>(m.msg_len) < sz ? static_cast<int>(m.msg_len) : sz;
+      std::memcpy(buf, d, static_cast<size_t>(n));
+      return n;
+    }
+    tRx.owner = nullptr;
+    tRx.count = tRx.next = 0;
+    if (tRx.buf.size() < kDatagramBatch * kRxSlot) tRx.buf.resize(kDatagramBatch * kRxSlot);
+    for (unsigned i = 0; i < kDatagramBatch; i++) {
+      tRx.iov[i].iov_base = tRx.buf.data() + i * kRxSlot;
+      tRx.iov[i].iov_len = kRxSlot;
+      std::memset(&tRx.msgs[i], 0, sizeof(mmsghdr));
+      tRx.msgs[i].msg_hdr.msg_iov = &tRx.iov[i];
+      tRx.msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    recvCalls_++;
+    int r = recvmmsg(fd_, tRx.msgs, kDatagramBatch, MSG_DONTWAIT, nullptr);
+    if (r > 0) {
+      tRx.owner = this;
+      tRx.count = static_cast<unsigned>(r);
+      continue;
+    }
+    if (r == 0) return WOLFSSL_CBIO_ERR_WANT_READ;
+    int e = errno;
+    if (e == EINTR) continue;
+    if (e == EAGAIN || e == EWOULDBLOCK) return WOLFSSL_CBIO_ERR_WANT_READ;
+    lastErrno_ = e;
+    if (e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH) return WOLFSSL_CBIO_ERR_WANT_READ;
+    if (e == ECONNRESET) return WOLFSSL_CBIO_ERR_CONN_RST;
+    return WOLFSSL_CBIO_ERR_GENERAL;
+  }
+}
+
+// DoRead is over: datagrams of the batch it did not reach (it stopped early)
+// move to injected_, and a read is scheduled for them, since the socket that
+// brought them will not be readable again.
+void Connection::ReleaseRxBatch() {
+  if (tRx.owner != this) return;
+  if (!Dead()) {
+    for (unsigned i = tRx.next; i < tRx.count; i++) {
+      const uint8_t* d = static_cast<const uint8_t*>(tRx.iov[i].iov_base);
+      if ((tRx.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) == 0) injected_.emplace_back(d, d + tRx.msgs[i].msg_len);
+    }
+    if (!injected_.empty() && timer_ != nullptr) {
+      readScheduled_ = true;
+      uv_timer_start(timer_, OnTimer, 0, 0);
+    }
+  }
+  tRx.owner = nullptr;
+  tRx.count = tRx.next = 0;
+}
+
 int Connection::IoSend(const char* buf, int sz) {
-  // Corked (a tunnel batch): gather the records, one send() at uncork.
+  // Corked (a tunnel batch): gather the records, one send() (TLS) or one
+  // sendmmsg() (DTLS) at uncork.
   if (cork_) {
     txCork_.insert(txCork_.end(), buf, buf + sz);
+    if (dtls_) txDgEnds_.push_back(txCork_.size());
     return sz;
   }
   // Records gathered earlier go first; until they are out, nothing else.
   if (!SendCorked()) return WOLFSSL_CBIO_ERR_WANT_WRITE;
   if (lastErrno_ != 0 && corkFailed_) return WOLFSSL_CBIO_ERR_GENERAL;
   for (;;) {
+    sendCalls_++;
     ssize_t n = send(fd_, buf, static_cast<size_t>(sz), MSG_NOSIGNAL);
     if (n >= 0) return static_cast<int>(n);
     int e = errno;
@@ -260,7 +354,9 @@ int Connection::IoSend(const char* buf, int sz) {
 // Sends what the cork gathered; true when nothing is left. A hard error is
 // remembered (corkFailed_) and reported by the next write.
 bool Connection::SendCorked() {
+  if (dtls_) return SendCorkedDatagrams();
   while (txCorkOff_ < txCork_.size()) {
+    sendCalls_++;
     ssize_t n = send(fd_, txCork_.data() + txCorkOff_, txCork_.size() - txCorkOff_, MSG_NOSIGNAL);
     if (n > 0) {
       txCorkOff_ += static_cast<size_t>(n);
@@ -279,6 +375,51 @@ bool Connection::SendCorked() {
     return true;
   }
   txCork_.clear();
+  txCorkOff_ = 0;
+  return true;
+}
+
+// The DTLS form of SendCorked: the gathered datagrams, up to kDatagramBatch
+// per sendmmsg(). Errors a lossy path reports (ICMP, EMSGSIZE) drop one
+// datagram, as IoSend does; EAGAIN keeps the rest for when writable.
+bool Connection::SendCorkedDatagrams() {
+  mmsghdr msgs[kDatagramBatch];
+  iovec iov[kDatagramBatch];
+  while (txDgNext_ < txDgEnds_.size()) {
+    size_t start = txDgNext_ == 0 ? 0 : txDgEnds_[txDgNext_ - 1];
+    txCorkOff_ = start;
+    unsigned n = 0;
+    for (size_t i = txDgNext_; i < txDgEnds_.size() && n < kDatagramBatch; i++, n++) {
+      iov[n].iov_base = txCork_.data() + start;
+      iov[n].iov_len = txDgEnds_[i] - start;
+      std::memset(&msgs[n], 0, sizeof(mmsghdr));
+      msgs[n].msg_hdr.msg_iov = &iov[n];
+      msgs[n].msg_hdr.msg_iovlen = 1;
+      start = txDgEnds_[i];
+    }
+    sendCalls_++;
+    int r = sendmmsg(fd_, msgs, n, MSG_NOSIGNAL);
+    if (r > 0) {
+      txDgNext_ += static_cast<size_t>(r);
+      continue;
+    }
+    int e = errno;
+    if (e == EINTR) continue;
+    if (e == EAGAIN || e == EWOULDBLOCK) {
+      wantWrite_ = true;
+      return false;
+    }
+    lastErrno_ = e;
+    if (e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == EMSGSIZE) {
+      txDgNext_++;
+      continue;
+    }
+    corkFailed_ = true;
+    break;
+  }
+  txCork_.clear();
+  txDgEnds_.clear();
+  txDgNext_ = 0;
   txCorkOff_ = 0;
   return true;
 }
@@ -446,6 +587,11 @@ void Connection::ArmDtlsTimer() {
 }
 
 void Connection::DoRead() {
+  DoReadRecords();
+  if (dtls_ && tunnel_) ReleaseRxBatch();
+}
+
+void Connection::DoReadRecords() {
   if (tScratch.size() < kScratchSize) tScratch.resize(kScratchSize);
   uint8_t* scratch = tScratch.data();
   size_t budget = tunnel_ ? kTunnelReadBudget : kReadBudget;
@@ -488,7 +634,10 @@ void Connection::DoRead() {
       budget = used >= budget ? 0 : budget - used;
     }
     if (err == 0) {
-      if (budget == 0 && reading_) {
+      // A DTLS receive batch is finished first: what it holds is already
+      // off the socket, and no poll event would announce it again.
+      bool batchLeft = tRx.owner == this && tRx.next < tRx.count;
+      if (budget == 0 && reading_ && !batchLeft) {
         // More may sit decrypted or buffered in wolfSSL where no poll event
         // will announce it: come back on the next loop turn.
         readScheduled_ = true;
@@ -712,8 +861,8 @@ void Connection::FlushBatch() {
   // release this connection while the pump's frame still points at it.
   DepthGuard guard(this);
   int r = 0;
-  // Datagrams cannot share a send(); only TLS records are corked.
-  bool corked = !dtls_ && outq_.empty() && txCorkOff_ == txCork_.size();
+  // TLS records share one send(); DTLS datagrams one sendmmsg().
+  bool corked = outq_.empty() && txCorkOff_ == txCork_.size();
   if (corked) cork_ = true;
   for (size_t i = 0; i < txFrames_.size() && (r >= 0 || r == -2); i++) {
     size_t from = txFrames_[i], to = i + 1 < txFrames_.size() ? txFrames_[i + 1] : txBatch_.size();
@@ -924,6 +1073,8 @@ Napi::Value Connection::Stats(const Napi::CallbackInfo& info) {
   o.Set("framesIn", Napi::Number::New(env, static_cast<double>(framesIn_)));
   o.Set("framesOut", Napi::Number::New(env, static_cast<double>(framesOut_)));
   o.Set("txDrops", Napi::Number::New(env, static_cast<double>(txDrops_)));
+  o.Set("sendCalls", Napi::Number::New(env, static_cast<double>(sendCalls_)));
+  o.Set("recvCalls", Napi::Number::New(env, static_cast<double>(recvCalls_)));
   o.Set("dataFramesIn", Napi::Number::New(env, static_cast<double>(dataIn_)));
   o.Set("dpdAnswered", Napi::Number::New(env, static_cast<double>(dpdAnswered_)));
   o.Set("idleMs", Napi::Number::New(env, tunnel_ ? static_cast<double>(uv_now(Instance(env)->loop) - lastRx_) : 0));

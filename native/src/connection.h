@@ -82,6 +82,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
   void Drive();           // run whatever the current state needs
   void DoHandshake();
   void DoRead();
+  void DoReadRecords();
   void DoFlush();
   int WriteOrQueue(const uint8_t* d, size_t n, bool droppable);
   void HandleCstp(const uint8_t* d, size_t n);
@@ -148,6 +149,16 @@ class Connection : public Napi::ObjectWrap<Connection> {
   bool corkFailed_ = false;
   std::vector<uint8_t> txCork_;
   size_t txCorkOff_ = 0;
+  // DTLS: where each gathered datagram ends in txCork_, and the first one not
+  // yet sent; SendCorkedDatagrams hands them to one sendmmsg().
+  std::vector<size_t> txDgEnds_;
+  size_t txDgNext_ = 0;
+  bool SendCorkedDatagrams();
+  // DTLS tunnel receive: datagrams come from one recvmmsg() into a per-thread
+  // batch (see IoRecv); what is left when DoRead stops is kept in injected_.
+  int RecvBatched(char* buf, int sz);
+  void ReleaseRxBatch();
+  uint64_t sendCalls_ = 0, recvCalls_ = 0;  // socket syscalls (batching shows as calls < frames)
   size_t maxQueue_ = 0;           // bound on outq_ for tunnel packets (slow clients drop)
   uint64_t lastRx_ = 0;           // loop time (ms) of the last frame from the peer
   uint64_t framesIn_ = 0, framesOut_ = 0, txDrops_ = 0, dpdAnswered_ = 0;

@@ -35,13 +35,24 @@ export interface DtlsHandoffMessage {
 
 export type ToShard = AdoptMessage | KickMessage | ReplyMessage | DtlsHandoffMessage | { type: 'stats'; id: number } | { type: 'crash' } | { type: 'config'; gateway: GatewayConfig } | { type: 'stop' };
 
+/**
+ * Tunnels whose DTLS channel is up, the data packets they received, the frames
+ * they sent, and the socket syscalls that took (batching: calls < frames).
+ */
+export interface DtlsShardStats {
+  up: number;
+  dataFramesIn: number;
+  framesOut: number;
+  sendCalls: number;
+  recvCalls: number;
+}
+
 /** A shard's counters, for the admin interface and tests. */
 export interface ShardStats {
   shard: number;
   connections: number;
   tunnels: number;
-  /** Tunnels whose DTLS channel is up, and the data packets they received over it. */
-  dtls: { up: number; dataFramesIn: number };
+  dtls: DtlsShardStats;
   pump?: import('../../native/lib').PumpStats;
   /** Event-loop delay p99 since the previous stats request, ms. */
   lagP99Ms?: number;

@@ -15,7 +15,7 @@ import { netmaskFromPrefix } from '../common/address';
 import { DtlsSession, closeFd, type TlsContext, type TlsSocket, type TunnelPump } from '../../native/lib';
 import type { RouteTable } from '../ring/route-table';
 import type { MainRpc } from './rpc';
-import type { FromShard, TunnelSession } from './messages';
+import type { DtlsShardStats, FromShard, TunnelSession } from './messages';
 
 /** A peer silent for this many DPD intervals is dead (it should have probed us every interval). */
 export const DPD_DEAD_INTERVALS = 3;
@@ -182,16 +182,18 @@ export class TunnelManager {
     }
   }
 
-  /** Tunnels whose DTLS channel is up, and the data packets those channels received. */
-  dtlsStats(): { up: number; dataFramesIn: number } {
-    let up = 0;
-    let dataFramesIn = 0;
+  dtlsStats(): DtlsShardStats {
+    const r: DtlsShardStats = { up: 0, dataFramesIn: 0, framesOut: 0, sendCalls: 0, recvCalls: 0 };
     for (const t of this.#byConn.values()) {
       if (!t.dtls?.secure) continue;
-      up++;
-      dataFramesIn += t.dtls.stats().dataFramesIn ?? 0;
+      const s = t.dtls.stats();
+      r.up++;
+      r.dataFramesIn += s.dataFramesIn ?? 0;
+      r.framesOut += s.framesOut ?? 0;
+      r.sendCalls += s.sendCalls ?? 0;
+      r.recvCalls += s.recvCalls ?? 0;
     }
-    return { up, dataFramesIn };
+    return r;
   }
 
   /**

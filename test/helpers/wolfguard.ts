@@ -36,6 +36,12 @@ function repoRoot(): string {
   return path.resolve(__dirname, '..', '..', '..');
 }
 
+/** The gateway built alongside this helper (a private build dir), else the one in dist. */
+function gatewayCli(): string {
+  const own = path.join(__dirname, '..', '..', 'src', 'main', 'cli.js');
+  return fs.existsSync(own) ? own : path.join(repoRoot(), 'dist', 'src', 'main', 'cli.js');
+}
+
 export function adminRequest<T>(socketPath: string, method: string, p: string): Promise<{ status: number; body: T }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ socketPath, method, path: p }, (res) => {
@@ -63,7 +69,7 @@ export async function startWolfguard(opts: WolfguardOptions): Promise<WolfguardH
   fs.writeFileSync(confPath, ocservConfig(opts));
   const adminSocket = path.join(dir, 'occtl.sock');
   const started = Date.now();
-  const child = spawnInNs(opts.ns, process.execPath, [path.join(repoRoot(), 'dist', 'src', 'main', 'cli.js'), '-c', confPath], {
+  const child = spawnInNs(opts.ns, process.execPath, [gatewayCli(), '-c', confPath], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, WOLFGUARD_WORKERS: String(opts.workers ?? 2), WOLFGUARD_LOG_LEVEL: 'info', ...opts.env },
   });
