@@ -399,6 +399,49 @@ test('SIGHUP with a changed route list: a new session gets the new routes, an op
   }
 });
 
+/** The local UDP port of the client's DTLS socket (openconnect's only UDP socket to the gateway). */
+async function dtlsClientPort(ns: string): Promise<number | undefined> {
+  const r = await topo.tryExec(ns, 'ss', ['-Hnu', 'dst', `${topo.gw.outerIp}:${PORT}`]);
+  const m = /\S+:(\d+)\s+\S+:\d+\s*$/m.exec(r.stdout.trim());
+  return m ? Number(m[1]) : undefined;
+}
+
+async function totalDtlsUp(): Promise<number> {
+  return (await gw.admin<ShardStats[]>('GET', '/shards')).body.reduce((a, s) => a + s.dtls.up, 0);
+}
+
+test('DTLS roaming: the client comes back from a new UDP port (SIGUSR2 reconnect): same session and addresses, DTLS up again, no new login', { timeout: 90_000 }, async () => {
+  const ns = topo.clients[5]!.ns;
+  const c = await startOpenconnect(clientOpts(5, { noDtls: false }));
+  try {
+    await c.waitForOutput(/Established DTLS connection/, 15_000);
+    await ping(ns, topo.lan.ip);
+    const port1 = await dtlsClientPort(ns);
+    assert.ok(port1 !== undefined, 'the client has a UDP socket to the gateway');
+    const mine = (await sessions()).find((s) => s.ipv4 === c.state.ip4?.address);
+    assert.ok(mine, 'the session is listed');
+    const logins = (await scrape()).get('wolfguard_logins_total{result="ok"}');
+    process.kill(c.pid, 'SIGUSR2');
+    const established = () => (c.stdout() + c.stderr()).match(/Established DTLS connection/g)?.length ?? 0;
+    for (let i = 0; i < 150 && established() < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(established(), 2, 'DTLS established again after the reconnect');
+    const port2 = await dtlsClientPort(ns);
+    assert.ok(port2 !== undefined && port2 !== port1, `the DTLS socket moved (${port1} → ${port2})`);
+    await ping(ns, topo.lan.ip);
+    await ping(ns, topo.lan.ip6);
+    const after = (await sessions()).find((s) => s.id === mine.id);
+    assert.ok(after, 'same session');
+    assert.equal(after.ipv4, mine.ipv4);
+    assert.equal(after.ipv6, mine.ipv6);
+    assert.equal(after.tunnels, mine.tunnels + 1, 'the reconnect is a second tunnel of the same session');
+    assert.equal((await scrape()).get('wolfguard_logins_total{result="ok"}'), logins, 'no new login');
+    for (let i = 0; i < 30 && (await totalDtlsUp()) !== 1; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await totalDtlsUp(), 1, 'the old DTLS session is gone, the new one is up');
+  } finally {
+    await c.stop();
+  }
+});
+
 test('DTLS lost mid-session (UDP dropped): openconnect falls back to TLS and the gateway follows, traffic keeps flowing', { timeout: 90_000 }, async () => {
   const i = 16;
   const ns = topo.clients[i]!.ns;
