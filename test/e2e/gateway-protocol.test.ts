@@ -28,6 +28,17 @@ test('gateway protocol: login, CONNECT, tunnel traffic, bad input, reconnect, lo
     assert.equal(r.status, 0, `child failed: ${r.stderr}`);
     const o = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
     assert.equal(o.initStatus, 200);
+    // DTLS offer and the HelloVerifyRequest (scenario 8 of gateway-child).
+    assert.deepEqual(o.dtlsOffer, ['PSK-NEGOTIATE']);
+    assert.deepEqual(o.dtlsPort, ['4443']);
+    assert.equal(o.appIdBytes, 32);
+    const hvr = o.hvr as Array<{ bytes: number; types: number[] }>;
+    assert.equal(hvr.length, 1, 'one answer to the first ClientHello');
+    assert.deepEqual(hvr[0]!.types, [3], 'a HelloVerifyRequest, nothing else');
+    assert.ok(hvr[0]!.bytes < (o.helloBytes as number), `no amplification: ${hvr[0]!.bytes} bytes for a ${String(o.helloBytes)}-byte ClientHello`);
+    for (const t of o.forgedTypes as number[][]) assert.ok(!t.includes(2), 'a forged cookie never gets a ServerHello');
+    assert.equal(o.strangerReplies, 0, 'a ClientHello for an unknown App-ID gets no answer');
+    assert.equal(o.pingAfterHello, true);
     assert.equal(o.initForm, true, 'auth-request form with username/password');
     assert.equal(o.cookieIssued, true);
     assert.equal(o.completeBody, true);

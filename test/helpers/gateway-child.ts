@@ -7,14 +7,30 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as http from 'node:http';
+import * as dgram from 'node:dgram';
 import { startGateway } from '../../src/main/gateway';
 import type { GatewayConfig } from '../../src/main/config/types';
 import { hashPassword } from '../../native/lib';
 import { makePki } from './certs';
 import { CstpTestClient, headerValues, INIT_XML } from './cstp-client';
-import { icmpEchoV4, icmpEchoV6 } from './packets';
+import { dtlsClientHello, dtlsHandshakeTypes, icmpEchoV4, icmpEchoV6 } from './packets';
 
 const GW4 = '10.78.0.1';
+/** The gateway's DTLS port in this test's own namespace. */
+const UDP_PORT = 4443;
+/** How long a scripted DTLS client listens for the server's answer. */
+const UDP_LISTEN_MS = 1000;
+
+/** Sends one datagram to the gateway's UDP port from a fresh socket; every datagram that comes back within UDP_LISTEN_MS. */
+async function udpExchange(sock: dgram.Socket, d: Buffer): Promise<Buffer[]> {
+  const got: Buffer[] = [];
+  const on = (m: Buffer) => got.push(m);
+  sock.on('message', on);
+  sock.send(d, UDP_PORT, '127.0.0.1');
+  await new Promise((r) => setTimeout(r, UDP_LISTEN_MS));
+  sock.off('message', on);
+  return got;
+}
 const GW6 = 'fd00:78::1';
 
 function isEchoReply(f: { type: number; payload: Buffer }, seq: number): boolean {
@@ -61,7 +77,7 @@ async function main(): Promise<void> {
   const cfg: GatewayConfig = {
     source: 'test',
     tcpPort: 0,
-    udpPort: null,
+    udpPort: UDP_PORT,
     listenHost: '127.0.0.1',
     serverCert: pki.ecCert,
     serverKey: pki.ecKey,
@@ -222,6 +238,37 @@ async function main(): Promise<void> {
     const again = await CstpTestClient.connect(gw.port);
     out.carolAfterLogout = (await again.login('carol', 'carolpw')).cookie !== undefined;
     again.close();
+
+    // 8. DTLS: the PSK offer, and the stateless HelloVerifyRequest in front of
+    // a shard's handshake state: a ClientHello with the session's App-ID gets
+    // one small HelloVerifyRequest (no amplification); a forged cookie never
+    // gets a ServerHello; an unknown App-ID gets nothing.
+    const dc = await CstpTestClient.connect(gw.port);
+    const dl = await dc.login('bob', 'bobpw');
+    const dt = await dc.tunnel(
+      dl.cookie!,
+      `X-DTLS-Master-Secret: ${'ab'.repeat(48)}\r\nX-DTLS-CipherSuite: PSK-NEGOTIATE:AES256-GCM-SHA384:AES128-GCM-SHA256\r\nX-DTLS12-CipherSuite: PSK-NEGOTIATE:AES256-GCM-SHA384:AES128-GCM-SHA256\r\nX-DTLS-Accept-Encoding: identity\r\n`,
+    );
+    out.dtlsOffer = headerValues(dt, 'X-DTLS-CipherSuite');
+    out.dtlsPort = headerValues(dt, 'X-DTLS-Port');
+    const appId = Buffer.from(headerValues(dt, 'X-DTLS-App-ID')[0] ?? '', 'hex');
+    out.appIdBytes = appId.length;
+    const us = dgram.createSocket('udp4');
+    await new Promise<void>((r) => us.bind(0, '127.0.0.1', () => r()));
+    const hello = dtlsClientHello(appId);
+    const first = await udpExchange(us, hello);
+    out.helloBytes = hello.length;
+    out.hvr = first.map((d) => ({ bytes: d.length, types: dtlsHandshakeTypes(d) }));
+    const forged = await udpExchange(us, dtlsClientHello(appId, Buffer.alloc(32, 0x11)));
+    out.forgedTypes = forged.map((d) => dtlsHandshakeTypes(d));
+    us.close();
+    // From another socket: the first one's address now belongs to the shard's connected socket.
+    const other = dgram.createSocket('udp4');
+    await new Promise<void>((r) => other.bind(0, '127.0.0.1', () => r()));
+    out.strangerReplies = (await udpExchange(other, dtlsClientHello(Buffer.alloc(32, 0x22)))).length;
+    other.close();
+    out.pingAfterHello = await ping(dc, headerValues(dt, 'X-CSTP-Address')[0]!, GW4, 6);
+    dc.close();
     out.status = (await admin(sock, 'GET', '/status')).body;
     out.shards = await gw.pool.shardStats();
   } finally {

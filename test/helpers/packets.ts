@@ -83,3 +83,41 @@ export class FrameReader {
     return out;
   }
 }
+
+/** TLS_PSK_WITH_AES_128_GCM_SHA256 and _256_GCM_SHA384: the suites of openconnect's PSK-NEGOTIATE. */
+const PSK_GCM_SUITES = [0x00a8, 0x00a9];
+
+/**
+ * A DTLS 1.2 ClientHello as openconnect's PSK-NEGOTIATE sends it (session_id
+ * = the App-ID), with `cookie` (empty on the first flight), PSK GCM suites,
+ * no extensions. Built by hand so a test sees the server's raw answer.
+ */
+export function dtlsClientHello(sessionId: Buffer, cookie: Buffer = Buffer.alloc(0), random: Buffer = Buffer.alloc(32, 0x5a)): Buffer {
+  const suites = Buffer.alloc(2 + 2 * PSK_GCM_SUITES.length);
+  suites.writeUInt16BE(2 * PSK_GCM_SUITES.length, 0);
+  PSK_GCM_SUITES.forEach((s, i) => suites.writeUInt16BE(s, 2 + 2 * i));
+  const body = Buffer.concat([Buffer.from([0xfe, 0xfd]), random, Buffer.from([sessionId.length]), sessionId, Buffer.from([cookie.length]), cookie, suites, Buffer.from([1, 0])]);
+  const hs = Buffer.alloc(12);
+  hs[0] = 1; // client_hello
+  hs.writeUIntBE(body.length, 1, 3);
+  hs.writeUInt16BE(0, 4); // message_seq
+  hs.writeUIntBE(0, 6, 3); // fragment_offset
+  hs.writeUIntBE(body.length, 9, 3); // fragment_length
+  const rec = Buffer.alloc(13);
+  rec[0] = 22; // handshake
+  rec[1] = 0xfe;
+  rec[2] = 0xfd;
+  rec.writeUInt16BE(hs.length + body.length, 11);
+  return Buffer.concat([rec, hs, body]);
+}
+
+/** The handshake message type of each DTLS record in a datagram (0 for non-handshake records). */
+export function dtlsHandshakeTypes(d: Buffer): number[] {
+  const out: number[] = [];
+  for (let off = 0; off + 13 <= d.length; ) {
+    const len = d.readUInt16BE(off + 11);
+    out.push(d[off] === 22 && d[off + 3] === 0 && d[off + 4] === 0 ? d[off + 13]! : 0);
+    off += 13 + len;
+  }
+  return out;
+}
