@@ -3,7 +3,7 @@
 // 'close') with send(), not a Duplex.
 import { EventEmitter } from 'node:events';
 import { ErrorCodes, WolfguardError } from '../../src/common/errors';
-import { addon, EventKind, type NativeConnection } from './addon';
+import { addon, EventKind, type ConnectionStats, type NativeConnection } from './addon';
 import { nativeError, registerNative, SessionView, startConnection, type CommonConnectionOptions, type PskLookup } from './connection-common';
 import type { TlsContext } from './context';
 
@@ -19,6 +19,7 @@ export const DEFAULT_DTLS_QUEUE_BYTES = 256 * 1024;
 
 export class DtlsSession extends EventEmitter {
   #conn: NativeConnection | undefined;
+  #finalStats: ConnectionStats = { bytesIn: 0, bytesOut: 0, queuedOut: 0 };
   #secure = false;
   #closed = false;
   #psk: PskLookup | undefined;
@@ -48,6 +49,7 @@ export class DtlsSession extends EventEmitter {
         (ms) => this.#handshakeTimedOut(ms),
       );
     } catch (e) {
+      this.#keepStats();
       this.#conn = undefined;
       throw e;
     }
@@ -94,8 +96,13 @@ export class DtlsSession extends EventEmitter {
   releaseSecrets(): void {
     this.#view.releaseSecrets();
   }
-  stats() {
-    return this.#conn?.stats() ?? { bytesIn: 0, bytesOut: 0, queuedOut: 0 };
+  /** Counters of the connection; after close, their last values. */
+  stats(): ConnectionStats {
+    return this.#conn?.stats() ?? this.#finalStats;
+  }
+
+  #keepStats(): void {
+    if (this.#conn) this.#finalStats = this.#conn.stats();
   }
 
   close(): void {
@@ -103,6 +110,7 @@ export class DtlsSession extends EventEmitter {
     this.#closed = true;
     clearTimeout(this.#handshakeTimer);
     const conn = this.#conn;
+    this.#keepStats();
     this.#conn = undefined;
     if (conn && this.#secure) conn.shutdown();
     conn?.destroy();
@@ -116,6 +124,7 @@ export class DtlsSession extends EventEmitter {
   #fail(err: Error): void {
     if (this.#closed) return;
     this.#conn?.destroy();
+    this.#keepStats();
     this.#conn = undefined;
     this.emit('error', err);
     this.close();
@@ -139,6 +148,7 @@ export class DtlsSession extends EventEmitter {
           this.close();
           return undefined;
         case EventKind.ERROR:
+          this.#keepStats();
           this.#conn = undefined;
           this.#fail(nativeError(a, b, this.#secure));
           return undefined;

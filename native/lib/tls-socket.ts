@@ -2,7 +2,7 @@
 // 'secure' when the handshake is done. The fd is owned by the native side.
 import { Duplex } from 'node:stream';
 import { ErrorCodes, WolfguardError } from '../../src/common/errors';
-import { addon, EventKind, type NativeConnection, type NativeSessionHandle } from './addon';
+import { addon, EventKind, type ConnectionStats, type NativeConnection, type NativeSessionHandle } from './addon';
 import { nativeError, registerNative, SessionView, startConnection, type CommonConnectionOptions, type PskLookup } from './connection-common';
 import type { TlsContext } from './context';
 
@@ -28,6 +28,7 @@ export class TlsSocket extends Duplex {
   remoteAddress: string | undefined;
   remotePort: number | undefined;
   #conn: NativeConnection | undefined;
+  #finalStats: ConnectionStats = { bytesIn: 0, bytesOut: 0, queuedOut: 0 };
   #secure = false;
   #pendingWrite: { chunk: Buffer; cb: (err?: Error | null) => void } | undefined;
   #drainCb: ((err?: Error | null) => void) | undefined;
@@ -89,8 +90,13 @@ export class TlsSocket extends Duplex {
   session(): NativeSessionHandle | null {
     return this.#view.session();
   }
-  stats() {
-    return this.#conn?.stats() ?? { bytesIn: 0, bytesOut: 0, queuedOut: 0 };
+  /** Counters of the connection; after close, their last values. */
+  stats(): ConnectionStats {
+    return this.#conn?.stats() ?? this.#finalStats;
+  }
+
+  #keepStats(): void {
+    if (this.#conn) this.#finalStats = this.#conn.stats();
   }
 
   // One entry point for every native event; it must never throw back into C++.
@@ -118,6 +124,7 @@ export class TlsSocket extends Duplex {
           this.push(null);
           return undefined;
         case EventKind.ERROR:
+          this.#keepStats();
           this.#conn = undefined;
           this.destroy(nativeError(a, b, this.#secure));
           return undefined;
@@ -177,6 +184,7 @@ export class TlsSocket extends Duplex {
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     clearTimeout(this.#handshakeTimer);
     const conn = this.#conn;
+    this.#keepStats();
     this.#conn = undefined;
     conn?.destroy();
     const pending = this.#pendingWrite ?? (this.#drainCb ? { cb: this.#drainCb } : undefined);

@@ -85,6 +85,9 @@ export async function startMetrics(listen: string, ctx: MetricsContext): Promise
     ringIn: shardGauge('wolfguard_ring_in_total', 'Packets taken from other shards'),
     lag: shardGauge('wolfguard_shard_event_loop_lag_seconds', 'Shard event-loop delay, p99 since its last report'),
   };
+  const channelLabels = ['shard', 'channel', 'direction'] as const;
+  const channelBytes = new Gauge({ name: 'wolfguard_channel_bytes_total', help: 'Tunnel bytes by channel (tls: CSTP over TLS, dtls: over UDP) and direction (in: from clients)', labelNames: channelLabels, registers: [reg] });
+  const channelFrames = new Gauge({ name: 'wolfguard_channel_frames_total', help: 'Tunnel frames (packets, DPD, keepalives) by channel and direction', labelNames: channelLabels, registers: [reg] });
   const decisions = new Gauge({ name: 'wolfguard_admission_decisions_total', help: 'Admission decisions by rule and reason', labelNames: ['rule', 'reason'] as const, registers: [reg] });
 
   const server = http.createServer((req, res) => {
@@ -100,6 +103,13 @@ export async function startMetrics(listen: string, ctx: MetricsContext): Promise
         g.tunnels.set(l, s.tunnels);
         g.dtls.set(l, s.dtls.up);
         if (s.lagP99Ms !== undefined) g.lag.set(l, s.lagP99Ms / 1000);
+        for (const channel of ['tls', 'dtls'] as const) {
+          const c = s.channels[channel];
+          channelBytes.set({ ...l, channel, direction: 'in' }, c.bytesIn);
+          channelBytes.set({ ...l, channel, direction: 'out' }, c.bytesOut);
+          channelFrames.set({ ...l, channel, direction: 'in' }, c.framesIn);
+          channelFrames.set({ ...l, channel, direction: 'out' }, c.framesOut);
+        }
         if (!s.pump) continue;
         g.tunRx.set(l, s.pump.tunRxBytes);
         g.tunTx.set(l, s.pump.tunTxBytes);

@@ -47,12 +47,22 @@ export interface DtlsShardStats {
   recvCalls: number;
 }
 
+/** Bytes (plaintext: CSTP frames on TLS, typed records on DTLS) and frames of one channel of the shard's tunnels. */
+export interface ChannelCounters {
+  bytesIn: number;
+  bytesOut: number;
+  framesIn: number;
+  framesOut: number;
+}
+
 /** A shard's counters, for the admin interface and tests. */
 export interface ShardStats {
   shard: number;
   connections: number;
   tunnels: number;
   dtls: DtlsShardStats;
+  /** Tunnel traffic by channel since the shard started (ended tunnels included). */
+  channels: { tls: ChannelCounters; dtls: ChannelCounters };
   pump?: import('../../native/lib').PumpStats;
   /** Event-loop delay p99 since the previous stats request, ms. */
   lagP99Ms?: number;

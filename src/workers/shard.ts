@@ -103,7 +103,7 @@ port.on('message', (m: ToShard) => {
       return;
     case 'stats':
       setImmediate(() => lag.reset());
-      send({ type: 'stats', id: m.id, stats: { shard: config.shard, connections: live, tunnels: tunnels?.size ?? 0, dtls: tunnels?.dtlsStats() ?? { up: 0, dataFramesIn: 0, framesOut: 0, sendCalls: 0, recvCalls: 0 }, lagP99Ms: lag.percentile(99) / 1e6, ...(pump ? { pump: pump.stats() } : {}) } });
+      send({ type: 'stats', id: m.id, stats: { shard: config.shard, connections: live, tunnels: tunnels?.size ?? 0, dtls: tunnels?.dtlsStats() ?? { up: 0, dataFramesIn: 0, framesOut: 0, sendCalls: 0, recvCalls: 0 }, channels: tunnels?.channelStats() ?? { tls: { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 }, dtls: { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 } }, lagP99Ms: lag.percentile(99) / 1e6, ...(pump ? { pump: pump.stats() } : {}) } });
       return;
     case 'dtls':
       if (tunnels) tunnels.attachDtls(m.conn, m.fd, m.hello);

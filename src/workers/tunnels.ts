@@ -12,10 +12,10 @@ import { CstpType, DisconnectReason } from '../protocol/cstp';
 import { DtlsOverhead, IPV4_HEADER_BYTES, IPV6_HEADER_BYTES, UDP_HEADER_BYTES, negotiateMtu } from '../protocol/mtu';
 import { isWolfguardError } from '../common/errors';
 import { netmaskFromPrefix } from '../common/address';
-import { DtlsSession, closeFd, type TlsContext, type TlsSocket, type TunnelPump } from '../../native/lib';
+import { DtlsSession, closeFd, type ConnectionStats, type TlsContext, type TlsSocket, type TunnelPump } from '../../native/lib';
 import type { RouteTable } from '../ring/route-table';
 import type { MainRpc } from './rpc';
-import type { DtlsShardStats, FromShard, TunnelSession } from './messages';
+import type { ChannelCounters, DtlsShardStats, FromShard, TunnelSession } from './messages';
 
 /** A peer silent for this many DPD intervals is dead (it should have probed us every interval). */
 export const DPD_DEAD_INTERVALS = 3;
@@ -182,6 +182,20 @@ export class TunnelManager {
     }
   }
 
+  /** Traffic by channel: ended tunnels and DTLS sessions, plus the live ones. */
+  channelStats(): { tls: ChannelCounters; dtls: ChannelCounters } {
+    const tls = { ...this.#retired.tls };
+    const dtls = { ...this.#retired.dtls };
+    for (const t of this.#byConn.values()) {
+      addCounters(tls, t.sock.stats());
+      if (t.dtls) addCounters(dtls, t.dtls.stats());
+    }
+    return { tls, dtls };
+  }
+
+  /** Counters of tunnels and DTLS sessions that have ended. */
+  readonly #retired = { tls: zeroCounters(), dtls: zeroCounters() };
+
   dtlsStats(): DtlsShardStats {
     const r: DtlsShardStats = { up: 0, dataFramesIn: 0, framesOut: 0, sendCalls: 0, recvCalls: 0 };
     for (const t of this.#byConn.values()) {
@@ -239,6 +253,7 @@ export class TunnelManager {
       if (type === CstpType.DISCONNECT) this.#control(t, type, payload);
     });
     d.once('close', () => {
+      addCounters(this.#retired.dtls, d.stats());
       if (t.dtls === d) {
         t.dtls = undefined;
         // Back to TLS for the tunnel's packets, if TLS is still there.
@@ -276,6 +291,7 @@ export class TunnelManager {
 
   #closed(t: Tunnel): void {
     this.#byConn.delete(t.conn);
+    addCounters(this.#retired.tls, t.sock.stats());
     t.dtls?.close();
     this.#o.routes?.release(t.session.lease, this.#o.shard);
     if (t.closedReported) return;
@@ -322,4 +338,15 @@ export class TunnelManager {
 function refuse(sock: TlsSocket, status: 400 | 401 | 403 | 404 | 503, reason: string): void {
   if (sock.destroyed) return;
   sock.end(buildHttpRefusal(status, reason));
+}
+
+function zeroCounters(): ChannelCounters {
+  return { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 };
+}
+
+function addCounters(into: ChannelCounters, s: ConnectionStats): void {
+  into.bytesIn += s.bytesIn;
+  into.bytesOut += s.bytesOut;
+  into.framesIn += s.framesIn ?? 0;
+  into.framesOut += s.framesOut ?? 0;
 }

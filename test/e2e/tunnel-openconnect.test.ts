@@ -234,6 +234,8 @@ test('DTLS: openconnect takes the PSK-NEGOTIATE offer (MTU probes echoed), the D
     assert.ok(up.receivedBytes > 1_000_000 && down.receivedBytes > 1_000_000, `DTLS moved ${up.receivedBytes} up, ${down.receivedBytes} down`);
     const st = await dtlsStats();
     assert.ok(st.frames > 1000, 'the upload came in over DTLS, not TLS');
+    const channels = (await gw.admin<ShardStats[]>('GET', '/shards')).body.reduce((a, s) => a + s.channels.dtls.bytesIn, 0);
+    assert.ok(channels >= up.receivedBytes, `DTLS channel bytes in (${channels}) cover iperf3's upload (${up.receivedBytes})`);
     // Batched UDP I/O: under iperf3 a wakeup finds several datagrams, so one
     // recvmmsg()/sendmmsg() carries more than one on average.
     assert.ok(st.recvCalls < st.frames, `recvmmsg batches: ${st.recvCalls} calls for ${st.frames} datagrams in`);
@@ -331,6 +333,16 @@ function total(m: Map<string, number>, name: string): number {
   return s;
 }
 
+/** Sum of a metric over the series whose labels include every `key="value"` given. */
+function sumWhere(m: Map<string, number>, name: string, labels: Record<string, string>): number {
+  let s = 0;
+  for (const [k, v] of m) {
+    if (!k.startsWith(`${name}{`)) continue;
+    if (Object.entries(labels).every(([lk, lv]) => k.includes(`${lk}="${lv}"`))) s += v;
+  }
+  return s;
+}
+
 test('Prometheus metrics move with the traffic: TUN bytes follow iperf3, sessions, logins and admission decisions counted', { timeout: 90_000 }, async () => {
   const c = await startOpenconnect(clientOpts(7));
   try {
@@ -339,6 +351,11 @@ test('Prometheus metrics move with the traffic: TUN bytes follow iperf3, session
     const after = await scrape();
     const written = total(after, 'wolfguard_tun_written_bytes_total') - total(before, 'wolfguard_tun_written_bytes_total');
     assert.ok(written >= r.receivedBytes && written <= r.sentBytes * HEADER_SLACK + 1_000_000, `TUN got ${written} bytes for iperf3's ${r.receivedBytes}`);
+    // The client runs without DTLS: the upload is on the TLS channel, none on DTLS.
+    const delta = (channel: string, direction: string) => sumWhere(after, 'wolfguard_channel_bytes_total', { channel, direction }) - sumWhere(before, 'wolfguard_channel_bytes_total', { channel, direction });
+    assert.ok(delta('tls', 'in') >= r.receivedBytes && delta('tls', 'in') <= r.sentBytes * HEADER_SLACK + 1_000_000, `TLS channel got ${delta('tls', 'in')} bytes for iperf3's ${r.receivedBytes}`);
+    assert.equal(delta('dtls', 'in'), 0, 'nothing came over DTLS');
+    assert.ok(sumWhere(after, 'wolfguard_channel_frames_total', { channel: 'tls', direction: 'out' }) > 0);
     assert.equal(after.get('wolfguard_sessions{state="connected"}'), 1);
     assert.ok((after.get('wolfguard_logins_total{result="ok"}') ?? 0) >= 1);
     assert.ok(total(after, 'wolfguard_admission_decisions_total') > 0);
