@@ -171,7 +171,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
         onError: (message) => log.warn(message),
       });
     }
-    const metricsListen = process.env.WOLFGUARD_METRICS;
+    const metricsListen = process.env.WOLFGUARD_METRICS || cfg.metricsListen;
     if (metricsListen) {
       metrics = await startMetrics(metricsListen, { service: svc, pool, admission: adm });
       log.info({ port: metrics.port }, `metrics on http://${metricsListen}/metrics`);
@@ -244,7 +244,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
 const DRAIN_POLL_MS = 200;
 
 /** What a reload cannot change on a running gateway. */
-const RESTART_ONLY: ReadonlyArray<keyof GatewayConfig> = ['tcpPort', 'udpPort', 'listenHost', 'serverCert', 'serverKey', 'caCert', 'auth', 'ipv4Pool', 'ipv6Pool', 'device', 'ciphers', 'adminSocket', 'admissionRules'];
+const RESTART_ONLY: ReadonlyArray<keyof GatewayConfig> = ['tcpPort', 'udpPort', 'listenHost', 'serverCert', 'serverKey', 'caCert', 'auth', 'ipv4Pool', 'ipv6Pool', 'device', 'ciphers', 'adminSocket', 'admissionRules', 'metricsListen'];
 
 /** Runs the gateway in the foreground until SIGINT/SIGTERM. */
 export async function runGateway(cfg: GatewayConfig, opts: GatewayOptions = {}): Promise<void> {

@@ -5,9 +5,9 @@
 import * as http from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { ErrorCodes, WolfguardError } from '../common/errors';
 import type { SessionService } from './session-service';
 import type { ShardPool } from './shard-pool';
+import { parseListen } from './listen-address';
 import type { GatewayAdmission } from './admission/gateway-admission';
 
 export interface MetricsContext {
@@ -22,16 +22,9 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** "127.0.0.1:9101" / "[::1]:9101" / "9101" (loopback). */
-export function parseListen(text: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+))?:?(\d{1,5})$/.exec(text.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !(port >= 0 && port <= 65535)) throw new WolfguardError(ErrorCodes.CONFIG_INVALID, `WOLFGUARD_METRICS must be [host:]port, got ${JSON.stringify(text)}`);
-  return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
-}
 
 export async function startMetrics(listen: string, ctx: MetricsContext): Promise<MetricsServer> {
-  const { host, port } = parseListen(listen);
+  const { host, port } = parseListen(listen, 'metrics listener');
   const reg = new Registry();
   collectDefaultMetrics({ register: reg, prefix: 'wolfguard_process_' });
   const lag = monitorEventLoopDelay({ resolution: 20 });

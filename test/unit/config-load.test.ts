@@ -348,3 +348,17 @@ test('fuzz: random text into parseConfig returns or throws a WolfguardError', ()
     { numRuns: 2000 },
   );
 });
+
+test('metrics-listen: [host:]port, loopback by default, a bad value names the key and line', () => {
+  assert.equal(parse([...MINIMAL, 'metrics-listen = 9101']).config.metricsListen, '9101');
+  assert.equal(parse([...MINIMAL, 'metrics-listen = [::1]:9101']).config.metricsListen, '[::1]:9101');
+  assert.equal(parse(MINIMAL).config.metricsListen, undefined, 'off unless configured');
+  assert.equal(parse([...MINIMAL, 'metrics-listen = ']).config.metricsListen, undefined, 'empty is off');
+  for (const bad of ['localhost', '1.2.3.4:99999', 'a:b:c']) {
+    assert.throws(
+      () => parse([...MINIMAL, `metrics-listen = ${bad}`]),
+      (e: unknown) => isWolfguardError(e, ErrorCodes.CONFIG_INVALID) && e.message.includes('line 5') && e.message.includes('metrics-listen'),
+      `refused: ${JSON.stringify(bad)}`,
+    );
+  }
+});

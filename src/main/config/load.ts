@@ -2,6 +2,7 @@
 // pure; loadConfigFile reads the file first. Every error names the key and the
 // line; warnings (ignored ocserv options, overridden repeats, ignored virtual
 // hosts) are returned for the caller to print.
+import { parseListen } from '../listen-address';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FAMILY_V4, FAMILY_V6, formatAddress } from '../../common/address';
@@ -408,6 +409,11 @@ export function parseConfig(text: string, opts: ParseOptions): LoadedConfig {
   if (domain !== undefined) config.defaultDomain = domain;
   if (bannerT) config.banner = bannerT.value;
   if (ciphersT) config.ciphers = ciphersT.value;
+  const metricsT = r.get('metrics-listen');
+  if (metricsT) {
+    r.value(metricsT, (v) => parseListen(v, 'the value'));
+    config.metricsListen = metricsT.value.trim();
+  }
   const admin = readAdminSocket(r);
   if (admin !== undefined) config.adminSocket = admin;
   return { config, warnings: r.warnings };

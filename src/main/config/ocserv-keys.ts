@@ -44,6 +44,7 @@ export const IMPLEMENTED_KEYS: ReadonlySet<string> = new Set([
   'use-occtl',
   'ciphers',
   'admission-rules',
+  'metrics-listen',
   'max-ban-score',
   'ban-reset-time',
   'min-reauth-time',

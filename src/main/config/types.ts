@@ -80,6 +80,8 @@ export interface GatewayConfig {
    * file sets. Used when there is no admission-rules file (which has its own).
    */
   banScore?: Partial<Record<'maxBanScore' | 'banResetTime' | 'minReauthTime' | 'pointsWrongPassword' | 'pointsConnection' | 'pointsKkdcp', number>>;
+  /** Prometheus listener, [host:]port (ours: metrics-listen; host defaults to loopback); undefined = off. WOLFGUARD_METRICS overrides it. */
+  metricsListen?: string;
   /** Unix socket of the admin interface (ocserv's occtl-socket-file); undefined = none. */
   adminSocket?: string;
   /** Keys read but not acted on (known ocserv keys we do not implement), for a warning each. */
