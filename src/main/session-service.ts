@@ -109,7 +109,7 @@ export class SessionService {
   }
 
   #ended(e: Ended): void {
-    if (e.kick) this.#post(e.kick.shard, { type: 'kick', conn: e.kick.conn, reason: e.reason });
+    if (e.kick) this.#post(e.kick.shard, { type: 'kick', conn: e.kick.conn, reason: e.reason, notify: true });
     this.#events.ended?.(e);
   }
 }

@@ -15,6 +15,12 @@ export interface KickMessage {
   type: 'kick';
   conn: number;
   reason: string;
+  /**
+   * The session ended for good: tell the client with a CSTP DISCONNECT (as
+   * ocserv does) so it quits instead of retrying a dead cookie. Not for a
+   * disconnect that lets the client come back with its cookie.
+   */
+  notify?: boolean;
 }
 
 /** main → shard: the answer to a request the shard made. */

@@ -110,7 +110,7 @@ port.on('message', (m: ToShard) => {
       else closeFd(m.fd);
       return;
     case 'kick':
-      tunnels?.kick(m.conn, m.reason);
+      tunnels?.kick(m.conn, m.reason, m.notify === true);
       return;
     case 'config':
       tunnels?.setConfig(m.gateway);

@@ -8,7 +8,7 @@ import type { GatewayConfig } from '../main/config/types';
 import { parseCookieHeader } from '../protocol/cookies';
 import { parseConnectRequest } from '../protocol/connect-request';
 import { buildConnectReply, buildHttpRefusal, type TunnelOffer } from '../protocol/connect-reply';
-import { CstpType, DisconnectReason } from '../protocol/cstp';
+import { CstpType, DisconnectReason, encodeDisconnect } from '../protocol/cstp';
 import { DtlsOverhead, IPV4_HEADER_BYTES, IPV6_HEADER_BYTES, UDP_HEADER_BYTES, negotiateMtu } from '../protocol/mtu';
 import { isWolfguardError } from '../common/errors';
 import { netmaskFromPrefix } from '../common/address';
@@ -34,6 +34,8 @@ export const DTLS_HANDSHAKE_TIMEOUT_MS = 10_000;
  */
 export const FALLBACK_MIN_FRAMES = 3;
 export const DTLS_SETTLE_MS = 3000;
+/** How long a told client has to close its side before the socket is destroyed. */
+const DISCONNECT_GRACE_MS = 1000;
 /** How often tunnels are checked for dead peers and idle timeouts. */
 export const TUNNEL_CHECK_MS = 1000;
 
@@ -263,17 +265,32 @@ export class TunnelManager {
   }
 
   /** The main thread ended the session, or moved it to another connection. */
-  kick(conn: number, reason: string): void {
+  kick(conn: number, reason: string, notify = false): void {
     const t = this.#byConn.get(conn);
     if (!t) return;
     t.reason = reason;
     t.closedReported = true; // main already knows
-    t.sock.destroy();
+    if (notify) this.#sayGoodbye(t);
+    else t.sock.destroy();
   }
 
+  /** Shard stop (shutdown, end of a drain): every client is told, then its connection closes. */
   close(): void {
     clearInterval(this.#timer);
-    for (const t of this.#byConn.values()) t.sock.destroy();
+    for (const t of this.#byConn.values()) this.#sayGoodbye(t);
+  }
+
+  /**
+   * ocserv's cstp_send_terminate: an empty DISCONNECT on the TLS channel
+   * (openconnect: "Received server disconnect", then it quits rather than
+   * retrying), close_notify, and the socket is destroyed if the client does
+   * not close within DISCONNECT_GRACE_MS.
+   */
+  #sayGoodbye(t: Tunnel): void {
+    if (t.sock.destroyed) return;
+    t.dtls?.close();
+    t.sock.end(encodeDisconnect());
+    setTimeout(() => t.sock.destroy(), DISCONNECT_GRACE_MS).unref();
   }
 
   #control(t: Tunnel, type: number, payload: Buffer): void {

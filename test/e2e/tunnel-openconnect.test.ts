@@ -286,6 +286,8 @@ test('wolfguard-ctl against live clients: show, disconnect (client comes back), 
     assert.equal(t.terminated.length, 2);
     const [ea, eb] = await Promise.all([a.exited, b.exited]);
     assert.ok(ea && eb, 'both clients ended');
+    // Told, as ocserv tells them (CSTP DISCONNECT), rather than left to retry a dead cookie.
+    for (const x of [a, b]) assert.match(x.stdout() + x.stderr(), /Received server disconnect/);
     assert.deepEqual(JSON.parse(ctl('--json', 'show', 'users').stdout), []);
 
     // ban refuses the next connect from that address; unban lets it in.
@@ -506,6 +508,8 @@ test('SIGTERM drains: no new connections, the open tunnel keeps working until th
     const took = (Date.now() - t0) / 1000;
     assert.equal(st.code, 0, gw.log().slice(-2000));
     assert.ok(took >= DRAIN_SECONDS - 0.5 && took < DRAIN_SECONDS + 10, `stopped after ${took.toFixed(1)} s`);
+    // At the deadline the open client is told the server is going (not left to time out).
+    await c.waitForOutput(/Received server disconnect/, 5_000);
   } finally {
     await c.stop();
   }
