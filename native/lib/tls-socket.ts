@@ -27,6 +27,8 @@ export class TlsSocket extends Duplex {
   /** The peer, as net.Socket names it (set by whoever adopted the fd; Node's http reads it). */
   remoteAddress: string | undefined;
   remotePort: number | undefined;
+  /** The local end, when the acceptor told (the address the client reached). */
+  localAddress: string | undefined;
   #conn: NativeConnection | undefined;
   #finalStats: ConnectionStats = { bytesIn: 0, bytesOut: 0, queuedOut: 0 };
   #secure = false;

@@ -16,7 +16,7 @@ export type Admit = (address: string) => boolean;
 
 export async function startAcceptor(pool: ShardPool, host: string, port: number, admit?: Admit): Promise<Acceptor> {
   const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (sock) => {
-    const peer = { address: sock.remoteAddress ?? '', port: sock.remotePort ?? 0 };
+    const peer = { address: sock.remoteAddress ?? '', port: sock.remotePort ?? 0, local: sock.localAddress ?? '' };
     if (admit && !admit(peer.address)) {
       // A reset, not a FIN: the refused peer learns nothing and costs nothing more.
       sock.resetAndDestroy();

@@ -42,6 +42,19 @@ function unmap(a: string): string {
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
 
+/**
+ * The address the session's DTLS socket answers from: the one its TLS
+ * connection reached (a multi-homed gateway must not let the kernel pick
+ * another source, the client would drop the replies), when of the peer's
+ * family; the wildcard otherwise.
+ */
+export function localFor(tlsLocal: string | undefined, peer: string): string {
+  const v6 = peer.includes(':');
+  const local = tlsLocal === undefined ? '' : unmap(tlsLocal);
+  if (local !== '' && local.includes(':') === v6) return local;
+  return v6 ? '::' : '0.0.0.0';
+}
+
 export async function startDtlsDispatch(o: DtlsDispatchOptions): Promise<DtlsDispatch> {
   const host = o.host ?? '::';
   const sock = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reuseAddr: true });
@@ -67,7 +80,7 @@ export async function startDtlsDispatch(o: DtlsDispatchOptions): Promise<DtlsDis
     if (recent.size > THROTTLE_ENTRIES) recent.delete(recent.keys().next().value!);
     let fd: number;
     try {
-      fd = udpConnect(peer.includes(':') ? '::' : '0.0.0.0', o.port, peer, rinfo.port);
+      fd = udpConnect(localFor(session.localAddress, peer), o.port, peer, rinfo.port);
     } catch (e) {
       o.onError?.(`DTLS hand-off to ${peer}:${rinfo.port} failed: ${(e as Error).message}`);
       stats.dropped++;

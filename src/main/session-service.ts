@@ -46,7 +46,7 @@ export class SessionService {
         void this.#login(m.shard, m.id, m.username, m.password, m.peer);
         return;
       case 'connect': {
-        const r = this.#registry.connect(m.cookie, { shard: m.shard, conn: m.conn }, Date.now());
+        const r = this.#registry.connect(m.cookie, { shard: m.shard, conn: m.conn }, Date.now(), m.local);
         if (!r.ok) {
           this.#post(m.shard, { type: 'reply', id: m.id, result: { ok: false, status: 401, reason: r.reason } });
           return;

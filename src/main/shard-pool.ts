@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { closeFd } from '../../native/lib';
 import { envInt } from '../common/env';
-import type { FromShard, MeshConfig, ShardConfig, ShardStats, ToShard } from '../workers/messages';
+import type { FromShard, MeshConfig, PeerInfo, ShardConfig, ShardStats, ToShard } from '../workers/messages';
 import type { GatewayConfig } from './config/types';
 
 export interface ShardPoolOptions {
@@ -166,7 +166,7 @@ export class ShardPool {
   }
 
   /** Posts an accepted connection's fd to the least-loaded shard (ties: lowest index). */
-  dispatch(fd: number, peer: { address: string; port: number }): number {
+  dispatch(fd: number, peer: PeerInfo): number {
     let best = -1;
     for (let i = 0; i < this.#shards.length; i++) {
       const s = this.#shards[i]!;

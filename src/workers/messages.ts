@@ -7,7 +7,14 @@ export interface AdoptMessage {
   type: 'adopt';
   /** A private duplicate of the accepted socket's fd; the shard owns it now. */
   fd: number;
-  peer: { address: string; port: number };
+  peer: PeerInfo;
+}
+
+/** Both ends of an accepted connection; `local` is the gateway address the client reached (multi-homed gateways answer DTLS from it). */
+export interface PeerInfo {
+  address: string;
+  port: number;
+  local?: string;
 }
 
 /** main → shard: close a tunnel connection (session ended, or moved to another connection). */
@@ -106,6 +113,8 @@ export interface ConnectRequest {
   conn: number;
   cookie: string;
   peer: string;
+  /** The gateway address the client's TLS connection reached. */
+  local?: string;
 }
 
 /** shard → main: a tunnel connection ended (logout = the client said so). */

@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { TlsContext, TlsSocket, TunnelPump, closeFd } from '../../native/lib';
-import type { FromShard, ShardConfig, ToShard } from './messages';
+import type { FromShard, PeerInfo, ShardConfig, ToShard } from './messages';
 import { routeRequest } from './http-routes';
 import { createAuthRoutes } from './auth-routes';
 import { LoginMessages } from '../protocol/auth-xml';
@@ -135,7 +135,7 @@ port.on('message', (m: ToShard) => {
   }
 });
 
-function adopt(fd: number, peer: { address: string; port: number }): void {
+function adopt(fd: number, peer: PeerInfo): void {
   let sock: TlsSocket;
   try {
     sock = new TlsSocket(ctx, fd, { handshakeTimeoutMs: config.handshakeTimeoutMs });
@@ -146,6 +146,7 @@ function adopt(fd: number, peer: { address: string; port: number }): void {
   }
   sock.remoteAddress = peer.address;
   sock.remotePort = peer.port;
+  if (peer.local) sock.localAddress = peer.local;
   connOf.set(sock, nextConn++);
   live++;
   const adopted = performance.now();

@@ -109,7 +109,7 @@ export class TunnelManager {
     }
     const cookie = parseCookieHeader(req.headers.cookie).get('webvpn') ?? parsed.cookie;
     if (!cookie) return refuse(sock, 401, 'no session cookie');
-    const r = await this.#o.rpc.connect({ conn, cookie, peer: req.socket.remoteAddress ?? '' });
+    const r = await this.#o.rpc.connect({ conn, cookie, peer: req.socket.remoteAddress ?? '', ...(req.socket.localAddress ? { local: req.socket.localAddress } : {}) });
     if (sock.destroyed) {
       // The client went away while main looked the cookie up; tell main so
       // the session does not stay marked as connected here.

@@ -461,6 +461,27 @@ test('DTLS roaming: the client comes back from a new UDP port (SIGUSR2 reconnect
   }
 });
 
+test('multi-homed gateway: a client that reached a secondary address gets its DTLS answers from that address', { timeout: 90_000 }, async () => {
+  // A second address on the gateway's client-facing bridge. For a socket bound
+  // to the wildcard the kernel would answer from the primary (.1), and the
+  // client, whose UDP socket is connected to .2, would drop every datagram.
+  const second = `${topo.gw.outerIp.split('.').slice(0, 3).join('.')}.2`;
+  const add = await topo.tryExec(topo.gw.ns, 'ip', ['addr', 'add', `${second}/24`, 'dev', 'br0']);
+  assert.equal(add.code, 0, add.stderr);
+  const ns = topo.clients[16]!.ns;
+  let c: OpenconnectClient | undefined;
+  try {
+    c = await startOpenconnect(clientOpts(16, { noDtls: false, url: `https://${second}:${PORT}/` }));
+    await c.waitForOutput(/Established DTLS connection/, 15_000);
+    await ping(ns, topo.lan.ip);
+    const ss = await topo.tryExec(topo.gw.ns, 'ss', ['-Hnu', 'dst', `${topo.clients[16]!.ip}`]);
+    assert.match(ss.stdout, new RegExp(`${second.replace(/\./g, '\\.')}:${PORT}\\s`), `the DTLS socket is bound to ${second}: ${ss.stdout}`);
+  } finally {
+    await c?.stop();
+    await topo.tryExec(topo.gw.ns, 'ip', ['addr', 'del', `${second}/24`, 'dev', 'br0']);
+  }
+});
+
 test('DTLS lost mid-session (UDP dropped): openconnect falls back to TLS and the gateway follows, traffic keeps flowing', { timeout: 90_000 }, async () => {
   const i = 16;
   const ns = topo.clients[i]!.ns;

@@ -41,6 +41,8 @@ export interface SessionRecord {
   since: number;
   /** How many times a tunnel was opened with this cookie. */
   tunnels: number;
+  /** The gateway address the current (or last) tunnel connection reached; DTLS answers from it. */
+  localAddress?: string;
 }
 
 export interface ConnectionRef {
@@ -137,7 +139,7 @@ export class SessionRegistry {
    * connected elsewhere is moved: the old connection is returned to be closed
    * (a client that reconnects after a network change).
    */
-  connect(cookie: string, ref: ConnectionRef, now: number): ConnectResult {
+  connect(cookie: string, ref: ConnectionRef, now: number, localAddress?: string): ConnectResult {
     const s = this.#byCookie.get(cookie);
     if (!s) return { ok: false, reason: 'unknown or expired cookie' };
     if (this.#timedOut(s, now)) return { ok: false, reason: 'session timed out' };
@@ -147,6 +149,7 @@ export class SessionRegistry {
     s.conn = ref.conn;
     s.since = now;
     s.tunnels++;
+    if (localAddress) s.localAddress = localAddress;
     this.#opts.limits.commit(s.id, now);
     return displaced ? { ok: true, session: s, displaced } : { ok: true, session: s };
   }
