@@ -7,7 +7,7 @@
 import * as dgram from 'node:dgram';
 import { once } from 'node:events';
 import { closeFd, udpConnect } from '../../native/lib';
-import { clientHelloSessionId } from '../protocol/dtls-hello';
+import { clientHelloPskIdentity, clientHelloSessionId } from '../protocol/dtls-hello';
 import type { SessionRegistry } from './sessions/registry';
 import type { ToShard } from '../workers/messages';
 
@@ -55,6 +55,22 @@ export function localFor(tlsLocal: string | undefined, peer: string): string {
   return v6 ? '::' : '0.0.0.0';
 }
 
+/** A PSK identity naming a session: its App-ID in hex. */
+const APP_ID_IDENTITY = /^[0-9a-f]{2,64}$/;
+
+/**
+ * The session a ClientHello belongs to: by its session_id (openconnect's
+ * PSK-NEGOTIATE puts the App-ID there, legacy mode the X-DTLS-Session-ID),
+ * else by its PSK identity (DTLS 1.3 leaves session_id empty; our 1.3
+ * clients send the App-ID in hex as the identity).
+ */
+function sessionOfHello(registry: SessionRegistry, msg: Buffer): ReturnType<SessionRegistry['byDtlsAppId']> {
+  const id = clientHelloSessionId(msg);
+  if (id) return registry.byDtlsAppId(id.toString('hex'));
+  const identity = clientHelloPskIdentity(msg)?.toString('latin1');
+  return identity !== undefined && APP_ID_IDENTITY.test(identity) ? registry.byDtlsAppId(identity) : undefined;
+}
+
 export async function startDtlsDispatch(o: DtlsDispatchOptions): Promise<DtlsDispatch> {
   const host = o.host ?? '::';
   const sock = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reuseAddr: true });
@@ -62,8 +78,7 @@ export async function startDtlsDispatch(o: DtlsDispatchOptions): Promise<DtlsDis
   const stats = { handedOff: 0, dropped: 0 };
   sock.on('message', (msg, rinfo) => {
     const peer = unmap(rinfo.address);
-    const id = clientHelloSessionId(msg);
-    const session = id ? o.registry.byDtlsAppId(id.toString('hex')) : undefined;
+    const session = sessionOfHello(o.registry, msg);
     if (!session || session.state !== 'connected' || (o.admit && !o.admit(peer))) {
       stats.dropped++;
       return;

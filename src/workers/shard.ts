@@ -12,9 +12,7 @@ import { createAuthRoutes } from './auth-routes';
 import { LoginMessages } from '../protocol/auth-xml';
 import { MainRpc } from './rpc';
 import { TunnelManager } from './tunnels';
-
-/** What openconnect (GnuTLS) offers for PSK-NEGOTIATE, strongest first. */
-const DTLS_PSK_CIPHERS = 'PSK-AES256-GCM-SHA384:PSK-AES128-GCM-SHA256';
+import { createDtlsPskContext } from './dtls-context';
 import { RouteTable } from '../ring/route-table';
 
 const config = workerData as ShardConfig;
@@ -40,10 +38,8 @@ if (gw && config.tunFd !== undefined) {
   if (routes) tmOptions.routes = routes;
   if (gw.ipv4Pool) tmOptions.ipv4Prefix = gw.ipv4Pool.prefix;
   if (gw.ipv6Pool) tmOptions.ipv6Prefix = gw.ipv6Pool.subnetPrefix;
-  // openconnect's PSK-NEGOTIATE: DTLS 1.2, plain PSK key exchange, AES-GCM.
-  if (gw.udpPort !== null) {
-    tmOptions.dtlsContext = new TlsContext({ role: 'server', transport: 'dtls', minVersion: 'DTLSv1.2', maxVersion: 'DTLSv1.2', ciphers: DTLS_PSK_CIPHERS, psk: true });
-  }
+  // PSK-NEGOTIATE: plain PSK key exchange, AES-GCM; DTLS 1.2 for openconnect, 1.3 for clients that offer it.
+  if (gw.udpPort !== null) tmOptions.dtlsContext = createDtlsPskContext();
   tunnels = new TunnelManager(tmOptions);
 }
 

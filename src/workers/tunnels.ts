@@ -231,7 +231,8 @@ export class TunnelManager {
         initialDatagrams: [Buffer.from(hello)],
         mtu: t.dtlsMtu,
         handshakeTimeoutMs: DTLS_HANDSHAKE_TIMEOUT_MS,
-        psk: { lookup: (identity) => (identity === DTLS_PSK_IDENTITY ? key : undefined) },
+        // openconnect says "psk"; our DTLS 1.3 clients name the session by its App-ID.
+        psk: { lookup: (identity) => (identity === DTLS_PSK_IDENTITY || identity === t.session.dtlsAppId ? key : undefined) },
       });
     } catch {
       return; // the session closed the fd

@@ -39,6 +39,9 @@ test('gateway protocol: login, CONNECT, tunnel traffic, bad input, reconnect, lo
     for (const t of o.forgedTypes as number[][]) assert.ok(!t.includes(2), 'a forged cookie never gets a ServerHello');
     assert.equal(o.strangerReplies, 0, 'a ClientHello for an unknown App-ID gets no answer');
     assert.equal(o.pingAfterHello, true);
+    assert.equal(o.dtls13Error, undefined);
+    assert.equal(o.dtls13Version, 'DTLSv1.3', 'a client offering DTLS 1.3 gets it, with the exporter PSK and the App-ID as identity');
+    assert.equal(o.dtls13Echo, true, 'the tunnel carries packets over DTLS 1.3');
     assert.equal(o.initForm, true, 'auth-request form with username/password');
     assert.equal(o.cookieIssued, true);
     assert.equal(o.completeBody, true);

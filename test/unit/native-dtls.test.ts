@@ -7,6 +7,7 @@ import { TlsContext } from '../../native/lib';
 import { makePki, type TestPki } from '../helpers/certs';
 import { startDtlsServer, dtlsConnect, nextMessage } from '../helpers/dtls-pair';
 import { startAddonServer, addonConnect } from '../helpers/tls-pair';
+import { GATEWAY_DTLS_CIPHERS } from '../../src/workers/dtls-context';
 
 let pki: TestPki;
 before(() => {
@@ -107,6 +108,36 @@ test('DTLS server offering 1.2 and 1.3 serves a 1.2-only client and a 1.3 client
     assert.equal(b.info()?.version, 'DTLSv1.3');
     a.close();
     b.close();
+  } finally {
+    srv.close();
+    sctx.close();
+    c12.close();
+    c13.close();
+  }
+});
+
+test('the gateway DTLS context (PSK, DTLS 1.2 and 1.3): openconnect-shaped 1.2 PSK clients get 1.2, our 1.3 clients get 1.3 with the same PSK', async () => {
+  const key = Buffer.alloc(32, 7);
+  const sctx = new TlsContext({ role: 'server', transport: 'dtls', minVersion: 'DTLSv1.2', maxVersion: 'DTLSv1.3', ciphers: GATEWAY_DTLS_CIPHERS, psk: true });
+  const c12 = new TlsContext({ role: 'client', transport: 'dtls', minVersion: 'DTLSv1.2', maxVersion: 'DTLSv1.2', ciphers: 'PSK-AES256-GCM-SHA384:PSK-AES128-GCM-SHA256', psk: true });
+  const c13 = new TlsContext({ role: 'client', transport: 'dtls', minVersion: 'DTLSv1.3', maxVersion: 'DTLSv1.3', ciphers: 'TLS13-AES256-GCM-SHA384:TLS13-AES128-GCM-SHA256', psk: true });
+  const srv = await startDtlsServer(
+    sctx,
+    (s) => s.on('message', (m: Buffer) => s.send(m)),
+    () => ({ psk: { lookup: (id) => (id === 'psk' ? key : undefined) } }),
+  );
+  try {
+    for (const [cctx, version] of [
+      [c12, 'DTLSv1.2'],
+      [c13, 'DTLSv1.3'],
+    ] as const) {
+      const c = await dtlsConnect(cctx, srv.port, { pskClient: { identity: 'psk', key } });
+      assert.equal(c.info()?.version, version);
+      const reply = nextMessage(c);
+      c.send(Buffer.from(`over ${version}`));
+      assert.equal((await reply).toString(), `over ${version}`);
+      c.close();
+    }
   } finally {
     srv.close();
     sctx.close();

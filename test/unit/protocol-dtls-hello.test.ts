@@ -3,7 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { clientHelloSessionId, SESSION_ID_LENGTH_OFFSET } from '../../src/protocol/dtls-hello';
+import * as dgram from 'node:dgram';
+import { once } from 'node:events';
+import { clientHelloPskIdentity, clientHelloSessionId, SESSION_ID_LENGTH_OFFSET } from '../../src/protocol/dtls-hello';
+import { DtlsSession, TlsContext, udpConnect } from '../../native/lib';
 
 function hello(id: Buffer, version = [0xfe, 0xfd]): Buffer {
   const b = Buffer.alloc(SESSION_ID_LENGTH_OFFSET + 1 + id.length + 10);
@@ -46,6 +49,45 @@ test('random datagrams never throw', () => {
     fc.property(fc.uint8Array({ maxLength: 200 }), (d) => {
       const r = clientHelloSessionId(d);
       assert.ok(r === undefined || (r.length >= 1 && r.length <= 32));
+    }),
+  );
+});
+
+/** The first datagram a real DTLS 1.3 PSK client (the addon's) sends, with `identity`. */
+async function realDtls13Hello(identity: string): Promise<Buffer> {
+  const l = dgram.createSocket('udp4');
+  l.bind(0, '127.0.0.1');
+  await once(l, 'listening');
+  const got = once(l, 'message') as Promise<[Buffer]>;
+  const ctx = new TlsContext({ role: 'client', transport: 'dtls', minVersion: 'DTLSv1.3', maxVersion: 'DTLSv1.3', ciphers: 'TLS13-AES256-GCM-SHA384', psk: true });
+  const s = new DtlsSession(ctx, udpConnect('127.0.0.1', 0, '127.0.0.1', l.address().port), { pskClient: { identity, key: Buffer.alloc(32, 3) } });
+  s.on('error', () => undefined);
+  try {
+    return (await got)[0];
+  } finally {
+    s.close();
+    ctx.close();
+    l.close();
+  }
+}
+
+test('reads the PSK identity of a real DTLS 1.3 ClientHello (how our 1.3 clients name their session)', async () => {
+  const appId = 'ab'.repeat(32);
+  const h = await realDtls13Hello(appId);
+  assert.equal(clientHelloPskIdentity(h)?.toString(), appId);
+  // Every truncation is refused or still right, never a throw.
+  for (let n = 0; n < h.length; n++) {
+    const r = clientHelloPskIdentity(h.subarray(0, n));
+    assert.ok(r === undefined || r.toString() === appId);
+  }
+  assert.equal(clientHelloPskIdentity(hello(Buffer.alloc(32, 1))), undefined, 'a 1.2 hello without the extension');
+});
+
+test('random datagrams never make the PSK identity reader throw', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), (d) => {
+      const r = clientHelloPskIdentity(d);
+      assert.ok(r === undefined || (r.length >= 1 && r.length <= 255));
     }),
   );
 });
