@@ -42,6 +42,13 @@ test('gateway protocol: login, CONNECT, tunnel traffic, bad input, reconnect, lo
     assert.equal(o.dtls13Error, undefined);
     assert.equal(o.dtls13Version, 'DTLSv1.3', 'a client offering DTLS 1.3 gets it, with the exporter PSK and the App-ID as identity');
     assert.equal(o.dtls13Echo, true, 'the tunnel carries packets over DTLS 1.3');
+    // DTLS handshake rate limit (3 per second per address) against a burst of 12.
+    // Admitted hellos replace each other's half-open DTLS session, so an
+    // admitted one may go unanswered; a refused one is never answered.
+    assert.ok((o.burstRefused as number) >= 12 - 3, `refused ${String(o.burstRefused)} of 12`);
+    assert.ok((o.burstAnswered as number) >= 1, 'the first ones get through');
+    assert.ok((o.burstAnswered as number) + (o.burstRefused as number) <= 12, 'no refused hello was answered');
+    assert.equal(o.pingAfterBurst, true, 'the session keeps working');
     assert.equal(o.initForm, true, 'auth-request form with username/password');
     assert.equal(o.cookieIssued, true);
     assert.equal(o.completeBody, true);

@@ -18,6 +18,10 @@ import { dtlsClientHello, dtlsHandshakeTypes, icmpEchoV4, icmpEchoV6 } from './p
 const GW4 = '10.78.0.1';
 /** The gateway's DTLS port in this test's own namespace. */
 const UDP_PORT = 4443;
+/** The admission rule under test in scenario 10 (ClientHellos per source address per second). */
+const DTLS_HELLOS_PER_SECOND = 3;
+/** ClientHellos of that burst, each from its own source port. */
+const DTLS_HELLO_BURST = 12;
 /** How long a scripted DTLS client listens for the server's answer. */
 const UDP_LISTEN_MS = 1000;
 
@@ -63,6 +67,10 @@ function admin(socketPath: string, method: string, p: string): Promise<{ status:
   });
 }
 
+async function admission(socketPath: string): Promise<Array<{ ruleId: string; reason: string; count: number }>> {
+  return ((await admin(socketPath, 'GET', '/admission')).body as { counters: Array<{ ruleId: string; reason: string; count: number }> }).counters;
+}
+
 async function main(): Promise<void> {
   const pki = makePki();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wg-gw-'));
@@ -72,6 +80,7 @@ async function main(): Promise<void> {
     JSON.stringify({
       default_action: 'accept',
       rules: [{ id: 'tight', type: 'prefix', remote_addr: '127.0.0.2/32', action: 'rate_limit', max_connections_per_minute: 3, penalty_duration_sec: 60 }],
+      events: [{ name: 'dtls_handshake', max_rate_per_second: DTLS_HELLOS_PER_SECOND }],
     }),
   );
   const cfg: GatewayConfig = {
@@ -294,6 +303,25 @@ async function main(): Promise<void> {
       d13.close();
       d13ctx.close();
     }
+
+    // 10. DTLS handshake rate limit: a burst of ClientHellos with the live
+    // App-ID, each from a new source port, from one address: the rule lets
+    // at most its rate through; the rest get no answer at all.
+    await new Promise((r) => setTimeout(r, 1100)); // a fresh second for the bucket
+    const dtlsRefusals = () => ((admission(sock).then((a) => a.filter((c) => c.reason === 'dtls_rate_limited').reduce((n, c) => n + c.count, 0))));
+    const refusedBefore = await dtlsRefusals();
+    const burst = await Promise.all(
+      Array.from({ length: DTLS_HELLO_BURST }, async () => {
+        const u = dgram.createSocket('udp4');
+        await new Promise<void>((r) => u.bind(0, '127.0.0.1', () => r()));
+        const got = await udpExchange(u, dtlsClientHello(appId));
+        u.close();
+        return got.length;
+      }),
+    );
+    out.burstAnswered = burst.filter((n) => n > 0).length;
+    out.burstRefused = (await dtlsRefusals()) - refusedBefore;
+    out.pingAfterBurst = await ping(dc, dcV4, GW4, 10);
     dc.close();
     out.status = (await admin(sock, 'GET', '/status')).body;
     out.shards = await gw.pool.shardStats();
