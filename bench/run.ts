@@ -6,13 +6,21 @@ import { benchTls } from './tls/handshakes';
 import { benchAdmission } from './admission/decisions';
 import { benchDtls, benchTunnel } from './tunnel/throughput';
 import { benchLogins } from './logins/logins';
+import { benchRtt } from './rtt/rtt';
+import { benchSmallPackets } from './tunnel/small-packets';
+import { benchMemory } from './memory/tunnels';
+import { benchGatewayHandshakes } from './tls/gateway-handshakes';
 
 const ROWS: Record<string, () => Promise<Table>> = {
   tls: benchTls,
+  'tls-gateways': benchGatewayHandshakes,
   admission: benchAdmission,
   tunnel: benchTunnel,
   dtls: benchDtls,
   logins: benchLogins,
+  rtt: benchRtt,
+  small: benchSmallPackets,
+  memory: benchMemory,
 };
 
 async function main(): Promise<void> {

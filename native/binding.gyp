@@ -16,8 +16,11 @@
         "src/alloc.cc",
         "src/context.cc",
         "src/connection.cc",
+        "src/dtls-legacy.cc",
         "src/wolfcrypt.cc",
         "src/passwd.cc",
+        "src/privileges.cc",
+        "src/fips.cc",
         "src/sockets.cc",
         "src/tun.cc"
       ],

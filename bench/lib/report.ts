@@ -19,6 +19,10 @@ export interface Table {
   theirsName: string;
   notes: string[];
   rows: Row[];
+  /** Figures written next to the results file as <results>-<name>.svg. */
+  svgs?: Array<{ name: string; svg: string }>;
+  /** Raw measurements behind the rows, kept in the JSON file only. */
+  data?: unknown;
 }
 
 function fmt(n: number): string {
@@ -58,7 +62,15 @@ export function saveResults(tables: Table[], dir = path.join(__dirname, '..', '.
     `host ${os.hostname()}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${os.release()}`,
     '',
   ].join('\n');
-  fs.writeFileSync(`${base}.md`, header + tables.map(renderMarkdown).join('\n'));
-  fs.writeFileSync(`${base}.json`, JSON.stringify({ date: new Date().toISOString(), host: os.hostname(), cpus: os.cpus().length, node: process.version, tables }, null, 2));
+  const figures: string[] = [];
+  for (const t of tables) {
+    for (const f of t.svgs ?? []) {
+      const file = `${base}-${f.name}.svg`;
+      fs.writeFileSync(file, f.svg);
+      figures.push(`- ${t.title}: ![${f.name}](${path.basename(file)})`);
+    }
+  }
+  fs.writeFileSync(`${base}.md`, header + tables.map(renderMarkdown).join('\n') + (figures.length > 0 ? `\n### Figures\n\n${figures.join('\n')}\n` : ''));
+  fs.writeFileSync(`${base}.json`, JSON.stringify({ date: new Date().toISOString(), host: os.hostname(), cpus: os.cpus().length, node: process.version, tables: tables.map((t) => ({ ...t, svgs: undefined })) }, null, 2));
   return { md: `${base}.md`, json: `${base}.json` };
 }

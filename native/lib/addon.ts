@@ -31,6 +31,8 @@ export interface NativeContext {
   setTicketKeys(current: Buffer, previous?: Buffer): number;
   setPskIdentityHint(hint: string): number;
   enablePsk(): number;
+  /** Legacy Cisco DTLS: sessions resumed only from setLegacySession of each connection. */
+  enableLegacyResume(): number;
   free(): void;
 }
 
@@ -78,6 +80,8 @@ export interface NativeConnection {
   releaseSecrets(): void;
   /** Tunnel mode: CSTP frames are handled natively from now on (1 = ok). */
   startTunnel(pump: NativePump, maxQueueBytes: number, head?: Buffer): number;
+  /** Legacy Cisco DTLS (server): the session id, master secret and suite this connection resumes. */
+  setLegacySession(id: Uint8Array, masterSecret: Uint8Array, suite: string): number;
 }
 
 export interface PumpStats {
@@ -115,6 +119,8 @@ export interface NativeAddon {
   eventFd(): number;
   routeLease(routes: Uint8Array, address: Buffer): [number, number];
   ciphers(): string | null;
+  /** A client session to resume as a legacy Cisco DTLS client does, or a wolfSSL code. */
+  legacyClientSession(id: Uint8Array, masterSecret: Uint8Array, suite: string): NativeSessionHandle | number;
   allocatorStats(): { allocator: string; mimallocVersion: number; allocs: number; frees: number };
   hmac(type: number, key: Uint8Array, data: Uint8Array): Buffer;
   sha256(data: Uint8Array): Buffer;

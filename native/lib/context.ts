@@ -41,6 +41,13 @@ export interface ContextOptions {
   psk?: boolean;
   /** PSK identity hint a server sends. */
   pskIdentityHint?: string;
+  /**
+   * Cisco's legacy DTLS 1.2. Server: a ClientHello resumes only the session
+   * its connection was given (DtlsSessionOptions.legacySession), nothing is
+   * cached. Client: no extended master secret, no tickets (openconnect's
+   * GnuTLS client sends no extensions); resume with legacyClientSession().
+   */
+  legacyResume?: boolean;
 }
 
 const WOLFSSL_SUCCESS = 1;
@@ -131,6 +138,11 @@ export class TlsContext {
       }
       if (options.tickets !== undefined) this.setTickets(options.tickets);
       if (options.psk) native.enablePsk();
+      if (options.legacyResume) {
+        if (!dtls || this.maxVersion !== 'DTLSv1.2') throw invalidArgument('legacyResume needs a DTLS 1.2 context');
+        const ret = native.enableLegacyResume();
+        if (ret !== WOLFSSL_SUCCESS) throw wolfError(ErrorCodes.TLS_CONTEXT, 'cannot enable legacy DTLS resumption (wolfSSL needs HAVE_EXT_CACHE)', ret);
+      }
       if (options.pskIdentityHint !== undefined) {
         const ret = native.setPskIdentityHint(options.pskIdentityHint);
         if (ret !== WOLFSSL_SUCCESS) throw wolfError(ErrorCodes.TLS_CONTEXT, 'cannot set the PSK identity hint', ret);

@@ -3,15 +3,20 @@
 // 'close') with send(), not a Duplex.
 import { EventEmitter } from 'node:events';
 import { ErrorCodes, WolfguardError } from '../../src/common/errors';
-import { addon, EventKind, type ConnectionStats, type NativeConnection } from './addon';
+import { addon, EventKind, type ConnectionStats, type NativeConnection, type NativeSessionHandle } from './addon';
 import { nativeError, registerNative, SessionView, startConnection, type CommonConnectionOptions, type PskLookup } from './connection-common';
 import type { TlsContext } from './context';
+import type { LegacySessionParams } from './dtls-legacy';
 
 export interface DtlsSessionOptions extends CommonConnectionOptions {
   /** Datagrams already read from the socket (e.g. the ClientHello), processed first. */
   initialDatagrams?: Buffer[];
   /** Path MTU for wolfSSL's record sizing. */
   mtu?: number;
+  /** Server, legacy Cisco mode (context with legacyResume): the one session this connection resumes. */
+  legacySession?: LegacySessionParams;
+  /** Client: resume this session (e.g. legacyClientSession()). */
+  resumeSession?: NativeSessionHandle;
 }
 
 /** DTLS output queued for a client whose socket is full before packets are dropped (UDP semantics anyway). */
@@ -37,14 +42,22 @@ export class DtlsSession extends EventEmitter {
     registerNative(this, () => this.#conn);
     const conn = new (addon().Connection)(context.native, fd, this.#onEvent);
     this.#psk = options.psk?.lookup;
+    this.#conn = conn;
     try {
       this.#handshakeTimer = startConnection(
         conn,
         options,
         (check) => {
-          if (options.mtu !== undefined) check('setMtu', conn.setMtu(options.mtu));
-          for (const d of options.initialDatagrams ?? []) check('injectDatagram', conn.injectDatagram(d));
-          conn.readStart();
+          // Through this.#conn, not the local: a closure capturing `conn` would share V8's context with
+          // the SessionView closure above and keep the connection (and this session) alive forever, since
+          // the native side holds #onEvent strongly (the leak tls-socket.ts had, ~35 KB per handshake).
+          const c = this.#conn!;
+          if (options.mtu !== undefined) check('setMtu', c.setMtu(options.mtu));
+          const l = options.legacySession;
+          if (l) check('setLegacySession', c.setLegacySession(l.sessionId, l.masterSecret, l.cipherSuite));
+          if (options.resumeSession) check('setSession', c.setSession(options.resumeSession));
+          for (const d of options.initialDatagrams ?? []) check('injectDatagram', c.injectDatagram(d));
+          c.readStart();
         },
         (ms) => this.#handshakeTimedOut(ms),
       );
@@ -53,7 +66,6 @@ export class DtlsSession extends EventEmitter {
       this.#conn = undefined;
       throw e;
     }
-    this.#conn = conn;
   }
 
   get secure(): boolean {

@@ -14,3 +14,5 @@ export { adoptSocket, closeFd, udpConnect, peerName, sockName } from './sockets'
 export { hmac, sha256, randomBytes, cryptHash, verifyPassword, hashPassword, HashMethods } from './wolfcrypt';
 export type { HashName } from './wolfcrypt';
 export { allocatorStats } from './stats';
+export { legacyClientSession, LEGACY_SESSION_ID_BYTES, LEGACY_MASTER_SECRET_BYTES } from './dtls-legacy';
+export type { LegacySessionParams } from './dtls-legacy';

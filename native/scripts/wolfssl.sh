@@ -45,15 +45,19 @@ else
 fi
 # Static RSA suites: Cisco's legacy DTLS resumes AES128-GCM-SHA256 /
 # AES256-GCM-SHA384. Static PSK suites: openconnect's PSK-NEGOTIATE is plain
-# PSK key exchange (GnuTLS "+PSK"), not (EC)DHE-PSK.
-EXTRA_CFLAGS="-O2 -DWOLFSSL_STATIC_RSA -DWOLFSSL_STATIC_PSK"
+# PSK key exchange (GnuTLS "+PSK"), not (EC)DHE-PSK. External session cache:
+# Cisco's legacy DTLS resumes a session the server never negotiated (the
+# client's X-DTLS-Master-Secret); only the get-callback plus
+# wolfSSL_d2i_SSL_SESSION can hand wolfSSL such a session (no configure flag
+# enables HAVE_EXT_CACHE alone; see native/src/dtls-legacy.cc).
+EXTRA_CFLAGS="-O2 -DWOLFSSL_STATIC_RSA -DWOLFSSL_STATIC_PSK -DHAVE_EXT_CACHE"
 
 # Defines options.h must carry for the addon to work.
 REQUIRED_DEFINES=(WOLFSSL_TLS13 WOLFSSL_DTLS WOLFSSL_DTLS13 WOLFSSL_DTLS_CID WOLFSSL_DTLS_MTU
-  HAVE_KEYING_MATERIAL HAVE_SESSION_TICKET SESSION_CERTS HAVE_CRL WOLFSSL_STATIC_RSA WOLFSSL_STATIC_PSK)
+  HAVE_KEYING_MATERIAL HAVE_SESSION_TICKET SESSION_CERTS HAVE_CRL WOLFSSL_STATIC_RSA WOLFSSL_STATIC_PSK HAVE_EXT_CACHE)
 FEATURE_NAMES=("TLS 1.3" "DTLS" "DTLS 1.3" "DTLS connection ID" "DTLS MTU" "keying-material exporter"
   "session tickets" "session certificates (--enable-sessioncerts)" "CRL" "static RSA suites (-DWOLFSSL_STATIC_RSA)"
-  "static PSK suites (-DWOLFSSL_STATIC_PSK)")
+  "static PSK suites (-DWOLFSSL_STATIC_PSK)" "external session cache (-DHAVE_EXT_CACHE)")
 if [[ $HAVE_AESNI == 1 ]]; then
   REQUIRED_DEFINES+=(WOLFSSL_AESNI USE_INTEL_SPEEDUP WOLFSSL_SP_X86_64_ASM)
   FEATURE_NAMES+=("AES-NI" "Intel assembly" "SP math x86-64 assembly")

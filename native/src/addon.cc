@@ -70,6 +70,10 @@ static void FreeInstance(Napi::Env, InstanceData* d) {
   delete d;
 }
 
+// privileges.cc (issue 10); declared here to leave common.h alone.
+void InitPrivileges(Napi::Env env, Napi::Object exports);
+void InitFips(Napi::Env env, Napi::Object exports);
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   if (!EnsureWolfSSL()) {
     Napi::Error::New(env, "wolfSSL initialisation failed").ThrowAsJavaScriptException();
@@ -91,6 +95,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitPasswd(env, exports);
   InitSockets(env, exports);
   InitTun(env, exports);
+  InitPrivileges(env, exports);
+  InitFips(env, exports);
 
   exports.Set("wolfsslVersion", Napi::String::New(env, wolfSSL_lib_version()));
   return exports;

@@ -1,4 +1,5 @@
 #include "connection.h"
+#include "cstp-framer.h"
 #include "tun.h"
 
 #include <wolfssl/wolfcrypt/hmac.h>
@@ -110,6 +111,7 @@ Napi::Function Connection::DefineClass(Napi::Env env) {
           InstanceMethod<&Connection::Stats>("stats"),
           InstanceMethod<&Connection::ReleaseSecrets>("releaseSecrets"),
           InstanceMethod<&Connection::StartTunnel>("startTunnel"),
+          InstanceMethod<&Connection::SetLegacySession>("setLegacySession"),
       });
 }
 
@@ -785,33 +787,15 @@ int Connection::WriteOrQueue(const uint8_t* d, size_t n, bool droppable) {
 
 // A CSTP byte stream from the peer, cut into frames for HandleFrame. Frames
 // may span reads (cstpIn_ keeps the partial one).
+static_assert(cstp::kHeader == cstp::kFrameHeaderBytes, "one CSTP header size");
+
 void Connection::HandleCstp(const uint8_t* d, size_t n) {
-  const uint8_t* p = d;
-  size_t left = n;
-  if (!cstpIn_.empty()) {
-    cstpIn_.insert(cstpIn_.end(), d, d + n);
-    p = cstpIn_.data();
-    left = cstpIn_.size();
-  }
-  size_t off = 0;
-  while (left - off >= cstp::kHeader) {
-    const uint8_t* f = p + off;
-    if (f[0] != 'S' || f[1] != 'T' || f[2] != 'F' || f[3] != 1 || f[7] != 0) {
-      Fail(-1, "CSTP protocol error: bad frame header");
-      return;
-    }
-    size_t len = (static_cast<size_t>(f[4]) << 8) | f[5];
-    if (left - off < cstp::kHeader + len) break;
-    HandleFrame(f[6], f + cstp::kHeader, len);
-    if (Dead()) return;
-    off += cstp::kHeader + len;
-  }
-  // Keep only the unfinished frame.
-  if (p == cstpIn_.data()) {
-    cstpIn_.erase(cstpIn_.begin(), cstpIn_.begin() + static_cast<std::ptrdiff_t>(off));
-  } else if (off < left) {
-    cstpIn_.assign(p + off, p + left);
-  }
+  // The reassembly lives in cstp-framer.h, where the libFuzzer harness runs it too.
+  cstp::FeedEnd end = cstp::Feed(cstpIn_, d, n, [this](uint8_t type, const uint8_t* payload, size_t len) {
+    HandleFrame(type, payload, len);
+    return !Dead();
+  });
+  if (end == cstp::FeedEnd::kBadHeader) Fail(-1, "CSTP protocol error: bad frame header");
 }
 
 // One DTLS record from the peer: a type byte (CSTP's codes) and the payload.

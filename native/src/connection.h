@@ -8,6 +8,7 @@
 #pragma once
 #include "common.h"
 #include "context.h"
+#include "dtls-legacy.h"
 
 #include <deque>
 #include <vector>
@@ -54,6 +55,9 @@ class Connection : public Napi::ObjectWrap<Connection> {
   void DetachPump() { pump_ = nullptr; }
   bool inDirty_ = false;  // on the pump's list of connections with a batch to flush
 
+  // Legacy Cisco DTLS: the session this connection may resume (dtls-legacy.cc).
+  LegacySession& legacy() { return legacy_; }
+
  private:
   enum class State { kIdle, kHandshake, kOpen, kClosed };
 
@@ -75,6 +79,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value ReleaseSecrets(const Napi::CallbackInfo& info);
   Napi::Value StartTunnel(const Napi::CallbackInfo& info);
+  Napi::Value SetLegacySession(const Napi::CallbackInfo& info);  // in dtls-legacy.cc
 
   static void OnPoll(uv_poll_t* h, int status, int events);
   static void OnTimer(uv_timer_t* h);
@@ -133,6 +138,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
   bool pskServer_ = false;
   std::string pskIdentity_;
   std::vector<uint8_t> pskKey_;
+  LegacySession legacy_;
 
   uint64_t bytesIn_ = 0, bytesOut_ = 0;
 

@@ -1,4 +1,5 @@
 #include "context.h"
+#include "dtls-legacy.h"
 
 #include <cstring>
 
@@ -41,6 +42,7 @@ Napi::Function Context::DefineClass(Napi::Env env) {
           InstanceMethod<&Context::SetTicketKeys>("setTicketKeys"),
           InstanceMethod<&Context::SetPskIdentityHint>("setPskIdentityHint"),
           InstanceMethod<&Context::EnablePsk>("enablePsk"),
+          InstanceMethod<&Context::EnableLegacyResume>("enableLegacyResume"),
           InstanceMethod<&Context::Free>("free"),
       });
 }
@@ -312,6 +314,7 @@ void InitContext(Napi::Env env, Napi::Object exports) {
     if (wolfSSL_get_ciphers(buf, sizeof(buf)) != WOLFSSL_SUCCESS) return info.Env().Null();
     return Napi::String::New(info.Env(), buf);
   }, "ciphers"));
+  InitDtlsLegacy(env, exports);  // legacyClientSession()
 }
 
 }  // namespace wg

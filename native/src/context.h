@@ -54,6 +54,7 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value SetTicketKeys(const Napi::CallbackInfo& info);
   Napi::Value SetPskIdentityHint(const Napi::CallbackInfo& info);
   Napi::Value EnablePsk(const Napi::CallbackInfo& info);
+  Napi::Value EnableLegacyResume(const Napi::CallbackInfo& info);  // in dtls-legacy.cc
   Napi::Value Free(const Napi::CallbackInfo& info);
 
   bool Alive(const Napi::CallbackInfo& info);

@@ -71,9 +71,24 @@ function program(run: { action?: () => Promise<void> }): Command {
     .option('-d, --delete', 'delete the user')
     .option('-l, --lock', 'lock the user (refuse its logins)')
     .option('-u, --unlock', 'unlock the user')
+    .option('--totp <otp-file>', "give the user a new TOTP secret in this OTP users file (auth = \"plain[otp=FILE]\") and print its otpauth:// URI; the password is left alone")
+    .option('--issuer <name>', 'issuer shown by authenticator apps (with --totp)', 'wolfguard')
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(`${NAME} passwd: ${str}`) })
-    .action((user: string | undefined, opts: { passwd?: string; groupname?: string; delete?: boolean; lock?: boolean; unlock?: boolean }) => {
+    .action((user: string | undefined, opts: { passwd?: string; groupname?: string; delete?: boolean; lock?: boolean; unlock?: boolean; totp?: string; issuer: string }) => {
+      if (opts.totp !== undefined) {
+        if (user === undefined) throw new UsageError('missing user name');
+        if (opts.delete || opts.lock || opts.unlock || opts.groupname !== undefined) throw new UsageError('--totp cannot be combined with -d, -l, -u or -g');
+        const { totp: file, issuer } = opts;
+        run.action = async () => {
+          // eslint-disable-next-line @typescript-eslint/no-require-imports
+          const { enrolTotp, qrForTerminal } = require('./users/totp-enrol') as typeof import('./users/totp-enrol');
+          const r = enrolTotp(file, user, issuer);
+          process.stdout.write(`enrolled "${user}" in ${file}\n${r.uri}\n`);
+          if (process.stdout.isTTY) process.stdout.write(await qrForTerminal(r.uri));
+        };
+        return;
+      }
       let args: PasswdArgs;
       try {
         args = passwdArgsFrom({ ...opts, group: opts.groupname }, user);

@@ -27,6 +27,9 @@ import { randomBytes } from '../../native/lib';
 import { createLogger, type Logger } from '../common/log';
 import { envInt } from '../common/env';
 import { negotiateMtu } from '../protocol/mtu';
+import { effectiveLimits } from './limits';
+import { checkFipsFiles, describeFipsBuild, fipsBuildStatus } from './fips';
+import { capabilitiesFor, dropPrivileges, identityFromSystem, readableBy, warmThreadPool } from './privileges';
 
 /**
  * Packets the kernel may queue per TUN queue for a shard to read. One device
@@ -85,6 +88,19 @@ function ip(args: string[]): void {
 
 export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const log = opts.log ?? createLogger();
+  // Limits from the environment are checked now, not at the first connection.
+  effectiveLimits(cfg);
+  // fips = true: refuse a non-approved certificate or cipher list before anything is opened.
+  let fipsInfo: { enabled: boolean; validatedModule: boolean; module: string } = { enabled: false, validatedModule: false, module: '' };
+  if (cfg.fips) {
+    const plan = checkFipsFiles(cfg);
+    cfg = plan.config;
+    const build = fipsBuildStatus();
+    fipsInfo = { enabled: true, validatedModule: build.validated, module: describeFipsBuild(build) };
+    log.info({ certificate: plan.certificate, changes: plan.notes }, 'FIPS-approved mode: approved algorithms only');
+    if (build.validated) log.info(fipsInfo.module);
+    else log.warn(fipsInfo.module);
+  }
   const workers = opts.workers ?? defaultWorkerCount();
   const pools = routePools(cfg);
   const ipPool = new IpPool(pools);
@@ -176,7 +192,20 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       metrics = await startMetrics(metricsListen, { service: svc, pool, admission: adm });
       log.info({ port: metrics.port }, `metrics on http://${metricsListen}/metrics`);
     }
-    if (cfg.adminSocket) admin = await startAdminServer(cfg.adminSocket, { service: svc, pool, workers, admission: adm, startedAt: Date.now(), ...(opts.onStopRequest ? { stop: opts.onStopRequest } : {}) });
+    if (cfg.adminSocket) admin = await startAdminServer(cfg.adminSocket, { service: svc, pool, workers, admission: adm, startedAt: Date.now(), status: { fips: fipsInfo }, ...(opts.onStopRequest ? { stop: opts.onStopRequest } : {}) });
+    // Ports bound, TUN open, sockets made: root is no longer needed (src/main/privileges.ts).
+    if (cfg.runAsUser !== undefined) {
+      const who = identityFromSystem(cfg.runAsUser, cfg.runAsGroup);
+      // Read after the drop: the configuration on SIGHUP, users at each login, certificate and key when a shard restarts.
+      const needed = [...(cfg.source !== EMBEDDED_SOURCE ? [cfg.source] : []), cfg.serverCert, cfg.serverKey, ...cfg.auth.flatMap((a) => (a.kind === 'plain' ? [a.passwd, ...(a.otp !== undefined ? [a.otp] : [])] : [])), ...(cfg.admissionRules ? [cfg.admissionRules] : [])];
+      const unreadable = needed.filter((f) => !readableBy(f, who));
+      await warmThreadPool();
+      const dropped = dropPrivileges(who, capabilitiesFor(unreadable));
+      log.info({ uid: dropped.uid, gid: dropped.gid, user: dropped.user, group: dropped.group, keptCapabilities: dropped.kept }, 'privileges dropped');
+      if (unreadable.length > 0) {
+        log.warn({ files: unreadable, user: dropped.user }, `files unreadable by ${dropped.user}: CAP_DAC_READ_SEARCH kept to read them; make them readable by ${dropped.group} to run with CAP_NET_ADMIN alone`);
+      }
+    }
   } catch (e) {
     await acceptor?.close();
     await dtls?.close();
@@ -244,7 +273,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
 const DRAIN_POLL_MS = 200;
 
 /** What a reload cannot change on a running gateway. */
-const RESTART_ONLY: ReadonlyArray<keyof GatewayConfig> = ['tcpPort', 'udpPort', 'listenHost', 'serverCert', 'serverKey', 'caCert', 'auth', 'ipv4Pool', 'ipv6Pool', 'device', 'ciphers', 'adminSocket', 'admissionRules', 'metricsListen'];
+const RESTART_ONLY: ReadonlyArray<keyof GatewayConfig> = ['tcpPort', 'udpPort', 'listenHost', 'serverCert', 'serverKey', 'caCert', 'auth', 'ipv4Pool', 'ipv6Pool', 'device', 'ciphers', 'adminSocket', 'admissionRules', 'geofilterFile', 'geoipDb', 'metricsListen'];
 
 /** Runs the gateway in the foreground until SIGINT/SIGTERM. */
 export async function runGateway(cfg: GatewayConfig, opts: GatewayOptions = {}): Promise<void> {
@@ -259,7 +288,8 @@ export async function runGateway(cfg: GatewayConfig, opts: GatewayOptions = {}):
   // SIGHUP: re-read the configuration file and the admission rules; sessions,
   // bans and rates are kept (users are re-read whenever their file changes).
   const onHup = () => {
-    if (cfg.source !== EMBEDDED_SOURCE && fs.existsSync(cfg.source)) {
+    // stat, not existsSync: access(2) ignores the capabilities kept after a privilege drop.
+    if (cfg.source !== EMBEDDED_SOURCE && fs.statSync(cfg.source, { throwIfNoEntry: false }) !== undefined) {
       try {
         const { config: next, warnings } = loadConfigFile(cfg.source);
         for (const w of warnings) log.warn(w);

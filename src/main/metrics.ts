@@ -82,6 +82,28 @@ export async function startMetrics(listen: string, ctx: MetricsContext): Promise
   const channelBytes = new Gauge({ name: 'wolfguard_channel_bytes_total', help: 'Tunnel bytes by channel (tls: CSTP over TLS, dtls: over UDP) and direction (in: from clients)', labelNames: channelLabels, registers: [reg] });
   const channelFrames = new Gauge({ name: 'wolfguard_channel_frames_total', help: 'Tunnel frames (packets, DPD, keepalives) by channel and direction', labelNames: channelLabels, registers: [reg] });
   const decisions = new Gauge({ name: 'wolfguard_admission_decisions_total', help: 'Admission decisions by rule and reason', labelNames: ['rule', 'reason'] as const, registers: [reg] });
+  // geofilter.conf: every connect the geofilter looked at, by the rule that decided (none = no rule) and the peer's country.
+  new Gauge({
+    name: 'wolfguard_geofilter_decisions_total',
+    help: 'Geofilter decisions by rule, action (allow, block, pass) and country (unknown when the GeoIP database has none)',
+    labelNames: ['rule', 'action', 'country'] as const,
+    registers: [reg],
+    collect() {
+      for (const c of ctx.admission.geoCounters.samples()) this.set({ rule: c.rule, action: c.action, country: c.country }, c.count);
+    },
+  });
+  new Gauge({
+    name: 'wolfguard_geoip_lookups_total',
+    help: 'GeoIP database lookups by result (cache_hit, database); since the database was last (re)loaded',
+    labelNames: ['result'] as const,
+    registers: [reg],
+    collect() {
+      const db = ctx.admission.geo?.db;
+      if (db === undefined) return;
+      this.set({ result: 'cache_hit' }, db.cacheHits);
+      this.set({ result: 'database' }, db.lookups - db.cacheHits);
+    },
+  });
 
   const server = http.createServer((req, res) => {
     if (req.url !== '/metrics') {

@@ -2,36 +2,80 @@
 // loop, on the libuv threadpool), CONNECTs (cookie → session → lease), ends of
 // tunnels, and the timers that end sessions. The registry holds the state;
 // this file moves messages.
-import type { FromShard, ToShard, TunnelSession } from '../workers/messages';
+import type { FromShard, LoginReply, LoginRequest, ToShard, TunnelSession } from '../workers/messages';
 import type { SessionRecord, SessionRegistry, Ended } from './sessions/registry';
 import type { LoginGuard } from './admission/gateway-admission';
+import type { AuthBackend } from './auth/backend';
+import { LoginFlows, type LoginSubmission } from './auth/login-flow';
+import { effectiveNetwork, loadSupConfig, type SupConfigDirs } from './auth/sup-config';
+import { randomBytes } from '../../native/lib/wolfcrypt';
 
 /** How often sessions are checked for cookie and session timeouts. */
 export const EXPIRE_CHECK_MS = 1000;
 
 export interface Authenticator {
+  /** A one-round password check (used when there is no `setup`). */
   verify(user: string, password: string): Promise<{ ok: true; groups: string[] } | { ok: false }>;
+  /** A multi-round backend and what logins need of the configuration. */
+  setup?: LoginSetup;
 }
+
+export interface LoginSetup {
+  backend: AuthBackend;
+  /** How long a login may wait between its rounds. */
+  ttlMs: number;
+  defaultSelectGroup?: string;
+  supDirs: SupConfigDirs;
+  appendRoutes: boolean;
+  /** The gateway's routes and DNS, which append-routes adds to a user's or group's. */
+  network: { routes: string[]; noRoutes: string[]; dns: string[] };
+}
+
+/** How long a login may wait between rounds when the authenticator does not say (ocserv's auth-timeout default). */
+const DEFAULT_LOGIN_TTL_MS = 240_000;
+
+/** A one-round Authenticator as a backend. */
+function verifyBackend(auth: Authenticator): AuthBackend {
+  return {
+    name: 'verify',
+    start: (user) => ({
+      answer: async (a) => {
+        const v = await auth.verify(user, a.password ?? '');
+        return v.ok ? { kind: 'ok', user, groups: v.groups } : { kind: 'fail', reason: 'wrong user name or password' };
+      },
+    }),
+  };
+}
+
+type SessionNetwork = Pick<TunnelSession, 'routes' | 'noRoutes' | 'dns' | 'group'>;
 
 export interface SessionEvents {
   login?(user: string, peer: string, ok: boolean, reason?: string): void;
   ended?(e: Ended): void;
+  /** A problem worth a log line (a bad per-user configuration line, ...). */
+  warning?(message: string): void;
 }
 
 export class SessionService {
   readonly #registry: SessionRegistry;
-  readonly #auth: Authenticator;
   readonly #post: (shard: number, m: ToShard) => void;
   readonly #events: SessionEvents;
   readonly #timer: NodeJS.Timeout;
   readonly #guard: LoginGuard | undefined;
+  readonly #flows: LoginFlows;
+  readonly #setup: LoginSetup | undefined;
+  /** Per-session routes/DNS/group from config-per-user/-group, by session id. */
+  readonly #network = new Map<string, SessionNetwork>();
 
   constructor(registry: SessionRegistry, auth: Authenticator, post: (shard: number, m: ToShard) => void, events: SessionEvents = {}, guard?: LoginGuard) {
     this.#guard = guard;
     this.#registry = registry;
-    this.#auth = auth;
     this.#post = post;
     this.#events = events;
+    this.#setup = auth.setup;
+    const flowOpts: ConstructorParameters<typeof LoginFlows>[0] = { backend: auth.setup?.backend ?? verifyBackend(auth), ttlMs: auth.setup?.ttlMs ?? DEFAULT_LOGIN_TTL_MS, random: randomBytes };
+    if (auth.setup?.defaultSelectGroup !== undefined) flowOpts.defaultSelectGroup = auth.setup.defaultSelectGroup;
+    this.#flows = new LoginFlows(flowOpts);
     this.#timer = setInterval(() => this.expire(Date.now()), EXPIRE_CHECK_MS);
     this.#timer.unref();
   }
@@ -43,7 +87,7 @@ export class SessionService {
   handle(m: FromShard): void {
     switch (m.type) {
       case 'login':
-        void this.#login(m.shard, m.id, m.username, m.password, m.peer);
+        void this.#login(m);
         return;
       case 'connect': {
         const r = this.#registry.connect(m.cookie, { shard: m.shard, conn: m.conn }, Date.now(), m.local);
@@ -52,7 +96,7 @@ export class SessionService {
           return;
         }
         if (r.displaced) this.#post(r.displaced.shard, { type: 'kick', conn: r.displaced.conn, reason: 'session reconnected on another connection' });
-        this.#post(m.shard, { type: 'reply', id: m.id, result: { ok: true, session: tunnelView(r.session) } });
+        this.#post(m.shard, { type: 'reply', id: m.id, result: { ok: true, session: { ...tunnelView(r.session), ...this.#network.get(r.session.id) } } });
         return;
       }
       case 'tunnel-closed': {
@@ -86,29 +130,62 @@ export class SessionService {
     clearInterval(this.#timer);
   }
 
-  async #login(shard: number, id: number, username: string, password: string, peer: string): Promise<void> {
-    let result: { ok: true; cookie: string; user: string } | { ok: false; reason: string };
+  async #login(m: LoginRequest): Promise<void> {
+    const now = Date.now();
+    const sub: LoginSubmission = { username: m.username, password: m.password, peer: m.peer };
+    if (m.context !== undefined) sub.context = m.context;
+    if (m.secondaryPassword !== undefined) sub.secondaryPassword = m.secondaryPassword;
+    if (m.group !== undefined) sub.group = m.group;
+    let user = this.#flows.userOf(sub, now) ?? m.username;
+    let result: LoginReply;
     try {
-      const refused = this.#guard?.before(username, peer, Date.now());
-      const v = refused === undefined ? await this.#auth.verify(username, password) : ({ ok: false } as const);
+      const refused = this.#guard?.before(user, m.peer, now);
       if (refused !== undefined) {
         result = { ok: false, reason: refused };
-      } else if (!v.ok) {
-        this.#guard?.failed(username, peer, Date.now());
-        result = { ok: false, reason: 'wrong user name or password' };
       } else {
-        this.#guard?.succeeded(username);
-        const r = this.#registry.login(username, v.groups, peer, Date.now());
-        result = r.ok ? { ok: true, cookie: r.session.cookie, user: username } : r;
+        const r = await this.#flows.submit(sub, Date.now());
+        if (r.user !== '') user = r.user;
+        if (r.kind === 'continue') {
+          // Not an outcome yet: no ban points, no login event.
+          this.#post(m.shard, { type: 'reply', id: m.id, result: { ok: false, reason: 'another round', next: { context: r.context, message: r.prompt.message, fields: r.prompt.fields } } });
+          return;
+        }
+        if (r.kind === 'fail') {
+          // A wrong second factor scores like a wrong password.
+          this.#guard?.failed(user, m.peer, Date.now());
+          result = { ok: false, reason: r.reason };
+        } else {
+          this.#guard?.succeeded(r.user);
+          const l = this.#registry.login(r.user, r.groups, m.peer, Date.now());
+          if (l.ok) this.#remember(l.session.id, r.user, r.group);
+          result = l.ok ? { ok: true, cookie: l.session.cookie, user: r.user } : l;
+        }
       }
     } catch {
       result = { ok: false, reason: 'authentication backend error' };
     }
-    this.#events.login?.(username, peer, result.ok, result.ok ? undefined : result.reason);
-    this.#post(shard, { type: 'reply', id, result });
+    this.#events.login?.(user, m.peer, result.ok, result.ok ? undefined : result.reason);
+    this.#post(m.shard, { type: 'reply', id: m.id, result });
+  }
+
+  /** Per-user/group routes and DNS for the session's CONNECT replies (read once, at login, as ocserv does). */
+  #remember(sessionId: string, user: string, group: string | undefined): void {
+    const net: SessionNetwork = {};
+    if (group !== undefined) net.group = group;
+    const st = this.#setup;
+    if (st && (st.supDirs.perUser !== undefined || st.supDirs.perGroup !== undefined)) {
+      const sup = loadSupConfig(st.supDirs, user, group);
+      for (const w of sup.warnings) this.#events.warning?.(w);
+      const eff = effectiveNetwork(sup.config, st.network, st.appendRoutes);
+      if (sup.config.routes !== undefined) net.routes = eff.routes;
+      if (sup.config.noRoutes !== undefined) net.noRoutes = eff.noRoutes;
+      if (sup.config.dns !== undefined) net.dns = eff.dns;
+    }
+    this.#network.set(sessionId, net);
   }
 
   #ended(e: Ended): void {
+    this.#network.delete(e.session.id);
     if (e.kick) this.#post(e.kick.shard, { type: 'kick', conn: e.kick.conn, reason: e.reason, notify: true });
     this.#events.ended?.(e);
   }

@@ -1,11 +1,14 @@
 // The HTTP side of a shard before the tunnel: the XML aggregate-auth exchange
 // (init → auth-request → auth-reply → complete) and the old form POST, as
-// ocserv serves them. Passwords are checked by the main thread (which owns
-// users, sessions and bans); this file only speaks HTTP.
+// ocserv serves them. Passwords and second factors are checked by the main
+// thread (which owns users, sessions and bans); this file only speaks HTTP.
+// A login of several rounds (password, then OTP) is tied together by the
+// webvpncontext cookie the main thread chooses for each further round.
 import type * as http from 'node:http';
 import { isWolfguardError } from '../common/errors';
-import { AUTH_XML_CONTENT_TYPE, LoginMessages, buildAuthComplete, buildAuthRequest, parseAuthRequestBody } from '../protocol/auth-xml';
-import { clearWebvpnContextCookie, clearWebvpncCookie, webvpnContextSetCookie, webvpnSetCookie } from '../protocol/cookies';
+import { AUTH_XML_CONTENT_TYPE, LoginMessages, buildAuthComplete, buildAuthRequest, parseAuthRequestBody, type AuthGroup, type AuthRequestOptions } from '../protocol/auth-xml';
+import { clearWebvpnContextCookie, clearWebvpncCookie, parseCookieHeader, webvpnContextSetCookie, webvpnSetCookie } from '../protocol/cookies';
+import type { LoginNextRound, LoginRequest } from './messages';
 import { randomBytes } from '../../native/lib';
 import type { MainRpc } from './rpc';
 
@@ -21,7 +24,14 @@ export interface AuthRouteOptions {
   /** Shown above the login form. */
   loginMessage: string;
   banner?: string;
+  /** select-group: offered as the form's group_list. */
+  groups?: AuthGroup[];
+  /** default-select-group: offered before the others (ocserv's order: the client's choice, this, the list). */
+  defaultGroup?: string;
 }
+
+/** The cookie that names an earlier round of the same login. */
+const CONTEXT_COOKIE = 'webvpncontext';
 
 const XML_HEADERS = {
   'Content-Type': AUTH_XML_CONTENT_TYPE,
@@ -46,17 +56,24 @@ async function handle(opts: AuthRouteOptions, req: http.IncomingMessage, res: ht
     if (isWolfguardError(e)) return fail(res, 400);
     throw e;
   }
-  if (msg.kind === 'init') return sendLoginForm(opts, res);
+  if (msg.kind === 'init') return sendLoginForm(opts, res, undefined, msg.groupSelect);
   if (msg.kind === 'logout') return sendXml(res, 200, buildAuthComplete({ message: 'Logged out.' }));
   const username = msg.username ?? '';
   const password = msg.password ?? '';
-  if (username === '' || password === '') return sendLoginForm(opts, res, username === '' ? undefined : LoginMessages.PASSWORD);
+  const context = parseCookieHeader(req.headers.cookie).get(CONTEXT_COOKIE);
+  const laterRound = msg.secondaryPassword !== undefined && context !== undefined && context !== '';
+  if (!laterRound && (username === '' || password === '')) return sendLoginForm(opts, res, username === '' ? undefined : LoginMessages.PASSWORD, msg.groupSelect);
   const peer = req.socket.remoteAddress ?? '';
-  const r = await opts.rpc.login({ username, password, peer });
+  const login: Omit<LoginRequest, 'id' | 'type' | 'shard'> = { username, password, peer };
+  if (context !== undefined && context !== '') login.context = context;
+  if (msg.secondaryPassword !== undefined) login.secondaryPassword = msg.secondaryPassword;
+  if (msg.groupSelect !== undefined && msg.groupSelect !== '') login.group = msg.groupSelect;
+  const r = await opts.rpc.login(login);
+  if (!r.ok && r.next) return sendNextRound(res, r.next);
   if (!r.ok) {
     // ocserv's answer to a failed login: 401, empty body, and the connection closes.
     res.shouldKeepAlive = false;
-    res.writeHead(401, { 'Content-Length': '0', Connection: 'close' });
+    res.writeHead(401, { 'Content-Length': '0', Connection: 'close', 'Set-Cookie': clearWebvpnContextCookie() });
     res.end();
     return;
   }
@@ -66,19 +83,26 @@ async function handle(opts: AuthRouteOptions, req: http.IncomingMessage, res: ht
   sendXml(res, 200, buildAuthComplete(opt));
 }
 
-function sendLoginForm(opts: AuthRouteOptions, res: http.ServerResponse, message?: string): void {
+function sendLoginForm(opts: AuthRouteOptions, res: http.ServerResponse, message?: string, selectedGroup?: string): void {
   res.setHeader('Set-Cookie', webvpnContextSetCookie(randomBytes(CONTEXT_COOKIE_BYTES).toString('base64url'), CONTEXT_MAX_AGE_SECONDS));
-  sendXml(
-    res,
-    200,
-    buildAuthRequest({
-      message: message ?? opts.loginMessage,
-      fields: [
-        { type: 'text', name: 'username', label: 'Username:' },
-        { type: 'password', name: 'password', label: 'Password:' },
-      ],
-    }),
-  );
+  const form: AuthRequestOptions = {
+    message: message ?? opts.loginMessage,
+    fields: [
+      { type: 'text', name: 'username', label: 'Username:' },
+      { type: 'password', name: 'password', label: 'Password:' },
+    ],
+  };
+  if (opts.groups && opts.groups.length > 0) {
+    form.groups = opts.defaultGroup === undefined ? opts.groups : [{ value: opts.defaultGroup, label: opts.defaultGroup }, ...opts.groups.filter((g) => g.value !== opts.defaultGroup)];
+    if (selectedGroup !== undefined) form.selectedGroup = selectedGroup;
+  }
+  sendXml(res, 200, buildAuthRequest(form));
+}
+
+/** A further round (second factor): the main thread's prompt, under the context it chose. */
+function sendNextRound(res: http.ServerResponse, next: LoginNextRound): void {
+  res.setHeader('Set-Cookie', webvpnContextSetCookie(next.context, CONTEXT_MAX_AGE_SECONDS));
+  sendXml(res, 200, buildAuthRequest({ message: next.message, fields: next.fields }));
 }
 
 function sendXml(res: http.ServerResponse, status: number, xml: string): void {

@@ -1,6 +1,7 @@
 // The messages main thread and shards exchange over the worker port. Kept
 // small and flat: they are structured-cloned on every connection and login.
 import type { GatewayConfig } from '../main/config/types';
+import type { AuthField } from '../protocol/auth-xml';
 
 /** main → shard: take over this accepted TCP connection. */
 export interface AdoptMessage {
@@ -79,6 +80,8 @@ export interface ShardStats {
   pump?: import('../../native/lib').PumpStats;
   /** Event-loop delay p99 since the previous stats request, ms. */
   lagP99Ms?: number;
+  /** TLS handshakes in progress, and the pending ones closed to make room (max-pending-handshakes). */
+  handshakes?: { pending: number; evicted: number };
 }
 
 /** What a shard needs to know of a session to open its tunnel. */
@@ -92,9 +95,23 @@ export interface TunnelSession {
   dtlsAppId: string;
   ipv4?: string;
   ipv6?: string;
+  /** Per-user/group overrides of the gateway's routes, no-routes and DNS (config-per-user/-group); absent = the gateway's. */
+  routes?: string[];
+  noRoutes?: string[];
+  dns?: string[];
+  /** The group the session logged in with. */
+  group?: string;
 }
 
-export type LoginReply = { ok: true; cookie: string; user: string } | { ok: false; reason: string };
+/** Another round of the login form (a second factor): the client answers it with `context` as its webvpncontext cookie. */
+export interface LoginNextRound {
+  context: string;
+  message: string;
+  fields: AuthField[];
+}
+
+/** A failure with `next` is not a failure yet: the login needs another round (shards that do not know `next` fail closed). */
+export type LoginReply = { ok: true; cookie: string; user: string } | { ok: false; reason: string; next?: LoginNextRound };
 export type ConnectReply = { ok: true; session: TunnelSession } | { ok: false; status: 401 | 503; reason: string };
 
 export interface LoginRequest {
@@ -104,6 +121,12 @@ export interface LoginRequest {
   username: string;
   password: string;
   peer: string;
+  /** The webvpncontext cookie of an earlier round of the same login. */
+  context?: string;
+  /** The second-factor field (secondary_password). */
+  secondaryPassword?: string;
+  /** The group the client chose (<group-select> / group_list). */
+  group?: string;
 }
 
 export interface ConnectRequest {

@@ -13,7 +13,10 @@ import { LoginMessages } from '../protocol/auth-xml';
 import { MainRpc } from './rpc';
 import { TunnelManager } from './tunnels';
 import { createDtlsPskContext } from './dtls-context';
+import { createDtlsLegacyContext } from './dtls-legacy-context';
 import { RouteTable } from '../ring/route-table';
+import { effectiveLimits } from '../main/limits';
+import { shedThreadCapabilities } from '../main/privileges';
 
 const config = workerData as ShardConfig;
 const port = parentPort!;
@@ -24,6 +27,9 @@ const gw = config.gateway;
 const ctxOptions: ConstructorParameters<typeof TlsContext>[0] = { role: 'server', cert: { file: config.certFile }, key: { file: config.keyFile } };
 if (gw?.ciphers) ctxOptions.ciphers = gw.ciphers;
 const ctx = new TlsContext(ctxOptions);
+// A shard restarted after the privilege drop inherited the main thread's
+// capabilities (read with them the key just above); it needs none now.
+shedThreadCapabilities();
 
 let tunnels: TunnelManager | undefined;
 let pump: TunnelPump | undefined;
@@ -40,11 +46,15 @@ if (gw && config.tunFd !== undefined) {
   if (gw.ipv6Pool) tmOptions.ipv6Prefix = gw.ipv6Pool.subnetPrefix;
   // PSK-NEGOTIATE: plain PSK key exchange, AES-GCM; DTLS 1.2 for openconnect, 1.3 for clients that offer it.
   if (gw.udpPort !== null) tmOptions.dtlsContext = createDtlsPskContext();
+  if (gw.udpPort !== null && gw.dtlsLegacy !== false) tmOptions.legacyDtlsContext = createDtlsLegacyContext();
   tunnels = new TunnelManager(tmOptions);
 }
 
-const routesFor = gw ? createAuthRoutes({ rpc, loginMessage: LoginMessages.USERNAME_PASSWORD, ...(gw.banner !== undefined ? { banner: gw.banner } : {}) }) : routeRequest;
-const server = http.createServer(routesFor);
+const routesFor = gw ? createAuthRoutes({ rpc, loginMessage: LoginMessages.USERNAME_PASSWORD, ...(gw.banner !== undefined ? { banner: gw.banner } : {}), ...(gw.selectGroups ? { groups: gw.selectGroups } : {}), ...(gw.defaultSelectGroup !== undefined ? { defaultGroup: gw.defaultSelectGroup } : {}) }) : routeRequest;
+// Limits (src/main/limits.ts); a shard without a gateway config (tests) keeps the pool's handshake timeout.
+const limits = effectiveLimits(gw);
+const handshakeTimeoutMs = gw ? limits.handshakeTimeout * 1000 : config.handshakeTimeoutMs;
+const server = http.createServer({ maxHeaderSize: limits.maxHeaderBytes }, routesFor);
 // An unauthenticated exchange may not last forever (auth-timeout).
 if (gw) {
   server.headersTimeout = gw.authTimeout * 1000;
@@ -58,6 +68,8 @@ server.on('clientError', (_err, socket) => {
 const connOf = new WeakMap<object, number>();
 server.on('connect', (req: http.IncomingMessage, socket: TlsSocket, head: Buffer) => {
   const conn = connOf.get(socket);
+  // Asking for a tunnel ends the login phase: the auth deadline no longer applies.
+  clearAuthDeadline(socket);
   if (!tunnels || conn === undefined) {
     socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
     return;
@@ -99,7 +111,7 @@ port.on('message', (m: ToShard) => {
       return;
     case 'stats':
       setImmediate(() => lag.reset());
-      send({ type: 'stats', id: m.id, stats: { shard: config.shard, connections: live, tunnels: tunnels?.size ?? 0, dtls: tunnels?.dtlsStats() ?? { up: 0, dataFramesIn: 0, framesOut: 0, sendCalls: 0, recvCalls: 0 }, channels: tunnels?.channelStats() ?? { tls: { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 }, dtls: { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 } }, lagP99Ms: lag.percentile(99) / 1e6, ...(pump ? { pump: pump.stats() } : {}) } });
+      send({ type: 'stats', id: m.id, stats: { shard: config.shard, connections: live, tunnels: tunnels?.size ?? 0, dtls: tunnels?.dtlsStats() ?? { up: 0, dataFramesIn: 0, framesOut: 0, sendCalls: 0, recvCalls: 0 }, channels: tunnels?.channelStats() ?? { tls: { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 }, dtls: { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 } }, lagP99Ms: lag.percentile(99) / 1e6, handshakes: { pending: handshaking.size, evicted: handshakeEvictions }, ...(pump ? { pump: pump.stats() } : {}) } });
       return;
     case 'dtls':
       if (tunnels) tunnels.attachDtls(m.conn, m.fd, m.hello);
@@ -131,10 +143,33 @@ port.on('message', (m: ToShard) => {
   }
 });
 
+// TLS handshakes in progress, oldest first. Past the limit the oldest is
+// closed to make room: a real client finishes its handshake in a few round
+// trips, so the oldest pending one is most likely a slowloris peer; refusing
+// the newest instead would let a flood of idle connections lock everyone out
+// until the handshake timeout.
+const handshaking = new Set<TlsSocket>();
+let handshakeEvictions = 0;
+// A connection has auth-timeout seconds from adoption to ask for a tunnel; an
+// HTTP client that keeps its connection alive with endless GETs is cut then
+// (the per-request timeouts above do not catch it).
+const authDeadlines = new WeakMap<object, NodeJS.Timeout>();
+function clearAuthDeadline(sock: object): void {
+  const t = authDeadlines.get(sock);
+  if (t) clearTimeout(t);
+  authDeadlines.delete(sock);
+}
+
 function adopt(fd: number, peer: PeerInfo): void {
+  if (handshaking.size >= limits.maxPendingHandshakes) {
+    const oldest = handshaking.values().next().value as TlsSocket;
+    handshaking.delete(oldest);
+    handshakeEvictions++;
+    oldest.destroy();
+  }
   let sock: TlsSocket;
   try {
-    sock = new TlsSocket(ctx, fd, { handshakeTimeoutMs: config.handshakeTimeoutMs });
+    sock = new TlsSocket(ctx, fd, { handshakeTimeoutMs });
   } catch (e) {
     noteReleased();
     send({ type: 'error', shard: config.shard, message: (e as Error).message });
@@ -146,11 +181,23 @@ function adopt(fd: number, peer: PeerInfo): void {
   connOf.set(sock, nextConn++);
   live++;
   const adopted = performance.now();
+  handshaking.add(sock);
+  const handshakeOver = () => handshaking.delete(sock);
+  if (gw && gw.authTimeout > 0) {
+    const t = setTimeout(() => sock.destroy(), gw.authTimeout * 1000);
+    t.unref();
+    authDeadlines.set(sock, t);
+  }
   sock.once('secure', () => {
+    handshakeOver();
     handshakeMs.push(performance.now() - adopted);
     scheduleFlush();
   });
-  sock.once('close', noteReleased);
+  sock.once('close', () => {
+    handshakeOver();
+    clearAuthDeadline(sock);
+    noteReleased();
+  });
   sock.on('error', () => sock.destroy());
   server.emit('connection', sock);
 }

@@ -11,11 +11,13 @@ import { buildConnectReply, buildHttpRefusal, type TunnelOffer } from '../protoc
 import { CstpType, DisconnectReason, encodeDisconnect } from '../protocol/cstp';
 import { DtlsOverhead, IPV4_HEADER_BYTES, IPV6_HEADER_BYTES, UDP_HEADER_BYTES, negotiateMtu } from '../protocol/mtu';
 import { isWolfguardError } from '../common/errors';
+import { effectiveLimits } from '../main/limits';
 import { netmaskFromPrefix } from '../common/address';
 import { DtlsSession, closeFd, type ConnectionStats, type TlsContext, type TlsSocket, type TunnelPump } from '../../native/lib';
 import type { RouteTable } from '../ring/route-table';
 import type { MainRpc } from './rpc';
 import type { ChannelCounters, DtlsShardStats, FromShard, TunnelSession } from './messages';
+import { planLegacyDtls, type LegacyPlan } from './dtls-legacy';
 
 /** A peer silent for this many DPD intervals is dead (it should have probed us every interval). */
 export const DPD_DEAD_INTERVALS = 3;
@@ -51,6 +53,8 @@ interface Tunnel {
   reason: string;
   /** PSK for the DTLS channel (TLS exporter), when DTLS was offered. */
   dtlsKey?: Buffer;
+  /** Legacy Cisco DTLS: the session the client resumes, when that mode was offered instead. */
+  dtlsLegacy?: LegacyPlan['session'];
   dtls?: DtlsSession;
   /** Largest datagram for the DTLS channel: the link MTU less IP and UDP headers. */
   dtlsMtu: number;
@@ -76,6 +80,8 @@ export interface TunnelManagerOptions {
   ipv6Prefix?: number;
   /** The DTLS 1.2 PSK server context; absent = DTLS off. */
   dtlsContext?: TlsContext;
+  /** The legacy Cisco DTLS 1.2 context (dtls-legacy.ts); absent = no legacy mode. */
+  legacyDtlsContext?: TlsContext;
 }
 
 export class TunnelManager {
@@ -121,10 +127,15 @@ export class TunnelManager {
     const now = Date.now();
     const peer = req.socket.remoteAddress ?? '';
     const wantV6 = s.ipv6 !== undefined && this.#o.ipv6Prefix !== undefined;
-    // DTLS only as openconnect's PSK-NEGOTIATE for now (legacy Cisco mode: issue 4).
-    const offerDtls = this.#o.dtlsContext !== undefined && cfg.udpPort !== null && parsed.dtlsCipherSuites.includes('PSK-NEGOTIATE');
+    // openconnect's PSK-NEGOTIATE when both sides allow it (ocserv's order),
+    // else Cisco's legacy mode when the client sent a master secret.
+    const offerDtls = this.#o.dtlsContext !== undefined && cfg.udpPort !== null && cfg.dtlsPsk !== false && parsed.dtlsCipherSuites.includes('PSK-NEGOTIATE');
+    const legacy =
+      !offerDtls && this.#o.legacyDtlsContext !== undefined && cfg.udpPort !== null && cfg.dtlsLegacy !== false
+        ? planLegacyDtls({ ...parsed, masterSecret: parsed.dtlsMasterSecret, sessionId: Buffer.from(s.dtlsAppId, 'hex'), tlsCipher: sock.info()?.cipher ?? null, matchTlsCipher: cfg.matchTlsDtlsCiphers === true })
+        : undefined;
     const mtu = negotiateMtu({
-      ...(offerDtls ? { dtlsOverhead: DtlsOverhead.AES_GCM } : {}),
+      ...(offerDtls || legacy ? { dtlsOverhead: DtlsOverhead.AES_GCM } : {}),
       configured: cfg.mtu,
       clientBaseMtu: parsed.baseMtu,
       clientMtu: parsed.mtu,
@@ -135,9 +146,10 @@ export class TunnelManager {
       mtu: mtu.dataMtu,
       baseMtu: mtu.linkMtu,
       fullIpv6: parsed.fullIpv6,
-      dns: cfg.dns,
-      splitInclude: cfg.routes,
-      splitExclude: cfg.noRoutes,
+      // Per-user/group configuration (config-per-user/-group) replaces the gateway's.
+      dns: s.dns ?? cfg.dns,
+      splitInclude: s.routes ?? cfg.routes,
+      splitExclude: s.noRoutes ?? cfg.noRoutes,
       dpd: cfg.dpd,
       keepalive: cfg.keepalive,
       rekeyMethod: 'none',
@@ -152,6 +164,10 @@ export class TunnelManager {
         dtlsKey = undefined; // no exporter: the client stays on TLS
       }
     }
+    if (legacy) {
+      const l = legacy.suite;
+      offer.dtls = { mode: 'legacy', sessionId: legacy.session.sessionId, cipherSuite: l.name, dtls12: l.dtls12, mtu: mtu.dataMtu, port: cfg.udpPort!, dpd: cfg.dpd, keepalive: cfg.keepalive };
+    }
     if (s.ipv4 && this.#o.ipv4Prefix !== undefined) offer.ipv4 = { address: s.ipv4, netmask: netmaskFromPrefix(this.#o.ipv4Prefix) };
     // ocserv's rule: an MTU too small for IPv6 means no IPv6 at all.
     if (wantV6 && mtu.ipv6Ok) offer.ipv6 = { address: s.ipv6!, prefix: this.#o.ipv6Prefix! };
@@ -165,6 +181,7 @@ export class TunnelManager {
 
     const t: Tunnel = { conn, sock, session: s, startedAt: now, lastData: now, dataFrames: 0, closedReported: false, logout: false, reason: 'connection closed', addresses: [], tlsDataFrames: 0, dtlsDataFrames: 0, dtlsSince: 0, dtlsMtu: mtu.linkMtu - (peer.includes(':') && !peer.startsWith('::ffff:') ? IPV6_HEADER_BYTES : IPV4_HEADER_BYTES) - UDP_HEADER_BYTES };
     if (dtlsKey) t.dtlsKey = dtlsKey;
+    if (legacy) t.dtlsLegacy = legacy.session;
     this.#byConn.set(conn, t);
     sock.once('close', () => this.#closed(t));
     sock.on('control', (type: number, payload: Buffer) => this.#control(t, type, payload));
@@ -173,7 +190,7 @@ export class TunnelManager {
     for (let c; (c = sock.read() as Buffer | null) !== null; ) extra.push(c);
     try {
       sock.write(buildConnectReply(offer));
-      sock.startTunnel(this.#o.pump, extra.length > 0 ? { head: Buffer.concat(extra) } : {});
+      sock.startTunnel(this.#o.pump, { maxQueueBytes: effectiveLimits(cfg).tunnelQueueBytes, ...(extra.length > 0 ? { head: Buffer.concat(extra) } : {}) });
       if (s.ipv4) t.addresses.push(s.ipv4);
       if (offer.ipv6) t.addresses.push(offer.ipv6.address);
       for (const a of t.addresses) this.#o.pump.addRoute(sock, a);
@@ -219,8 +236,9 @@ export class TunnelManager {
    */
   attachDtls(conn: number, fd: number, hello: Uint8Array): void {
     const t = this.#byConn.get(conn);
-    const ctx = this.#o.dtlsContext;
-    if (!t || !t.dtlsKey || !ctx || t.sock.destroyed) {
+    const legacy = t?.dtlsLegacy;
+    const ctx = legacy ? this.#o.legacyDtlsContext : this.#o.dtlsContext;
+    if (!t || (!t.dtlsKey && !legacy) || !ctx || t.sock.destroyed) {
       closeFd(fd);
       return;
     }
@@ -231,8 +249,11 @@ export class TunnelManager {
         initialDatagrams: [Buffer.from(hello)],
         mtu: t.dtlsMtu,
         handshakeTimeoutMs: DTLS_HANDSHAKE_TIMEOUT_MS,
-        // openconnect says "psk"; our DTLS 1.3 clients name the session by its App-ID.
-        psk: { lookup: (identity) => (identity === DTLS_PSK_IDENTITY || identity === t.session.dtlsAppId ? key : undefined) },
+        // Legacy: the client resumes the session of its CONNECT, nothing else.
+        ...(legacy
+          ? { legacySession: legacy }
+          : // openconnect says "psk"; our DTLS 1.3 clients name the session by its App-ID.
+            { psk: { lookup: (identity: string) => (identity === DTLS_PSK_IDENTITY || identity === t.session.dtlsAppId ? key : undefined) } }),
       });
     } catch {
       return; // the session closed the fd

@@ -11,15 +11,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { makePki, type TestPki } from '../helpers/certs';
+import type { TestPki } from '../helpers/certs';
+import { closeScratch, openScratch } from '../helpers/e2e-scratch';
 import { createTopology, type Topology } from '../helpers/netns';
 import { startOpenconnect, pinSha256, OpenconnectExitError, type OpenconnectClient, type OpenconnectOptions } from '../helpers/openconnect';
 import { runIperf } from '../helpers/iperf';
 import { startWolfguard, type WolfguardHandle } from '../helpers/wolfguard';
-import { trackPath, untrackPath } from '../helpers/reaper';
 import type { ShardStats } from '../../src/workers/messages';
 
 const PORT = 4443;
@@ -71,10 +70,7 @@ async function sessions(): Promise<SessionView[]> {
 
 before(async () => {
   assert.equal(process.getuid?.(), 0, 'end-to-end tests need root (network namespaces, TUN)');
-  pki = makePki('wg-oc-pki-');
-  trackPath(pki.dir);
-  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wg-oc-e2e-'));
-  trackPath(workDir);
+  ({ pki, workDir } = openScratch('oc'));
   pin = pinSha256(pki.ecCert);
   topo = await createTopology({ clients: CLIENTS, tag: 'wgo' });
   gw = await startWolfguard({
@@ -97,15 +93,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (process.env.WG_E2E_KEEP_LOG && gw) fs.writeFileSync(process.env.WG_E2E_KEEP_LOG, gw.log());
-  await gw?.stop();
-  await topo?.destroy();
-  pki?.cleanup();
-  if (pki) untrackPath(pki.dir);
-  if (workDir) {
-    fs.rmSync(workDir, { recursive: true, force: true });
-    untrackPath(workDir);
-  }
+  await closeScratch({ gw, topo, pki, workDir });
 });
 
 test('openconnect logs in, gets the pool addresses, DNS, domain and routes, pings the lan over IPv4 and IPv6, moves iperf3 traffic both ways', { timeout: 120_000 }, async () => {

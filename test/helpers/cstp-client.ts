@@ -58,6 +58,12 @@ class Reader {
 export class CstpTestClient {
   readonly reader: Reader;
   readonly frames: Array<{ type: number; payload: Buffer }> = [];
+  /**
+   * When set, tunnel frames are handed to it as they arrive instead of being
+   * kept in `frames` (load generators: a latency probe must not wait for a
+   * poll, and a long run must not keep every frame).
+   */
+  onFrame: ((f: { type: number; payload: Buffer }) => void) | undefined;
 
   private constructor(readonly sock: tls.TLSSocket) {
     this.reader = new Reader(sock);
@@ -120,10 +126,14 @@ export class CstpTestClient {
     const r = await this.reader.response();
     if (r.status === 200) {
       const fr = new FrameReader();
-      this.frames.push(...fr.push(this.reader.buf));
+      const deliver = (fs: Array<{ type: number; payload: Buffer }>) => {
+        if (this.onFrame === undefined) this.frames.push(...fs);
+        else for (const f of fs) this.onFrame(f);
+      };
+      deliver(fr.push(this.reader.buf));
       this.reader.buf = Buffer.alloc(0);
       this.sock.on('data', (d: Buffer) => {
-        this.frames.push(...fr.push(d));
+        deliver(fr.push(d));
         this.reader.buf = Buffer.alloc(0);
       });
     }

@@ -30,6 +30,8 @@ const STOP_GRACE_MS = 5_000;
 export interface OcservUser {
   name: string;
   password: string;
+  /** ocpasswd group field entries (default none: "*"). */
+  groups?: string[];
 }
 
 export interface OcservOptions {
@@ -62,6 +64,8 @@ export interface OcservOptions {
   debug?: number;
   /** Extra raw config lines. */
   extra?: string[];
+  /** An OTP users file (liboath format): auth = "plain[passwd=...,otp=FILE]". */
+  otpFile?: string;
   readyTimeoutMs?: number;
 }
 
@@ -98,7 +102,7 @@ export function ocpasswdText(users: OcservUser[]): string {
     .map((u) => {
       if (!/^[A-Za-z0-9._@-]+$/.test(u.name)) throw new WolfguardError(ErrorCodes.INVALID_ARGUMENT, `user name "${u.name}" not usable in ocpasswd`);
       const hash = execFileSync('openssl', ['passwd', '-6', '-stdin'], { input: `${u.password}\n`, encoding: 'utf8' }).trim();
-      return `${u.name}:*:${hash}\n`;
+      return `${u.name}:${u.groups && u.groups.length > 0 ? u.groups.join(',') : '*'}:${hash}\n`;
     })
     .join('');
 }
@@ -107,7 +111,7 @@ export function ocservConfig(opts: OcservOptions): string {
   const dir = path.resolve(opts.dir);
   const udp = opts.udpPort ?? opts.port;
   const lines = [
-    `auth = "plain[passwd=${path.join(dir, 'ocpasswd')}]"`,
+    `auth = "plain[passwd=${path.join(dir, 'ocpasswd')}${opts.otpFile === undefined ? '' : `,otp=${path.resolve(opts.otpFile)}`}]"`,
     `tcp-port = ${opts.port}`,
     ...(udp === 0 ? [] : [`udp-port = ${udp}`]),
     'run-as-user = nobody',

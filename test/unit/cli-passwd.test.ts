@@ -127,10 +127,10 @@ test(
   '-t checks a configuration: warnings and success, or the failing key and line',
   withDir((dir) => {
     const good = path.join(dir, 'good.conf');
-    fs.writeFileSync(good, ['server-cert = c.pem', 'server-key = k.pem', 'auth = "plain[passwd=ocpasswd]"', 'ipv4-network = 10.8.0.0/24', 'run-as-user = nobody'].join('\n'));
+    fs.writeFileSync(good, ['server-cert = c.pem', 'server-key = k.pem', 'auth = "plain[passwd=ocpasswd]"', 'ipv4-network = 10.8.0.0/24', 'pid-file = /run/ocserv.pid'].join('\n'));
     let r = run(['-c', good, '-t']);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /key run-as-user is an ocserv option wolfguard does not implement; ignored/);
+    assert.match(r.stderr, /key pid-file is an ocserv option wolfguard does not implement; ignored/);
     assert.match(r.stderr, /is valid/);
 
     const bad = path.join(dir, 'bad.conf');

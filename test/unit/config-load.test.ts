@@ -97,11 +97,14 @@ test('an ocserv sample configuration loads; unimplemented keys are ignored with 
   assert.equal(config.maxSameClients, 2);
   assert.equal(config.rekeyMethod, 'ssl');
   assert.equal(config.adminSocket, '/var/run/occtl.socket', 'use-occtl = true without a socket file: ocserv default');
-  for (const k of ['run-as-user', 'socket-file', 'isolate-workers', 'tls-priorities', 'cisco-client-compat', 'log-level', 'client-bypass-protocol']) {
+  // run-as-user/run-as-group are implemented (privilege drop, issue 10).
+  assert.equal(config.runAsUser, 'nobody');
+  assert.equal(config.runAsGroup, 'daemon');
+  for (const k of ['socket-file', 'isolate-workers', 'tls-priorities', 'cisco-client-compat', 'log-level', 'client-bypass-protocol']) {
     assert.ok(config.ignoredKeys.includes(k), k);
     assert.ok(warnings.some((w) => w.includes(`key ${k} is an ocserv option wolfguard does not implement; ignored`)), k);
   }
-  assert.ok(warnings.some((w) => /line 6: key run-as-user/.test(w)), 'warnings carry the line');
+  assert.ok(warnings.some((w) => /line 8: key socket-file/.test(w)), 'warnings carry the line');
   assert.ok(warnings.some((w) => w.includes('[vhost:www.example.com]')), 'the virtual host is reported');
   assert.ok(!config.ignoredKeys.includes('auth'));
 });

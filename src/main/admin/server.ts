@@ -15,10 +15,18 @@
 //   POST /reload                          re-read the admission rules
 //   GET  /admission                       decision counters
 //   POST /stop                            stop the gateway (when it runs as a service)
+//   GET  /rules                           the admission policy: JSON rules, geofilter, bans
+//
+// The same socket also speaks one JSON command a line (json-command.ts), for
+// `socat - UNIX-CONNECT:<socket>`; the first bytes of a connection choose
+// the protocol (protocol-sniff.ts).
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
+import { sniffProtocol } from './protocol-sniff';
+import { serveJsonLines, JSON_IDLE_TIMEOUT_MS } from './json-session';
+import { banView, rulesView, sessionView } from './views';
 import type { SessionService } from '../session-service';
-import type { SessionRecord } from '../sessions/registry';
 import type { ShardPool } from '../shard-pool';
 import type { GatewayAdmission } from '../admission/gateway-admission';
 import { isWolfguardError } from '../../common/errors';
@@ -34,6 +42,8 @@ export interface AdminContext {
   workers: number;
   admission?: GatewayAdmission;
   startedAt?: number;
+  /** Fixed facts added to GET /status (e.g. the FIPS mode and module). */
+  status?: Record<string, unknown>;
   /** Asks the gateway to stop (absent: not allowed, e.g. embedded in tests). */
   stop?: () => void;
 }
@@ -48,11 +58,45 @@ export async function startAdminServer(socketPath: string, ctx: AdminContext): P
   } catch {
     /* absent */
   }
-  const server = http.createServer((req, res) => {
+  const httpServer = http.createServer((req, res) => {
     route(ctx, req).then(
       ([status, body]) => reply(res, status, body),
       (e: Error) => reply(res, 500, { error: e.message }),
     );
+  });
+  const lineSockets = new Set<net.Socket>();
+  // allowHalfOpen: socat half-closes after its last line and still wants the answers; http.Server runs the same way.
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    let head: Buffer = Buffer.alloc(0);
+    // Until the first bytes decide, a silent peer is dropped like an idle line client.
+    socket.setTimeout(JSON_IDLE_TIMEOUT_MS, () => socket.destroy());
+    const onError = () => socket.destroy();
+    // Ended before deciding (e.g. "GET" then EOF): nothing to answer.
+    const onEnd = () => socket.end();
+    const onData = (chunk: Buffer) => {
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      const kind = sniffProtocol(head);
+      if (kind === 'undecided') return;
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('error', onError);
+      socket.setTimeout(0);
+      if (kind === 'http') {
+        // Not unshift(): http.Server reads a fresh socket's handle directly
+        // (parser.consume), past the JS buffer, so unshifted bytes would be
+        // lost. Its 'data' listener still feeds the parser, so hand the head
+        // in that way, before the handle's next read.
+        httpServer.emit('connection', socket);
+        socket.emit('data', head);
+        return;
+      }
+      lineSockets.add(socket);
+      socket.once('close', () => lineSockets.delete(socket));
+      serveJsonLines(socket, ctx, head);
+    };
+    socket.on('error', onError);
+    socket.on('end', onEnd);
+    socket.on('data', onData);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -67,8 +111,14 @@ export async function startAdminServer(socketPath: string, ctx: AdminContext): P
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections();
-        fs.rmSync(socketPath, { force: true });
+        httpServer.closeAllConnections();
+        for (const s of lineSockets) s.destroy();
+        // After a privilege drop the socket's directory may not be ours to write: leave the file then.
+        try {
+          fs.rmSync(socketPath, { force: true });
+        } catch {
+          /* left for the next start, which removes a stale socket */
+        }
       }),
   };
 }
@@ -79,7 +129,13 @@ async function route(ctx: AdminContext, req: http.IncomingMessage): Promise<[num
     size += (c as Buffer).length;
     if (size > MAX_ADMIN_BODY) return [413, { error: 'request body too large' }];
   }
-  const url = new URL(req.url ?? '/', 'http://admin');
+  // A request target such as "//" parses as a URL with an empty host and throws (found by fuzzing): a 400, not a 500.
+  let url: URL;
+  try {
+    url = new URL(`http://admin${(req.url ?? '/').startsWith('/') ? '' : '/'}${req.url ?? ''}`);
+  } catch {
+    return [400, { error: 'unparseable request target' }];
+  }
   const reg = ctx.service.registry;
   const p = url.pathname;
   if (req.method === 'GET' && p === '/status') {
@@ -100,24 +156,27 @@ async function route(ctx: AdminContext, req: http.IncomingMessage): Promise<[num
         ringCrossings: sum('ringOut'),
         ringDrops: sum('ringOutDrops'),
         tunDrops: sum('tunTxDrops'),
+        ...(ctx.status ?? {}),
         connectionsPerSecond: Math.round((ctx.pool.stats().reduce((a, s) => a + s.total, 0) / Math.max(1, (Date.now() - started) / 1000)) * 100) / 100,
       },
     ];
   }
-  if (req.method === 'GET' && p === '/sessions') return [200, [...reg.sessions()].map(view)];
+  if (req.method === 'GET' && p === '/sessions') return [200, [...reg.sessions()].map(sessionView)];
   let m = /^\/sessions\/([0-9a-f]{1,64})$/.exec(p);
   if (req.method === 'GET' && m) {
     const s = reg.byId(m[1]!);
-    return s ? [200, view(s)] : [404, { error: `no session ${m[1]}` }];
+    return s ? [200, sessionView(s)] : [404, { error: `no session ${m[1]}` }];
   }
   m = /^\/users\/([^/]{1,256})$/.exec(p);
   if (req.method === 'GET' && m) {
-    const user = decodeURIComponent(m[1]!);
-    return [200, [...reg.sessions()].filter((s) => s.user === user).map(view)];
+    const user = decodeSegment(m[1]!);
+    if (user === undefined) return [400, { error: 'malformed percent-encoding in the path' }];
+    return [200, [...reg.sessions()].filter((s) => s.user === user).map(sessionView)];
   }
   m = /^\/(sessions|users)\/([^/]{1,256})\/(disconnect|terminate)$/.exec(p);
   if (req.method === 'POST' && m) {
-    const key = decodeURIComponent(m[2]!);
+    const key = decodeSegment(m[2]!);
+    if (key === undefined) return [400, { error: 'malformed percent-encoding in the path' }];
     const ids = m[1] === 'sessions' ? (reg.byId(key) ? [key] : []) : [...reg.sessions()].filter((s) => s.user === key).map((s) => s.id);
     if (ids.length === 0) return [404, { error: `no ${m[1] === 'sessions' ? 'session' : 'sessions of user'} ${key}` }];
     const done = ids.filter((id) => (m![3] === 'terminate' ? ctx.service.end(id) : ctx.service.disconnect(id)));
@@ -141,7 +200,8 @@ async function route(ctx: AdminContext, req: http.IncomingMessage): Promise<[num
   if (adm) {
     const now = Date.now();
     try {
-      if (req.method === 'GET' && p === '/bans') return [200, adm.engine.listBans(now).map((b) => ({ ...b, until: Number.isFinite(b.until) ? new Date(b.until).toISOString() : null }))];
+      if (req.method === 'GET' && p === '/bans') return [200, adm.engine.listBans(now).map((b) => banView(b, adm.banNotes))];
+      if (req.method === 'GET' && p === '/rules') return [200, rulesView(adm, now)];
       if (req.method === 'GET' && p === '/admission') return [200, { stats: adm.engine.stats(), counters: adm.engine.counters() }];
       if (req.method === 'POST' && p === '/bans') {
         const prefix = url.searchParams.get('prefix') ?? '';
@@ -152,7 +212,10 @@ async function route(ctx: AdminContext, req: http.IncomingMessage): Promise<[num
       }
       if (req.method === 'POST' && p === '/unban') {
         const prefix = url.searchParams.get('prefix') ?? '';
-        return adm.engine.unban(prefix) ? [200, { ok: true }] : [404, { error: `${prefix} is not banned` }];
+        if (!adm.engine.unban(prefix)) return [404, { error: `${prefix} is not banned` }];
+        const live = new Set(adm.engine.listBans(now).map((b) => b.prefix));
+        for (const k of adm.banNotes.keys()) if (!live.has(k)) adm.banNotes.delete(k);
+        return [200, { ok: true }];
       }
       if (req.method === 'POST' && p === '/reload') {
         const rules = adm.reload();
@@ -166,19 +229,13 @@ async function route(ctx: AdminContext, req: http.IncomingMessage): Promise<[num
   return [404, { error: `unknown request ${req.method} ${p}` }];
 }
 
-function view(s: SessionRecord) {
-  return {
-    id: s.id,
-    user: s.user,
-    groups: s.groups,
-    state: s.state,
-    ipv4: s.addresses.ipv4,
-    ipv6: s.addresses.ipv6,
-    shard: s.shard,
-    peer: s.peer,
-    createdAt: new Date(s.createdAt).toISOString(),
-    tunnels: s.tunnels,
-  };
+/** decodeURIComponent throws URIError on "%zz" (found by fuzzing); undefined instead. */
+function decodeSegment(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
 }
 
 function reply(res: http.ServerResponse, status: number, body: unknown): void {

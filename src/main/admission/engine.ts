@@ -40,6 +40,7 @@ import { ConnectionRateLimiter, EventRateLimiter, RATE_ALLOW, RATE_LIMITED, RATE
 import { IpBanScores, UserBanScores } from './ban-score';
 import { SessionLimits, type SessionLimitsConfig } from './session-limits';
 import type { AdmissionRules, RuleAction } from './rules-config';
+import type { GeoGate } from './geofilter';
 
 /** Why a decision came out as it did; stable strings for logs and metrics labels. */
 export const DECISION_REASONS = [
@@ -63,6 +64,9 @@ export const DECISION_REASONS = [
   'max_same_clients',
   'max_clients',
   'ban_list_full',
+  // geofilter.conf (geofilter.ts): a block subnet, a block-country.
+  'geo_blocked',
+  'country_blocked',
 ] as const;
 export type DecisionReason = (typeof DECISION_REASONS)[number];
 const REASON_INDEX: Readonly<Record<DecisionReason, number>> = Object.fromEntries(DECISION_REASONS.map((r, i) => [r, i])) as Record<
@@ -89,6 +93,8 @@ export interface AdmissionDecision {
   readonly user?: string;
   /** Ms until the refusal could change (penalty or ban left), when known. Infinity = until unbanned. */
   readonly retryAfterMs?: number;
+  /** The peer's country (geofilter refusals, when the GeoIP database knows it). */
+  readonly country?: string;
 }
 
 export type BanReason = 'manual' | 'blacklist';
@@ -135,6 +141,10 @@ export interface AdmissionEngineOptions {
 }
 
 const DEFAULT_ADDRESS_CAPACITY = 65_536;
+/** Address texts remembered (see peer()): as many as the address tables hold. */
+const MEMO_ENTRIES = 65_536;
+/** Per memo slot: the address (4 words) and its rate/score key (4 words). */
+const MEMO_WORDS = 8;
 const DEFAULT_USER_CAPACITY = 65_536;
 const DEFAULT_MAX_BANS = 100_000;
 const DEFAULT_IPV6_KEY_PREFIX = 64;
@@ -169,6 +179,8 @@ export interface CounterSample {
 
 export class AdmissionEngine {
   private trie = new PrefixTrie<CompiledRule>();
+  /** geofilter.conf and country rules; undefined = none (one branch on the hot path). */
+  private geo: GeoGate | undefined;
   private defaultRule!: CompiledRule;
   private rules!: AdmissionRules;
   private readonly countsByRule = new Map<string, Float64Array>();
@@ -189,6 +201,16 @@ export class AdmissionEngine {
   private readonly dtlsCounts: Float64Array;
   private readonly sessionCounts: Float64Array;
   private readonly dtlsOk: AdmissionDecision = Object.freeze({ allow: true, reason: 'dtls_ok', ruleId: RULE_DTLS });
+  // Peers remembered by their address text (see peer()): slot i holds the
+  // parsed address and rate key (memoWords[8i..8i+7]), the family, and the
+  // matching rule as of rules generation memoGen[i].
+  private readonly memoIndex = new Map<string, number>();
+  private readonly memoWords = new Uint32Array(MEMO_ENTRIES * MEMO_WORDS);
+  private readonly memoFamily = new Uint8Array(MEMO_ENTRIES);
+  private readonly memoRule: Array<CompiledRule | undefined> = new Array<CompiledRule | undefined>(MEMO_ENTRIES).fill(undefined);
+  private readonly memoGen = new Int32Array(MEMO_ENTRIES);
+  /** Bumped by replaceRules: remembered rule matches of older rules are looked up again. */
+  private ruleGen = 1;
 
   constructor(opts: AdmissionEngineOptions) {
     const cap = opts.addressCapacity ?? DEFAULT_ADDRESS_CAPACITY;
@@ -225,9 +247,15 @@ export class AdmissionEngine {
     this.defaultRule = this.compile(RULE_DEFAULT, rules.defaultAction, rules.defaultMaxConnectionsPerMinute, rules.defaultPenaltyMs, true);
     this.trie = trie;
     this.rules = rules;
+    this.ruleGen = (this.ruleGen + 1) | 0;
     this.limiter.configure(rules.violationMemoryMs, rules.blacklistAfterViolations);
     this.ipScores.configure(rules.banScore);
     this.userScores.configure(rules.banScore);
+  }
+
+  /** Install (or with undefined remove) the geofilter; consulted after bans, before ban points and rules. */
+  setGeofilter(geo: GeoGate | undefined): void {
+    this.geo = geo;
   }
 
   /** Change max-clients / max-same-clients (reload); held sessions stay. */
@@ -241,15 +269,28 @@ export class AdmissionEngine {
 
   /** A TCP peer at `ip` wants to connect. Refused peers must be closed before any TLS byte is read. */
   checkConnect(ip: string, now: number): AdmissionDecision {
-    const family = parseAddressInto(ip, this.addr);
-    if (family === FAMILY_NONE) return this.refuse(this.addressCounts, 'bad_address', RULE_ADDRESS, ip, undefined);
+    const m = this.peer(ip);
+    if (m < 0) return this.refuse(this.addressCounts, 'bad_address', RULE_ADDRESS, ip, undefined);
+    const family = this.memoFamily[m]!;
     const ban = this.activeBan(family, now);
     if (ban !== undefined) return this.refuse(this.banCounts, ban.reason === 'blacklist' ? 'blacklisted' : 'banned', RULE_BAN, ip, ban.until - now);
-    const key = this.keyOf(family);
+    if (this.geo !== undefined) {
+      const g = this.geo.check(family, this.addr);
+      if (g !== undefined) {
+        this.countersFor(g.ruleId)[REASON_INDEX[g.reason]]++;
+        return g.country === undefined ? { allow: false, reason: g.reason, ruleId: g.ruleId, ip } : { allow: false, reason: g.reason, ruleId: g.ruleId, ip, country: g.country };
+      }
+    }
+    const key = this.key;
     if (this.ipScores.enabled && this.ipScores.addPoints(key, now, this.rules.banScore.pointsConnection)) {
       return this.refuse(this.scoreCounts, 'ban_score', RULE_BAN_SCORE, ip, this.ipScores.banRemaining(key, now));
     }
-    const rule = this.trie.lookup(family, this.addr) ?? this.defaultRule;
+    let rule = this.memoRule[m];
+    if (rule === undefined || this.memoGen[m] !== this.ruleGen) {
+      rule = this.trie.lookup(family, this.addr) ?? this.defaultRule;
+      this.memoRule[m] = rule;
+      this.memoGen[m] = this.ruleGen;
+    }
     if (rule.action === ACT_RATE_LIMIT) return this.rateLimit(rule, key, ip, now, family);
     if (rule.action === ACT_ACCEPT) {
       rule.counts[rule.allowIndex]++;
@@ -471,6 +512,45 @@ export class AdmissionEngine {
       if (b === undefined || now < b.until) return b;
       this.bans.remove(b.parsed.family, b.parsed.words, b.parsed.length);
     }
+  }
+
+  /**
+   * The memo slot of a peer's address text, with this.addr and this.key set
+   * to its address and rate key; -1 when the text is no address. Parsing the
+   * text and walking the rule trie were most of a decision's cost; a peer
+   * that comes back (the common case, and every flood from few sources)
+   * skips both. Bounded: when MEMO_ENTRIES texts are held the memo starts
+   * over, so a flood of distinct addresses costs a parse each, as before.
+   */
+  private peer(ip: string): number {
+    const words = this.memoWords;
+    let m = this.memoIndex.get(ip);
+    if (m !== undefined) {
+      const o = m * MEMO_WORDS;
+      const a = this.addr;
+      const k = this.key;
+      a[0] = words[o]!;
+      a[1] = words[o + 1]!;
+      a[2] = words[o + 2]!;
+      a[3] = words[o + 3]!;
+      k[0] = words[o + 4]!;
+      k[1] = words[o + 5]!;
+      k[2] = words[o + 6]!;
+      k[3] = words[o + 7]!;
+      return m;
+    }
+    const family = parseAddressInto(ip, this.addr);
+    if (family === FAMILY_NONE) return -1;
+    this.keyOf(family);
+    if (this.memoIndex.size >= MEMO_ENTRIES) this.memoIndex.clear();
+    m = this.memoIndex.size;
+    this.memoIndex.set(ip, m);
+    const o = m * MEMO_WORDS;
+    words.set(this.addr, o);
+    words.set(this.key, o + 4);
+    this.memoFamily[m] = family;
+    this.memoRule[m] = undefined;
+    return m;
   }
 
   /** this.addr as a rate/score key: itself for IPv4, its /v6KeyPrefix for IPv6. */

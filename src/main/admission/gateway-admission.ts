@@ -8,6 +8,17 @@ import { defaultAdmissionRules, parseAdmissionRules, validateAdmissionRules, typ
 import type { SessionSlots } from '../sessions/registry';
 import type { GatewayConfig } from '../config/types';
 import { randomBytes } from '../../../native/lib';
+import { emptyGeofilter, parseGeofilter, type GeofilterRules } from './geofilter-config';
+import { GeoCounters, GeoFilter } from './geofilter';
+import { openCountryDb, type CountryDb } from './country-db';
+import { WolfguardError, ErrorCodes } from '../../common/errors';
+
+/** What geofilter-file and geoip-db gave at the last (re)load. */
+export interface GeoState {
+  readonly rules: GeofilterRules;
+  readonly db: CountryDb | undefined;
+  readonly filter: GeoFilter;
+}
 
 /** How often expired rate-limit entries, bans and reservations are swept. */
 export const SWEEP_INTERVAL_MS = 5000;
@@ -25,15 +36,27 @@ export class GatewayAdmission {
   readonly #timer: NodeJS.Timeout;
 
   readonly #banScore: GatewayConfig['banScore'];
+  readonly #geofilterFile: string | undefined;
+  readonly #geoipDb: string | undefined;
+  /** Kept across reloads so the metrics stay monotonic. */
+  readonly geoCounters = new GeoCounters();
+  #geo: GeoState | undefined;
+  /** Operator's reasons for manual bans (admin block_ip), by canonical prefix. */
+  readonly banNotes = new Map<string, string>();
 
   constructor(cfg: GatewayConfig) {
     this.#rulesFile = cfg.admissionRules;
     this.#banScore = cfg.banScore;
+    this.#geofilterFile = cfg.geofilterFile;
+    this.#geoipDb = cfg.geoipDb;
+    // Geofilter first: a missing GeoIP database is a start-up error before anything else is built.
+    const geo = this.#readGeo();
     this.engine = new AdmissionEngine({
       rules: this.#readRules(),
       sessions: { maxClients: cfg.maxClients, maxSameClients: cfg.maxSameClients, pendingTtlMs: cfg.cookieTimeout * 1000 },
       seed: randomBytes(4).readUInt32LE(0),
     });
+    this.#applyGeo(geo);
     this.#timer = setInterval(() => this.engine.sweep(Date.now()), SWEEP_INTERVAL_MS);
     this.#timer.unref();
   }
@@ -55,10 +78,53 @@ export class GatewayAdmission {
     return parseAdmissionRules(fs.readFileSync(this.#rulesFile, 'utf8'), this.#rulesFile);
   }
 
-  /** Re-reads the rules file; a bad file throws and the old rules stay. */
+  /**
+   * Reads geofilter-file and opens geoip-db. Country rules without a
+   * database, or a database that cannot be read, throw: never a silent
+   * allow-all.
+   */
+  #readGeo(): GeoState | undefined {
+    if (this.#geofilterFile === undefined && this.#geoipDb === undefined) return undefined;
+    let rules: GeofilterRules = emptyGeofilter();
+    if (this.#geofilterFile !== undefined) {
+      let text: string;
+      try {
+        text = fs.readFileSync(this.#geofilterFile, 'utf8');
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        const code = err.code === 'ENOENT' ? ErrorCodes.FILE_NOT_FOUND : ErrorCodes.FILE_UNREADABLE;
+        throw new WolfguardError(code, `cannot read geofilter-file ${this.#geofilterFile}: ${err.message}`, { file: this.#geofilterFile }, { cause: e });
+      }
+      rules = parseGeofilter(text, this.#geofilterFile);
+    }
+    if (rules.countries.length > 0 && this.#geoipDb === undefined) {
+      const first = rules.countries[0]!;
+      throw new WolfguardError(
+        ErrorCodes.CONFIG_INVALID,
+        `${rules.source}:${first.line}: ${first.id.split(':')[0]} ${first.country} needs a GeoIP database: set geoip-db to a MaxMind .mmdb file`,
+        { file: rules.source, line: first.line },
+      );
+    }
+    const db = this.#geoipDb === undefined ? undefined : openCountryDb(this.#geoipDb);
+    return { rules, db, filter: new GeoFilter(rules, db, this.geoCounters) };
+  }
+
+  #applyGeo(geo: GeoState | undefined): void {
+    this.#geo = geo;
+    this.engine.setGeofilter(geo === undefined || geo.filter.inert ? undefined : geo.filter);
+  }
+
+  /** The geofilter in force (undefined: neither geofilter-file nor geoip-db is set). */
+  get geo(): GeoState | undefined {
+    return this.#geo;
+  }
+
+  /** Re-reads the rules file, geofilter-file and geoip-db; anything bad throws and the old ones all stay. */
   reload(): AdmissionRules {
     const rules = this.#readRules();
+    const geo = this.#readGeo();
     this.engine.replaceRules(rules);
+    this.#applyGeo(geo);
     return rules;
   }
 

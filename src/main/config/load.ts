@@ -6,6 +6,7 @@ import { parseListen } from '../listen-address';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FAMILY_V4, FAMILY_V6, formatAddress } from '../../common/address';
+import { LIMIT_KEYS, LIMIT_RANGES } from '../limits';
 import { ErrorCodes, WolfguardError, isWolfguardError } from '../../common/errors';
 import { AuthSpecError, parseAuthSpec } from './auth-spec';
 import { IGNORED_OCSERV_KEYS, IMPLEMENTED_KEYS, suggestKey } from './ocserv-keys';
@@ -55,7 +56,7 @@ export interface LoadedConfig {
 }
 
 const SINGLE_KEYS_WITH_ERROR_ON_REPEAT = new Set(['server-cert', 'server-key']);
-const MULTI_KEYS = new Set(['auth', 'route', 'no-route', 'dns', 'ipv4-dns', 'ipv6-dns']);
+const MULTI_KEYS = new Set(['auth', 'route', 'no-route', 'dns', 'ipv4-dns', 'ipv6-dns', 'select-group']);
 
 class Reader {
   readonly warnings: string[] = [];
@@ -155,6 +156,11 @@ function missing(r: Reader, key: string, what: string): WolfguardError {
 function optionalUint(r: Reader, key: string, fallback: number, min = 0, max?: number): number {
   const t = r.get(key);
   return t ? r.value(t, (v) => parseUint(v, min, max)) : fallback;
+}
+
+function optionalBool(r: Reader, key: string, fallback: boolean): boolean {
+  const t = r.get(key);
+  return t ? r.value(t, parseBool) : fallback;
 }
 
 /** 0 means "off" for these ocserv timeouts; unset is off too. */
@@ -269,6 +275,34 @@ function readAuth(r: Reader): AuthMethod[] {
   return out;
 }
 
+/** select-group and per-user/group configuration (ocserv's spelling; `select-group = name[Friendly name]`). */
+function readGroupKeys(r: Reader, config: GatewayConfig): void {
+  const groups: Array<{ value: string; label: string }> = [];
+  for (const t of r.all('select-group')) {
+    const g = r.value(t, (v) => {
+      const m = /^([^[\]]+?)\s*(?:\[([^\]]*)\])?$/.exec(v);
+      if (!m || /[\s,]/.test(m[1]!)) throw new ValueError(`"${clip(v)}" is not a group name, optionally followed by [friendly name]`);
+      return { value: m[1]!, label: m[2]?.trim() || m[1]! };
+    });
+    if (!groups.some((x) => x.value === g.value)) groups.push(g);
+  }
+  if (groups.length > 0) config.selectGroups = groups;
+  const def = r.get('default-select-group');
+  if (def) config.defaultSelectGroup = def.value;
+  const paths = [
+    ['config-per-user', 'configPerUser'],
+    ['config-per-group', 'configPerGroup'],
+    ['default-user-config', 'defaultUserConfig'],
+    ['default-group-config', 'defaultGroupConfig'],
+  ] as const;
+  for (const [key, field] of paths) {
+    const t = r.get(key);
+    if (t) config[field] = r.filePath(t);
+  }
+  const app = r.get('append-routes');
+  if (app) config.appendRoutes = r.value(app, parseBool);
+}
+
 function readDevice(r: Reader): string {
   const t = r.get('device');
   if (!t) return CONFIG_DEFAULTS.device;
@@ -360,6 +394,9 @@ export function parseConfig(text: string, opts: ParseOptions): LoadedConfig {
     source: opts.source,
     tcpPort: tcpT ? r.value(tcpT, parsePort) : CONFIG_DEFAULTS.tcpPort,
     udpPort: readUdpPort(r),
+    dtlsPsk: optionalBool(r, 'dtls-psk', true),
+    dtlsLegacy: optionalBool(r, 'dtls-legacy', true),
+    matchTlsDtlsCiphers: optionalBool(r, 'match-tls-dtls-ciphers', false),
     serverCert: r.filePath(certT),
     serverKey: r.filePath(keyT),
     auth,
@@ -391,6 +428,10 @@ export function parseConfig(text: string, opts: ParseOptions): LoadedConfig {
   if (caT) config.caCert = r.filePath(caT);
   const rulesT = r.get('admission-rules');
   if (rulesT) config.admissionRules = r.filePath(rulesT);
+  const geofilterT = r.get('geofilter-file');
+  if (geofilterT) config.geofilterFile = r.filePath(geofilterT);
+  const geoipT = r.get('geoip-db');
+  if (geoipT) config.geoipDb = r.filePath(geoipT);
   const ban: NonNullable<GatewayConfig['banScore']> = {};
   const banKeys = [
     ['max-ban-score', 'maxBanScore'],
@@ -416,7 +457,24 @@ export function parseConfig(text: string, opts: ParseOptions): LoadedConfig {
   }
   const admin = readAdminSocket(r);
   if (admin !== undefined) config.adminSocket = admin;
+  readGroupKeys(r, config);
+  readHardeningKeys(r, config);
   return { config, warnings: r.warnings };
+}
+
+/** Privilege drop, FIPS mode and resource limits (issue 10); ranges in src/main/limits.ts. */
+function readHardeningKeys(r: Reader, config: GatewayConfig): void {
+  const user = readString(r, 'run-as-user');
+  if (user !== undefined && user !== '') config.runAsUser = user;
+  const group = readString(r, 'run-as-group');
+  if (group !== undefined && group !== '') config.runAsGroup = group;
+  if (r.get('fips')) config.fips = optionalBool(r, 'fips', false);
+  const limits: NonNullable<GatewayConfig['limits']> = {};
+  for (const [key, field] of LIMIT_KEYS) {
+    const t = r.get(key);
+    if (t) limits[field] = r.value(t, (v) => parseUint(v, LIMIT_RANGES[field].min, LIMIT_RANGES[field].max));
+  }
+  if (Object.keys(limits).length > 0) config.limits = limits;
 }
 
 /** Reads and parses a configuration file; relative paths in it are resolved against its directory. */

@@ -30,6 +30,12 @@ export interface GatewayConfig {
   tcpPort: number;
   /** UDP port for DTLS (udp-port); null = DTLS off. */
   udpPort: number | null;
+  /** dtls-psk: offer openconnect's PSK-NEGOTIATE (ocserv default true; undefined = true). */
+  dtlsPsk?: boolean;
+  /** dtls-legacy: offer Cisco's legacy DTLS (ocserv default true; undefined = true). */
+  dtlsLegacy?: boolean;
+  /** match-tls-dtls-ciphers: legacy DTLS picks the TLS channel's cipher when offered (default false). */
+  matchTlsDtlsCiphers?: boolean;
   /** listen-host; undefined = all addresses. */
   listenHost?: string;
   serverCert: string;
@@ -74,6 +80,10 @@ export interface GatewayConfig {
   authTimeout: number;
   /** JSON admission rules (ours: admission-rules); undefined = accept all, with the ban points below. */
   admissionRules?: string;
+  /** geofilter.conf: block/allow subnets and countries (ours: geofilter-file); reloaded with the rules. */
+  geofilterFile?: string;
+  /** MaxMind .mmdb giving each address its country (ours: geoip-db); required when geofilter-file names countries. */
+  geoipDb?: string;
   /**
    * ocserv's ban points (max-ban-score, ban-reset-time, min-reauth-time,
    * ban-points-*), seconds and points as ocserv has them; only the keys the
@@ -84,6 +94,36 @@ export interface GatewayConfig {
   metricsListen?: string;
   /** Unix socket of the admin interface (ocserv's occtl-socket-file); undefined = none. */
   adminSocket?: string;
+  /** select-group: groups offered in the login form (value, and the friendly name in brackets). */
+  selectGroups?: Array<{ value: string; label: string }>;
+  /** default-select-group: the (virtual) group meaning "the user's default group". */
+  defaultSelectGroup?: string;
+  /** config-per-user / config-per-group directories, default-user-config / default-group-config files. */
+  configPerUser?: string;
+  configPerGroup?: string;
+  defaultUserConfig?: string;
+  defaultGroupConfig?: string;
+  /** append-routes: per-user/group routes are followed by the gateway's (otherwise they replace them). */
+  appendRoutes?: boolean;
+  /** run-as-user / run-as-group: who the process becomes once ports and the TUN are open; undefined = stay. */
+  runAsUser?: string;
+  runAsGroup?: string;
+  /** fips = true: FIPS 140-3 approved algorithms only, checked at start (src/main/fips.ts). */
+  fips?: boolean;
+  /** Resource limits (ours; src/main/limits.ts has the defaults); unset = default. */
+  limits?: Partial<GatewayLimits>;
   /** Keys read but not acted on (known ocserv keys we do not implement), for a warning each. */
   ignoredKeys: string[];
+}
+
+/** Per-connection and per-shard bounds a hostile or broken client cannot push past. */
+export interface GatewayLimits {
+  /** handshake-timeout: seconds a TLS handshake may take. */
+  handshakeTimeout: number;
+  /** max-header-size: bytes of HTTP request head (request line + headers). */
+  maxHeaderBytes: number;
+  /** max-pending-handshakes: TLS handshakes in progress per shard; more are closed at once. */
+  maxPendingHandshakes: number;
+  /** tunnel-queue-bytes: bytes queued towards one slow tunnel client before packets to it are dropped. */
+  tunnelQueueBytes: number;
 }

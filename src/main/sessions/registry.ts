@@ -7,6 +7,7 @@
 // cookie across dropped connections, and ends at logout, at the cookie timeout
 // after its last connection dropped, at the session timeout (counted from the
 // login, so reconnecting does not reset it), or by an operator.
+import { createHash } from 'node:crypto';
 import type { IpPool, LeaseAddresses } from './ip-pool';
 
 /** Bytes of randomness in a cookie (256 bits; sent to the client base64url-encoded). */
@@ -77,6 +78,11 @@ export interface RegistryOptions {
 }
 
 export class SessionRegistry {
+  /**
+   * Keyed by a SHA-256 of the cookie, not the cookie: a lookup compares
+   * digests of what the client sent, so its timing tells nothing about how
+   * much of a real cookie a guess matched (a constant-time compare in effect).
+   */
   readonly #byCookie = new Map<string, SessionRecord>();
   readonly #byId = new Map<string, SessionRecord>();
   readonly #byAppId = new Map<string, SessionRecord>();
@@ -105,7 +111,7 @@ export class SessionRegistry {
 
   /** The session of a cookie, if the cookie is valid. */
   byCookie(cookie: string): SessionRecord | undefined {
-    return this.#byCookie.get(cookie);
+    return this.#byCookie.get(cookieKey(cookie));
   }
 
   /** The session whose DTLS App-ID is `hex` (a ClientHello's session_id). */
@@ -128,7 +134,7 @@ export class SessionRegistry {
     const cookie = this.#opts.random(COOKIE_BYTES).toString('base64url');
     const dtlsAppId = this.#opts.random(DTLS_APP_ID_BYTES).toString('hex');
     const session: SessionRecord = { id, cookie, user, groups, addresses, createdAt: now, peer, dtlsAppId, state: 'authenticated', shard: -1, conn: -1, since: now, tunnels: 0 };
-    this.#byCookie.set(cookie, session);
+    this.#byCookie.set(cookieKey(cookie), session);
     this.#byAppId.set(dtlsAppId, session);
     this.#byId.set(id, session);
     return { ok: true, session };
@@ -140,7 +146,7 @@ export class SessionRegistry {
    * (a client that reconnects after a network change).
    */
   connect(cookie: string, ref: ConnectionRef, now: number, localAddress?: string): ConnectResult {
-    const s = this.#byCookie.get(cookie);
+    const s = this.#byCookie.get(cookieKey(cookie));
     if (!s) return { ok: false, reason: 'unknown or expired cookie' };
     if (this.#timedOut(s, now)) return { ok: false, reason: 'session timed out' };
     const displaced = s.state === 'connected' && (s.shard !== ref.shard || s.conn !== ref.conn) ? { shard: s.shard, conn: s.conn } : undefined;
@@ -217,7 +223,7 @@ export class SessionRegistry {
   }
 
   #end(s: SessionRecord, reason: EndReason): Ended {
-    this.#byCookie.delete(s.cookie);
+    this.#byCookie.delete(cookieKey(s.cookie));
     this.#byId.delete(s.id);
     this.#byAppId.delete(s.dtlsAppId);
     this.#opts.pool.release(s.addresses.lease);
@@ -226,4 +232,8 @@ export class SessionRegistry {
     if (s.state === 'connected') ended.kick = { shard: s.shard, conn: s.conn };
     return ended;
   }
+}
+
+function cookieKey(cookie: string): string {
+  return createHash('sha256').update(cookie).digest('base64');
 }

@@ -1,9 +1,15 @@
-// The password check behind a login, for auth = "plain[passwd=...]": the
-// ocpasswd-format file, re-read when it changes, hashes verified by crypt(3)
-// on the libuv threadpool (never on the main loop).
+// The login checks behind auth = "plain[passwd=FILE,otp=FILE]": the
+// ocpasswd-format file (re-read when it changes, hashes verified by crypt(3)
+// on the libuv threadpool), the OTP file for a second round, and what the
+// login needs of the configuration (groups, per-user/group files).
 import { ErrorCodes, WolfguardError } from '../../common/errors';
 import type { GatewayConfig } from '../config/types';
 import type { Authenticator } from '../session-service';
+import { PlainBackend } from '../auth/plain-backend';
+import { OtpChecker } from '../auth/otp-checker';
+import type { SupConfigDirs } from '../auth/sup-config';
+import type { AuthBackend } from '../auth/backend';
+import { OathFile } from './oath-file';
 import { PasswordFile, verifyUser } from './password-file';
 
 export function passwordAuthenticator(cfg: GatewayConfig): Authenticator {
@@ -12,10 +18,30 @@ export function passwordAuthenticator(cfg: GatewayConfig): Authenticator {
     throw new WolfguardError(ErrorCodes.CONFIG_INVALID, 'only auth = "plain[passwd=FILE]" is implemented so far; certificate login is not');
   }
   const file = new PasswordFile(plain.passwd);
+  const otp = plain.otp === undefined ? undefined : new OtpChecker(new OathFile(plain.otp));
   return {
     async verify(user, password) {
       const r = await verifyUser(file, user, password);
       return r.ok ? { ok: true, groups: [...r.groups] } : { ok: false };
     },
+    setup: loginSetup(cfg, new PlainBackend(file, otp)),
   };
+}
+
+/** The parts of the configuration a login flow needs. */
+export function loginSetup(cfg: GatewayConfig, backend: AuthBackend): NonNullable<Authenticator['setup']> {
+  const dirs: SupConfigDirs = {};
+  if (cfg.configPerUser !== undefined) dirs.perUser = cfg.configPerUser;
+  if (cfg.configPerGroup !== undefined) dirs.perGroup = cfg.configPerGroup;
+  if (cfg.defaultUserConfig !== undefined) dirs.defaultUser = cfg.defaultUserConfig;
+  if (cfg.defaultGroupConfig !== undefined) dirs.defaultGroup = cfg.defaultGroupConfig;
+  const s: NonNullable<Authenticator['setup']> = {
+    backend,
+    ttlMs: cfg.authTimeout * 1000,
+    supDirs: dirs,
+    appendRoutes: cfg.appendRoutes === true,
+    network: { routes: cfg.routes, noRoutes: cfg.noRoutes, dns: cfg.dns },
+  };
+  if (cfg.defaultSelectGroup !== undefined) s.defaultSelectGroup = cfg.defaultSelectGroup;
+  return s;
 }

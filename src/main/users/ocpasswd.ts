@@ -74,7 +74,8 @@ function parseLines(text: string, source: string, onError: (e: WolfguardError) =
   const seen = new Map<string, number>();
   raw.forEach((l, i) => {
     const lineNo = i + 1;
-    const text = l.endsWith('\r') ? l.slice(0, -1) : l;
+    // Every trailing CR goes: stripping one only made a hash ending in "\r" lose one CR per rewrite (found by fuzzing).
+    const text = l.replace(/\r+$/, '');
     if (text.trim() === '' || text.startsWith('#')) {
       lines.push({ kind: 'verbatim', text });
       return;

@@ -1,0 +1,178 @@
+// `npm run bench -- rtt`: p50/p99/p99.9 round-trip time through the tunnel,
+// at idle and under load, wolfguard vs ocserv in one run, plus the offered-
+// load sweep behind the plot (delivered throughput and p99 vs offered load).
+//
+// The probe is the bench's own CSTP client (probe.ts: ICMP echo to the lan
+// host every PROBE_INTERVAL_MS, timed with hrtime into an HDR histogram), so
+// neither openconnect nor a client TUN sits in the measured path. The load is
+// a second tunnel: openconnect (--no-dtls) receiving UDP (udp-load.ts) sent from the
+// lan host at a fixed offered rate (download: the gateway reads its TUN and
+// encrypts), so the probe's packets share the gateway's TUN queue, threads
+// and cores with the load, as another user's packets would. Needs root.
+import * as path from 'node:path';
+import { withNetnsBench, type BenchEnv } from '../lib/netns-bench';
+import { BENCH_PORT, BENCH_USER, GATEWAYS, startGateway, WOLFGUARD_SHARDS, type GatewayName } from '../lib/gateways';
+import { startOpenconnect, pinSha256 } from '../../test/helpers/openconnect';
+import { treeCpu, cpuDelta } from '../tunnel/measure';
+import { renderLoadPlot, type LoadPoint } from '../lib/svg-plot';
+import type { LatencySummary } from './latency';
+import type { Row, Table } from '../lib/report';
+
+const QUICK = process.env.BENCH_QUICK !== undefined && process.env.BENCH_QUICK !== '';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 5));
+/** Shorter steps for the sweep: it has many. */
+const SWEEP_SECONDS = QUICK ? 2 : Math.min(SECONDS, 4);
+const PROBE_INTERVAL_MS = 1;
+/** Offered loads (Mbit/s of UDP payload) of the sweep; UNDER_LOAD_MBIT is the "under load" row. */
+const SWEEP_MBIT = QUICK ? [200] : [50, 100, 200, 400, 800];
+const UNDER_LOAD_MBIT = 200;
+/** 1400-byte IP packets: 1372 bytes of UDP payload. */
+const LOAD_PAYLOAD_BYTES = 1372;
+/** The probe starts after the load is flowing and ends before it stops. */
+const PROBE_LEAD_MS = 700;
+const LOAD_EXTRA_SECONDS = 1.5;
+const LOAD_PORT = 9999;
+const MS_PER_US = 1e-3;
+
+interface SweepPoint {
+  offeredMbit: number;
+  /** What the sender managed (a Node sender may fall short of the highest rates). */
+  sentMbit: number;
+  deliveredMbit: number;
+  lostPercent: number;
+  cpuSeconds: number;
+  rtt: LatencySummary;
+}
+
+interface Side {
+  idle: LatencySummary;
+  sweep: SweepPoint[];
+  /** The load tunnel's address and every address the probe sessions got: two tunnels must never share one. */
+  loadAddress: string;
+  probeAddresses: string[];
+}
+
+type ProbeResult = LatencySummary & { address: string };
+
+interface LoadCount {
+  packets: number;
+  bytes: number;
+  seconds: number;
+}
+
+const UDP_LOAD = path.join(__dirname, 'udp-load.js');
+const BITS_PER_BYTE = 8;
+const BITS_PER_MBIT = 1e6;
+
+function mbit(c: LoadCount): number {
+  return c.seconds > 0 ? (c.bytes * BITS_PER_BYTE) / c.seconds / BITS_PER_MBIT : NaN;
+}
+
+/** Starts the counting sink in the client namespace; resolves once it is bound. */
+async function startSink(env: BenchEnv, ns: string, seconds: number): Promise<{ result: Promise<LoadCount> }> {
+  const child = env.topo.spawn(ns, process.execPath, [UDP_LOAD, 'sink', String(LOAD_PORT), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const result = new Promise<LoadCount>((resolve, reject) => {
+    child.once('exit', (code) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      if (code === 0) resolve(JSON.parse(last) as LoadCount);
+      else reject(new Error(`udp sink exited with ${String(code)}: ${out}`));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('"ready"')) resolve();
+    });
+    result.catch(reject);
+  });
+  return { result };
+}
+
+async function runSide(env: BenchEnv, which: GatewayName): Promise<Side> {
+  const { topo } = env;
+  const clientNs = topo.clients[0]!.ns;
+  const gw = await startGateway(env, which);
+  try {
+    const oc = await startOpenconnect({ ns: clientNs, url: `https://${topo.gw.outerIp}:${BENCH_PORT}/`, user: BENCH_USER.name, password: BENCH_USER.password, servercertPin: pinSha256(env.pki.ecCert), noDtls: true });
+    try {
+      const probeAddresses: string[] = [];
+      const probe = async (seconds: number): Promise<LatencySummary> => {
+        const r = await topo.exec(clientNs, process.execPath, [path.join(__dirname, 'probe.js'), topo.gw.outerIp, String(BENCH_PORT), BENCH_USER.name, BENCH_USER.password, topo.lan.ip, String(seconds), String(PROBE_INTERVAL_MS)], { timeoutMs: (seconds + 30) * 1000 });
+        const p = JSON.parse(r.stdout.trim()) as ProbeResult;
+        probeAddresses.push(p.address);
+        return p;
+      };
+      await probe(1); // warm-up: JIT, ARP, the first session of each gateway
+      const sinkIp = oc.state.ip4?.address;
+      if (sinkIp === undefined) throw new Error(`openconnect to ${which} got no IPv4 address`);
+      const idle = await probe(SECONDS);
+      const sweep: SweepPoint[] = [];
+      for (const offered of SWEEP_MBIT) {
+        const before = treeCpu(gw.pid);
+        const sink = await startSink(env, clientNs, SWEEP_SECONDS + LOAD_EXTRA_SECONDS);
+        const load = topo.exec(topo.lan.ns, process.execPath, [UDP_LOAD, 'send', sinkIp, String(LOAD_PORT), String(offered), String(LOAD_PAYLOAD_BYTES), String(SWEEP_SECONDS + LOAD_EXTRA_SECONDS)], { timeoutMs: (SWEEP_SECONDS + 30) * 1000 });
+        await new Promise((r) => setTimeout(r, PROBE_LEAD_MS));
+        const rtt = await probe(SWEEP_SECONDS);
+        const sent = JSON.parse((await load).stdout.trim()) as LoadCount;
+        const got = await sink.result;
+        sweep.push({ offeredMbit: offered, sentMbit: mbit(sent), deliveredMbit: (got.bytes * BITS_PER_BYTE) / sent.seconds / BITS_PER_MBIT, lostPercent: sent.packets > 0 ? (100 * (sent.packets - got.packets)) / sent.packets : NaN, cpuSeconds: cpuDelta(before, treeCpu(gw.pid)), rtt });
+      }
+      return { idle, sweep, loadAddress: sinkIp, probeAddresses };
+    } finally {
+      await oc.stop();
+    }
+  } finally {
+    await gw.stop();
+  }
+}
+
+function ms(us: number): number {
+  return us * MS_PER_US;
+}
+
+export async function benchRtt(): Promise<Table> {
+  return withNetnsBench('rtt', 'wgr', async (env) => {
+    const sides = {} as Record<GatewayName, Side>;
+    for (const g of GATEWAYS) sides[g] = await runSide(env, g);
+    const w = sides.wolfguard;
+    const o = sides.ocserv;
+    const loaded = (s: Side) => s.sweep.find((p) => p.offeredMbit === UNDER_LOAD_MBIT) ?? s.sweep[s.sweep.length - 1]!;
+    const lat = (label: string, a: LatencySummary, b: LatencySummary): Row[] => [
+      { metric: `RTT p50, ${label}`, unit: 'ms', ours: ms(a.p50Us), theirs: ms(b.p50Us), higherIsBetter: false },
+      { metric: `RTT p99, ${label}`, unit: 'ms', ours: ms(a.p99Us), theirs: ms(b.p99Us), higherIsBetter: false },
+      { metric: `RTT p99.9, ${label}`, unit: 'ms', ours: ms(a.p999Us), theirs: ms(b.p999Us), higherIsBetter: false },
+    ];
+    const underLoad = `under ${loaded(w).offeredMbit} Mbit/s UDP load`;
+    const rows: Row[] = [...lat('idle', w.idle, o.idle), ...lat(underLoad, loaded(w).rtt, loaded(o).rtt)];
+    for (const p of w.sweep) {
+      const q = o.sweep.find((x) => x.offeredMbit === p.offeredMbit)!;
+      rows.push({ metric: `delivered at ${p.offeredMbit} Mbit/s offered`, unit: 'Mbit/s', ours: p.deliveredMbit, theirs: q.deliveredMbit, higherIsBetter: true });
+      rows.push({ metric: `RTT p99 at ${p.offeredMbit} Mbit/s offered`, unit: 'ms', ours: ms(p.rtt.p99Us), theirs: ms(q.rtt.p99Us), higherIsBetter: false });
+    }
+    const points = (s: Side): LoadPoint[] => [{ offeredMbit: 0, deliveredMbit: 0, p99Ms: ms(s.idle.p99Us) }, ...s.sweep.map((p) => ({ offeredMbit: p.offeredMbit, deliveredMbit: p.deliveredMbit, p99Ms: ms(p.rtt.p99Us) }))];
+    const svg = renderLoadPlot(`CSTP tunnel, UDP ${LOAD_PAYLOAD_BYTES + 28}-byte packets lan → client; probe: ICMP echo every ${PROBE_INTERVAL_MS} ms over a second tunnel`, [
+      { name: `wolfguard (${WOLFGUARD_SHARDS} shards)`, points: points(w) },
+      { name: 'ocserv', points: points(o) },
+    ]);
+    const probes = (s: Side) => [s.idle, ...s.sweep.map((p) => p.rtt)].map((r) => `${r.count}/${r.lost}`).join(', ');
+    return {
+      title: 'RTT through the tunnel (own CSTP probe) and offered-load sweep',
+      oursName: 'wolfguard',
+      theirsName: 'ocserv',
+      notes: [
+        `probe: bench/rtt/probe.ts logs in over CSTP (TLS 1.3) and sends a 84-byte ICMP echo to the lan host every ${PROBE_INTERVAL_MS} ms; RTT from hrtime, HDR histogram (3 digits); idle run ${SECONDS} s, each sweep step ${SWEEP_SECONDS} s`,
+        `load: a second tunnel (openconnect --no-dtls) receiving UDP (bench/rtt/udp-load.ts, ${LOAD_PAYLOAD_BYTES}-byte payloads) paced from the lan host at each offered rate; delivered = what a UDP sink behind openconnect counted, in payload Mbit/s`,
+        `probes answered/lost (idle, then each step): wolfguard ${probes(w)}; ocserv ${probes(o)}`,
+        `sent Mbit/s per step: wolfguard ${w.sweep.map((p) => p.sentMbit.toFixed(0)).join(', ')}; ocserv ${o.sweep.map((p) => p.sentMbit.toFixed(0)).join(', ')}`,
+        `loss % per step: wolfguard ${w.sweep.map((p) => p.lostPercent.toFixed(1)).join(', ')}; ocserv ${o.sweep.map((p) => p.lostPercent.toFixed(1)).join(', ')}`,
+        `gateway CPU s per step: wolfguard ${w.sweep.map((p) => p.cpuSeconds.toFixed(2)).join(', ')}; ocserv ${o.sweep.map((p) => p.cpuSeconds.toFixed(2)).join(', ')}`,
+        ...GATEWAYS.flatMap((g) => (sides[g].probeAddresses.includes(sides[g].loadAddress) ? [`${g} gave a probe session the load tunnel's own address ${sides[g].loadAddress} (both logged in as one user): that step's load went to the probe, not the sink`] : [])),
+        'client, probe, load and gateway share the cores: openconnect caps delivered throughput; the probe measures what the gateway adds',
+      ],
+      rows,
+      svgs: [{ name: 'load-sweep', svg }],
+      data: sides,
+    };
+  });
+}

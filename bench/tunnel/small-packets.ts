@@ -1,0 +1,132 @@
+// `npm run bench -- small`: 200-byte packets through the tunnel, CSTP (TLS)
+// and DTLS, wolfguard vs ocserv in one run: Mbit/s and packets/s delivered and
+// the gateway's CPU seconds per GB of IP packets moved.
+//
+// Upload: iperf3 UDP (-b 0, 172-byte payloads: 200-byte IP packets) from the
+// client namespace through openconnect to the lan host. Download: the bench's
+// paced UDP sender (rtt/udp-load.ts; iperf3's UDP -R runs did not end on time
+// through a saturated tunnel) from the lan host to a sink behind openconnect,
+// at DOWNLOAD_OFFERED_MBIT. Delivered = what the far end counted. Needs root.
+import * as path from 'node:path';
+import { withNetnsBench, type BenchEnv } from '../lib/netns-bench';
+import { BENCH_PORT, BENCH_USER, GATEWAYS, startGateway, WOLFGUARD_SHARDS, type GatewayName } from '../lib/gateways';
+import { startOpenconnect, pinSha256 } from '../../test/helpers/openconnect';
+import { runIperf } from '../../test/helpers/iperf';
+import { treeCpu, cpuDelta } from './measure';
+import type { Row, Table } from '../lib/report';
+
+const QUICK = process.env.BENCH_QUICK !== undefined && process.env.BENCH_QUICK !== '';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 5));
+const IP_PACKET_BYTES = 200;
+const IP_UDP_HEADERS = 28;
+const PAYLOAD_BYTES = IP_PACKET_BYTES - IP_UDP_HEADERS;
+/** More than openconnect or the gateways forward in 200-byte packets on 2 cores. */
+const DOWNLOAD_OFFERED_MBIT = 150;
+const SINK_PORT = 9998;
+const BITS_PER_BYTE = 8;
+const BYTES_PER_GB = 1e9;
+const UDP_LOAD = path.join(__dirname, '..', 'rtt', 'udp-load.js');
+
+interface Flow {
+  packetsPerSecond: number;
+  /** IP-level (200-byte packets). */
+  mbitPerSec: number;
+  cpuSecondsPerGB: number;
+  lostPercent: number;
+}
+
+interface Side {
+  upload: Flow;
+  download: Flow;
+  mtu: number | undefined;
+}
+
+function flow(packets: number, seconds: number, sentPackets: number, cpuSeconds: number): Flow {
+  const ipBytes = packets * IP_PACKET_BYTES;
+  return {
+    packetsPerSecond: packets / seconds,
+    mbitPerSec: (ipBytes * BITS_PER_BYTE) / seconds / 1e6,
+    cpuSecondsPerGB: ipBytes > 0 ? cpuSeconds / (ipBytes / BYTES_PER_GB) : Infinity,
+    lostPercent: sentPackets > 0 ? (100 * (sentPackets - packets)) / sentPackets : NaN,
+  };
+}
+
+async function download(env: BenchEnv, gwPid: number, clientNs: string, clientIp: string): Promise<Flow> {
+  const { topo } = env;
+  const sink = topo.spawn(clientNs, process.execPath, [UDP_LOAD, 'sink', String(SINK_PORT), String(SECONDS + 1)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  sink.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const sinkDone = new Promise<void>((r) => sink.once('exit', () => r()));
+  while (!out.includes('"ready"')) {
+    if (sink.exitCode !== null) throw new Error(`udp sink failed: ${out}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const before = treeCpu(gwPid);
+  const sent = JSON.parse((await topo.exec(topo.lan.ns, process.execPath, [UDP_LOAD, 'send', clientIp, String(SINK_PORT), String(DOWNLOAD_OFFERED_MBIT), String(PAYLOAD_BYTES), String(SECONDS)], { timeoutMs: (SECONDS + 30) * 1000 })).stdout.trim()) as { packets: number; seconds: number };
+  await sinkDone;
+  const cpu = cpuDelta(before, treeCpu(gwPid));
+  const got = JSON.parse(out.trim().split('\n').pop()!) as { packets: number };
+  return flow(got.packets, sent.seconds, sent.packets, cpu);
+}
+
+async function runSide(env: BenchEnv, which: GatewayName, dtls: boolean): Promise<Side> {
+  const { topo } = env;
+  const clientNs = topo.clients[0]!.ns;
+  const gw = await startGateway(env, which, { dtls });
+  try {
+    const oc = await startOpenconnect({ ns: clientNs, url: `https://${topo.gw.outerIp}:${BENCH_PORT}/`, user: BENCH_USER.name, password: BENCH_USER.password, servercertPin: pinSha256(env.pki.ecCert), noDtls: !dtls });
+    try {
+      if (dtls) await oc.waitForOutput(/Established DTLS connection/, 15_000);
+      const iperf = (seconds: number) => runIperf({ serverNs: topo.lan.ns, serverIp: topo.lan.ip, clientNs, seconds, extraArgs: ['-u', '-b', '0', '-l', String(PAYLOAD_BYTES)] });
+      await iperf(1); // warm-up
+      const before = treeCpu(gw.pid);
+      const up = await iperf(SECONDS);
+      const upCpu = cpuDelta(before, treeCpu(gw.pid));
+      const upload = flow(up.receivedBytes / PAYLOAD_BYTES, up.seconds, up.sentBytes / PAYLOAD_BYTES, upCpu);
+      const ip = oc.state.ip4?.address;
+      if (ip === undefined) throw new Error(`openconnect to ${which} got no IPv4 address`);
+      return { upload, download: await download(env, gw.pid, clientNs, ip), mtu: oc.state.mtu };
+    } finally {
+      await oc.stop();
+    }
+  } finally {
+    await gw.stop();
+  }
+}
+
+export async function benchSmallPackets(): Promise<Table> {
+  return withNetnsBench('small', 'wgs', async (env) => {
+    const res = {} as Record<'tls' | 'dtls', Record<GatewayName, Side>>;
+    for (const ch of ['tls', 'dtls'] as const) {
+      res[ch] = {} as Record<GatewayName, Side>;
+      for (const g of GATEWAYS) res[ch][g] = await runSide(env, g, ch === 'dtls');
+    }
+    const rows: Row[] = [];
+    for (const ch of ['tls', 'dtls'] as const) {
+      const label = ch === 'tls' ? 'CSTP (TLS)' : 'DTLS';
+      for (const dir of ['upload', 'download'] as const) {
+        const w = res[ch].wolfguard[dir];
+        const o = res[ch].ocserv[dir];
+        rows.push(
+          { metric: `${label} ${dir}, 200-byte packets`, unit: 'Mbit/s', ours: w.mbitPerSec, theirs: o.mbitPerSec, higherIsBetter: true },
+          { metric: `${label} ${dir}, 200-byte packets`, unit: 'kpackets/s', ours: w.packetsPerSecond / 1000, theirs: o.packetsPerSecond / 1000, higherIsBetter: true },
+          { metric: `${label} ${dir}, 200-byte packets, gateway CPU per GB`, unit: 'CPU s/GB', ours: w.cpuSecondsPerGB, theirs: o.cpuSecondsPerGB, higherIsBetter: false },
+        );
+      }
+    }
+    const loss = (ch: 'tls' | 'dtls') => GATEWAYS.map((g) => `${g} ${res[ch][g].upload.lostPercent.toFixed(0)}% up / ${res[ch][g].download.lostPercent.toFixed(0)}% down`).join(', ');
+    return {
+      title: '200-byte packets through the tunnel (CSTP and DTLS)',
+      oursName: 'wolfguard',
+      theirsName: 'ocserv',
+      notes: [
+        `one openconnect client; upload: iperf3 -u -b 0 -l ${PAYLOAD_BYTES} for ${SECONDS} s after a 1 s warm-up; download: bench/rtt/udp-load.ts paced at ${DOWNLOAD_OFFERED_MBIT} Mbit/s of payload for ${SECONDS} s to a UDP sink behind openconnect`,
+        'Mbit/s and CPU per GB count whole 200-byte IP packets delivered; gateway CPU from /proc over its process tree during the run',
+        `loss between sender and receiver (openconnect, the client TUN and the gateway all drop when saturated): CSTP ${loss('tls')}; DTLS ${loss('dtls')}`,
+        `wolfguard with ${WOLFGUARD_SHARDS} shards; ocserv one worker per client; the offered load exceeds what the client (openconnect, one core) forwards, so packets/s is the client-limited figure and CPU per GB the gateway's own cost`,
+      ],
+      rows,
+      data: res,
+    };
+  });
+}

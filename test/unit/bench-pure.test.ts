@@ -1,0 +1,149 @@
+// The bench's pure helpers: echo-reply matching, pacing, latency summaries,
+// the load plot, /proc field parsing.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { parseEchoReplyV4 } from '../../bench/rtt/echo-reply';
+import { packetsDue } from '../../bench/rtt/pacing';
+import { newRttHistogram, recordRtt, summarize } from '../../bench/rtt/latency';
+import { niceMax, renderLoadPlot } from '../../bench/lib/svg-plot';
+import { kbField } from '../../bench/memory/rss';
+import { icmpEchoV4 } from '../helpers/packets';
+
+function asReply(req: Buffer): Buffer {
+  const r = Buffer.from(req);
+  r[20] = 0; // echo request -> echo reply (checksums are not checked)
+  return r;
+}
+
+test('parseEchoReplyV4: table', () => {
+  const req = icmpEchoV4('10.0.0.2', '10.0.0.1', 0x1234, 77, Buffer.alloc(8));
+  const withOptions = Buffer.concat([Buffer.from([0x46]), asReply(req).subarray(1, 20), Buffer.alloc(4), asReply(req).subarray(20)]);
+  const udp = Buffer.from(asReply(req));
+  udp[9] = 17;
+  const cases: Array<[string, Buffer, ReturnType<typeof parseEchoReplyV4>]> = [
+    ['echo reply', asReply(req), { id: 0x1234, seq: 77 }],
+    ['echo request is not a reply', req, undefined],
+    ['IHL 6 (options)', withOptions, { id: 0x1234, seq: 77 }],
+    ['UDP', udp, undefined],
+    ['IPv6 version nibble', Buffer.concat([Buffer.from([0x60]), asReply(req).subarray(1)]), undefined],
+    ['truncated', asReply(req).subarray(0, 27), undefined],
+    ['empty', Buffer.alloc(0), undefined],
+    ['IHL below 5', Buffer.concat([Buffer.from([0x44]), asReply(req).subarray(1)]), undefined],
+  ];
+  for (const [name, pkt, want] of cases) assert.deepEqual(parseEchoReplyV4(pkt), want, name);
+});
+
+test('parseEchoReplyV4: any bytes, never throws, ids in range', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 80 }), (a) => {
+      const r = parseEchoReplyV4(Buffer.from(a));
+      if (r !== undefined) assert.ok(r.id >= 0 && r.id <= 0xffff && r.seq >= 0 && r.seq <= 0xffff);
+    }),
+  );
+});
+
+test('packetsDue: table', () => {
+  const cases: Array<[string, [number, number, number, number, number], number]> = [
+    ['1 s of 8 Mbit/s in 1000-byte packets', [8e6, 1000, 1e9, 0, 10_000], 1000],
+    ['capped by burst', [8e6, 1000, 1e9, 0, 64], 64],
+    ['already ahead', [8e6, 1000, 1e9, 2000, 64], 0],
+    ['half way', [8e6, 1000, 0.5e9, 400, 1000], 100],
+    ['zero rate', [0, 1000, 1e9, 0, 64], 0],
+    ['NaN rate', [NaN, 1000, 1e9, 0, 64], 0],
+    ['negative time', [8e6, 1000, -1, 0, 64], 0],
+    ['zero size', [8e6, 0, 1e9, 0, 64], 0],
+  ];
+  for (const [name, args, want] of cases) assert.equal(packetsDue(...args), want, name);
+});
+
+test('packetsDue: a sender that follows it never runs ahead of the rate and stays within a burst of it', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1e5, max: 1e10 }), fc.integer({ min: 20, max: 9000 }), fc.array(fc.integer({ min: 0, max: 5e6 }), { minLength: 1, maxLength: 50 }), (rate, size, steps) => {
+      let t = 0;
+      let sent = 0;
+      const burst = 1_000_000;
+      for (const dt of steps) {
+        t += dt;
+        const n = packetsDue(rate, size, t, sent, burst);
+        assert.ok(n >= 0 && Number.isInteger(n));
+        sent += n;
+        const ideal = (rate * t) / 1e9 / (size * 8);
+        assert.ok(sent <= ideal + 1e-9, `ahead: ${sent} > ${ideal}`);
+        assert.ok(sent > ideal - 1, `behind: ${sent} < ${ideal}`);
+      }
+    }),
+  );
+});
+
+test('summarize: percentiles of a known distribution (3 significant digits)', () => {
+  const h = newRttHistogram();
+  for (let i = 1; i <= 1000; i++) recordRtt(h, i * 10); // 10 µs .. 10 ms
+  const s = summarize(h, 3);
+  assert.equal(s.count, 1000);
+  assert.equal(s.lost, 3);
+  const close = (got: number, want: number) => assert.ok(Math.abs(got - want) / want < 0.002, `${got} vs ${want}`);
+  close(s.p50Us, 5000);
+  close(s.p99Us, 9900);
+  close(s.p999Us, 9990);
+  close(s.maxUs, 10000);
+});
+
+test('summarize: empty histogram gives NaN, out-of-range samples are clamped not dropped', () => {
+  const h = newRttHistogram();
+  const e = summarize(h, 0);
+  assert.ok(Number.isNaN(e.p50Us) && Number.isNaN(e.maxUs));
+  recordRtt(h, -5);
+  recordRtt(h, 1e12);
+  assert.equal(summarize(h, 0).count, 2);
+});
+
+test('niceMax: table', () => {
+  const cases: Array<[number, number]> = [
+    [0, 1],
+    [-3, 1],
+    [5e-324, 1],
+    [NaN, 1],
+    [Infinity, 1],
+    [0.3, 0.5],
+    [1, 1],
+    [1.01, 2],
+    [3, 5],
+    [7, 10],
+    [450, 500],
+    [800, 1000],
+  ];
+  for (const [v, want] of cases) assert.ok(Math.abs(niceMax(v) - want) < 1e-12, `${v}: ${niceMax(v)}`);
+});
+
+test('renderLoadPlot: one line per series in each panel, names escaped, NaN points left out', () => {
+  const svg = renderLoadPlot('a <b> & "c"', [
+    { name: 'wolfguard', points: [{ offeredMbit: 0, deliveredMbit: 0, p99Ms: 0.2 }, { offeredMbit: 100, deliveredMbit: 90, p99Ms: 1 }] },
+    { name: 'oc<serv>', points: [{ offeredMbit: 0, deliveredMbit: 0, p99Ms: NaN }, { offeredMbit: 100, deliveredMbit: 80, p99Ms: 5 }] },
+  ]);
+  assert.ok(svg.startsWith('<svg'));
+  assert.equal((svg.match(/<polyline/g) ?? []).length, 4);
+  assert.ok(svg.includes('a &lt;b&gt; &amp; &quot;c&quot;'));
+  assert.ok(svg.includes('oc&lt;serv&gt;'));
+  assert.ok(!svg.includes('NaN'));
+  assert.equal((svg.match(/<circle/g) ?? []).length, 7);
+});
+
+test('renderLoadPlot: any numbers, never throws, never writes NaN', () => {
+  const num = fc.oneof(fc.double(), fc.constant(NaN), fc.constant(Infinity));
+  fc.assert(
+    fc.property(fc.array(fc.record({ offeredMbit: num, deliveredMbit: num, p99Ms: num }), { maxLength: 6 }), (points) => {
+      const svg = renderLoadPlot('t', [{ name: 's', points }]);
+      assert.ok(!svg.includes('NaN') && !svg.includes('Infinity'));
+    }),
+  );
+});
+
+test('kbField: table', () => {
+  const status = 'Name:\tnode\nVmPeak:\t  999 kB\nVmRSS:\t   12345 kB\nRssAnon:\t 100 kB\n';
+  assert.equal(kbField(status, 'VmRSS'), 12345);
+  assert.equal(kbField(status, 'RssAnon'), 100);
+  assert.equal(kbField(status, 'Pss'), 0);
+  assert.equal(kbField('', 'VmRSS'), 0);
+  assert.equal(kbField('Rss:                9 kB\nPss:               7 kB\n', 'Pss'), 7);
+});
