@@ -25,6 +25,9 @@ static constexpr size_t kReadBudget = 1024 * 1024;
 // kernel's ACKs for the packets just written wait there, and a TUN queue
 // that overflows while one connection drains a burst costs retransmits.
 static constexpr size_t kTunnelReadBudget = 128 * 1024;
+// DoFlush gathers queued records up to this many bytes per send(): a few TLS
+// records' worth, like one pump batch of full-size packets.
+static constexpr size_t kFlushCork = 64 * 1024;
 // One recv() fills this much; wolfSSL's header and body reads are served
 // from it (two syscalls per record otherwise). Two full TLS records.
 static constexpr size_t kReadAhead = 2 * (16384 + 256);
@@ -669,22 +672,37 @@ void Connection::DoFlush() {
     Fail(-1, std::string("write failed: ") + std::strerror(lastErrno_));
     return;
   }
+  // The queue drains corked, as FlushBatch writes: up to kFlushCork bytes of
+  // records per send() (sendmmsg() for DTLS). One send() per queued record
+  // cost a syscall per 200-byte packet exactly when the peer was slow.
   while (!outq_.empty()) {
-    std::vector<uint8_t>& b = outq_.front();
-    int ret = wolfSSL_write(ssl_, b.data(), static_cast<int>(b.size()));
-    if (ret > 0) {
+    cork_ = true;
+    int err = 0;
+    while (!outq_.empty() && txCork_.size() < kFlushCork) {
+      std::vector<uint8_t>& b = outq_.front();
+      int ret = wolfSSL_write(ssl_, b.data(), static_cast<int>(b.size()));
+      if (ret <= 0) {
+        err = wolfSSL_get_error(ssl_, ret);
+        break;
+      }
       bytesOut_ += b.size();
       outqBytes_ -= b.size();
       outq_.pop_front();
-      continue;
     }
-    int err = wolfSSL_get_error(ssl_, ret);
-    if (err == WOLFSSL_ERROR_WANT_WRITE || err == WOLFSSL_ERROR_WANT_READ) {
+    cork_ = false;
+    if (err != 0 && err != WOLFSSL_ERROR_WANT_WRITE && err != WOLFSSL_ERROR_WANT_READ) {
+      Fail(err, "write failed: " + WolfSSLErrorText(err));
+      return;
+    }
+    if (!SendCorked()) return;  // the rest when writable (wantWrite_ is set)
+    if (corkFailed_) {
+      Fail(-1, std::string("write failed: ") + std::strerror(lastErrno_));
+      return;
+    }
+    if (err != 0) {
       wantWrite_ = true;
       return;
     }
-    Fail(err, "write failed: " + WolfSSLErrorText(err));
-    return;
   }
   Emit(kEvDrain);
 }

@@ -192,7 +192,9 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       metrics = await startMetrics(metricsListen, { service: svc, pool, admission: adm });
       log.info({ port: metrics.port }, `metrics on http://${metricsListen}/metrics`);
     }
-    if (cfg.adminSocket) admin = await startAdminServer(cfg.adminSocket, { service: svc, pool, workers, admission: adm, startedAt: Date.now(), status: { fips: fipsInfo }, ...(opts.onStopRequest ? { stop: opts.onStopRequest } : {}) });
+    // occtl-socket-group: its members may use the admin socket too (the group is resolved like run-as-group).
+    const socketGid = cfg.adminSocketGroup !== undefined ? identityFromSystem('root', cfg.adminSocketGroup).gid : undefined;
+    if (cfg.adminSocket) admin = await startAdminServer(cfg.adminSocket, { service: svc, pool, workers, admission: adm, startedAt: Date.now(), status: { fips: fipsInfo }, ...(socketGid !== undefined ? { socketGid } : {}), ...(opts.onStopRequest ? { stop: opts.onStopRequest } : {}) });
     // Ports bound, TUN open, sockets made: root is no longer needed (src/main/privileges.ts).
     if (cfg.runAsUser !== undefined) {
       const who = identityFromSystem(cfg.runAsUser, cfg.runAsGroup);
@@ -273,7 +275,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
 const DRAIN_POLL_MS = 200;
 
 /** What a reload cannot change on a running gateway. */
-const RESTART_ONLY: ReadonlyArray<keyof GatewayConfig> = ['tcpPort', 'udpPort', 'listenHost', 'serverCert', 'serverKey', 'caCert', 'auth', 'ipv4Pool', 'ipv6Pool', 'device', 'ciphers', 'adminSocket', 'admissionRules', 'geofilterFile', 'geoipDb', 'metricsListen'];
+const RESTART_ONLY: ReadonlyArray<keyof GatewayConfig> = ['tcpPort', 'udpPort', 'listenHost', 'serverCert', 'serverKey', 'caCert', 'auth', 'ipv4Pool', 'ipv6Pool', 'device', 'ciphers', 'adminSocket', 'adminSocketGroup', 'admissionRules', 'geofilterFile', 'geoipDb', 'metricsListen'];
 
 /** Runs the gateway in the foreground until SIGINT/SIGTERM. */
 export async function runGateway(cfg: GatewayConfig, opts: GatewayOptions = {}): Promise<void> {

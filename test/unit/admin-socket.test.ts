@@ -246,3 +246,17 @@ test('fuzz: random bytes on fresh connections never crash or wedge the socket', 
   assert.equal((await httpRequest('GET', '/sessions')).status, 200);
   assert.equal(replies(await lineSession(['{"command":"show_users"}\n']))[0]!.status, 'ok');
 });
+
+test('the socket is root-only (0600) by default; with a socket group it is 0660 and owned by that group', async () => {
+  assert.equal(fs.statSync(sock).mode & 0o777, 0o600);
+  const grouped = path.join(dir, 'grouped.sock');
+  const gid = Number(fs.readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.startsWith('nogroup:'))?.split(':')[2] ?? '65534');
+  const s = await startAdminServer(grouped, { ...fakeContext(), socketGid: gid });
+  try {
+    const st = fs.statSync(grouped);
+    assert.equal(st.mode & 0o777, 0o660);
+    assert.equal(st.gid, gid);
+  } finally {
+    await s.close();
+  }
+});

@@ -365,3 +365,8 @@ test('metrics-listen: [host:]port, loopback by default, a bad value names the ke
     );
   }
 });
+
+test('occtl-socket-group names the group that may use the admin socket besides root', () => {
+  assert.equal(parse([...MINIMAL, 'occtl-socket-group = wheel']).config.adminSocketGroup, 'wheel');
+  assert.equal(parse(MINIMAL).config.adminSocketGroup, undefined);
+});

@@ -46,6 +46,8 @@ export interface AdminContext {
   status?: Record<string, unknown>;
   /** Asks the gateway to stop (absent: not allowed, e.g. embedded in tests). */
   stop?: () => void;
+  /** Numeric group that may use the socket too (mode 0660); absent: root only (0600). */
+  socketGid?: number;
 }
 
 /** Largest request body the admin socket reads (commands have none). */
@@ -105,7 +107,12 @@ export async function startAdminServer(socketPath: string, ctx: AdminContext): P
       resolve();
     });
   });
-  fs.chmodSync(socketPath, 0o600);
+  if (ctx.socketGid !== undefined) {
+    fs.chownSync(socketPath, 0, ctx.socketGid);
+    fs.chmodSync(socketPath, 0o660);
+  } else {
+    fs.chmodSync(socketPath, 0o600);
+  }
   return {
     path: socketPath,
     close: () =>

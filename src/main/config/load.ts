@@ -455,6 +455,8 @@ export function parseConfig(text: string, opts: ParseOptions): LoadedConfig {
     r.value(metricsT, (v) => parseListen(v, 'the value'));
     config.metricsListen = metricsT.value.trim();
   }
+  const adminGroup = readString(r, 'occtl-socket-group');
+  if (adminGroup !== undefined && adminGroup.trim() !== '') config.adminSocketGroup = adminGroup.trim();
   const admin = readAdminSocket(r);
   if (admin !== undefined) config.adminSocket = admin;
   readGroupKeys(r, config);

@@ -50,6 +50,7 @@ export const IMPLEMENTED_KEYS: ReadonlySet<string> = new Set([
   'geofilter-file',
   'geoip-db',
   'metrics-listen',
+  'occtl-socket-group',
   'max-ban-score',
   'ban-reset-time',
   'min-reauth-time',

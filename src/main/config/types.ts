@@ -92,6 +92,8 @@ export interface GatewayConfig {
   banScore?: Partial<Record<'maxBanScore' | 'banResetTime' | 'minReauthTime' | 'pointsWrongPassword' | 'pointsConnection' | 'pointsKkdcp', number>>;
   /** Prometheus listener, [host:]port (ours: metrics-listen; host defaults to loopback); undefined = off. WOLFGUARD_METRICS overrides it. */
   metricsListen?: string;
+  /** Group whose members may use the admin socket as well as root (ours: occtl-socket-group); undefined = root only. */
+  adminSocketGroup?: string;
   /** Unix socket of the admin interface (ocserv's occtl-socket-file); undefined = none. */
   adminSocket?: string;
   /** select-group: groups offered in the login form (value, and the friendly name in brackets). */
