@@ -4,17 +4,17 @@
 // file, the same load generator (bench/logins/loadgen.ts) in a client
 // namespace. Needs root.
 import * as path from 'node:path';
-import type { Topology } from '../../test/helpers/netns';
-import { withNetnsBench } from '../lib/netns-bench';
-import { startOcserv } from '../../test/helpers/ocserv';
-import { startWolfguard } from '../../test/helpers/wolfguard';
+import { withNetnsBench, type BenchEnv } from '../lib/netns-bench';
+import { BENCH_PORT, BENCH_USER, startGateway, type GatewayName } from '../lib/gateways';
 import { treeCpu, cpuDelta } from '../tunnel/measure';
 import type { Row, Table } from '../lib/report';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (process.env.BENCH_QUICK ? 2 : 5));
 const CONCURRENCY = Number(process.env.BENCH_LOGIN_CONCURRENCY ?? 16);
-const PORT = 4443;
-const USER = { name: 'bench', password: 'bench-password-1' };
+/** Pool for every login of a run (each holds a lease until its logout is processed). */
+const POOL4 = '10.80.0.0/16';
+/** max-clients far above what a run opens, so no login is refused for it. */
+const MAX_CLIENTS = 100_000;
 
 interface Side {
   perSecond: number;
@@ -22,11 +22,12 @@ interface Side {
   errors: number;
 }
 
-async function runSide(topo: Topology, which: 'wolfguard' | 'ocserv', common: Parameters<typeof startOcserv>[0]): Promise<Side> {
-  const gw = which === 'wolfguard' ? await startWolfguard({ ...common, workers: Number(process.env.WOLFGUARD_WORKERS ?? 2) }) : await startOcserv(common);
+async function runSide(env: BenchEnv, which: GatewayName): Promise<Side> {
+  const { topo } = env;
+  const gw = await startGateway(env, which, { ipv4Pool: POOL4, maxClients: MAX_CLIENTS });
   try {
     const gen = path.join(__dirname, 'loadgen.js');
-    const run = (secs: number) => topo.exec(topo.clients[0]!.ns, process.execPath, [gen, topo.gw.outerIp, String(PORT), USER.name, USER.password, String(secs), String(CONCURRENCY)], { timeoutMs: (secs + 60) * 1000 });
+    const run = (secs: number) => topo.exec(topo.clients[0]!.ns, process.execPath, [gen, topo.gw.outerIp, String(BENCH_PORT), BENCH_USER.name, BENCH_USER.password, String(secs), String(CONCURRENCY)], { timeoutMs: (secs + 60) * 1000 });
     await run(1); // warm-up
     const before = treeCpu(gw.pid);
     const r = JSON.parse((await run(SECONDS)).stdout.trim()) as { logins: number; errors: number; seconds: number };
@@ -38,23 +39,9 @@ async function runSide(topo: Topology, which: 'wolfguard' | 'ocserv', common: Pa
 }
 
 export async function benchLogins(): Promise<Table> {
-  return withNetnsBench('logins', 'wgl', async ({ pki, work, topo }) => {
-    const common = (dir: string) => ({
-      ns: topo.gw.ns,
-      dir: path.join(work, dir),
-      port: PORT,
-      udpPort: 0,
-      cert: pki.ecCert,
-      key: pki.ecKey,
-      users: [USER],
-      ipv4Pool: '10.80.0.0/16',
-      ipv6Pool: 'fd00:80::/64',
-      routes: [topo.lan.prefix],
-      dns: ['10.80.0.1'],
-      maxClients: 100_000,
-    });
-    const ours = await runSide(topo, 'wolfguard', common('wolfguard'));
-    const theirs = await runSide(topo, 'ocserv', common('ocserv'));
+  return withNetnsBench('logins', 'wgl', async (env) => {
+    const ours = await runSide(env, 'wolfguard');
+    const theirs = await runSide(env, 'ocserv');
     const rows: Row[] = [
       { metric: 'logins per second (TLS 1.3 + XML auth + CONNECT + logout)', unit: 'logins/s', ours: ours.perSecond, theirs: theirs.perSecond, higherIsBetter: true },
       { metric: 'gateway CPU per login', unit: 'CPU ms', ours: ours.cpuMsPerLogin, theirs: theirs.cpuMsPerLogin, higherIsBetter: false },

@@ -4,10 +4,11 @@
 import { ErrorCodes, WolfguardError } from '../../src/common/errors';
 import { addon, type NativeSessionHandle } from './addon';
 
-/** ClientHello session_id length, and openconnect's dtls_session_id[32]. */
-export const LEGACY_SESSION_ID_BYTES = 32;
-/** The TLS master secret; X-DTLS-Master-Secret carries it as 96 hex digits. */
-export const LEGACY_MASTER_SECRET_BYTES = 48;
+import { DTLS_SESSION_ID_BYTES as LEGACY_SESSION_ID_BYTES } from '../../src/protocol/connect-reply';
+import { DTLS_MASTER_SECRET_BYTES as LEGACY_MASTER_SECRET_BYTES } from '../../src/protocol/connect-request';
+
+// The sizes the protocol fixes (X-DTLS-Session-ID, X-DTLS-Master-Secret), under this module's names.
+export { LEGACY_SESSION_ID_BYTES, LEGACY_MASTER_SECRET_BYTES };
 
 export interface LegacySessionParams {
   /** X-DTLS-Session-ID, which the client puts in its ClientHello. */

@@ -1,5 +1,4 @@
 #include "connection.h"
-#include "cstp-framer.h"
 #include "tun.h"
 
 #include <wolfssl/wolfcrypt/hmac.h>
@@ -805,7 +804,6 @@ int Connection::WriteOrQueue(const uint8_t* d, size_t n, bool droppable) {
 
 // A CSTP byte stream from the peer, cut into frames for HandleFrame. Frames
 // may span reads (cstpIn_ keeps the partial one).
-static_assert(cstp::kHeader == cstp::kFrameHeaderBytes, "one CSTP header size");
 
 void Connection::HandleCstp(const uint8_t* d, size_t n) {
   // The reassembly lives in cstp-framer.h, where the libFuzzer harness runs it too.
@@ -848,8 +846,8 @@ void Connection::QueueFrame(uint8_t type, const uint8_t* payload, size_t len) {
     framesOut_++;
     return;
   }
-  uint8_t h[cstp::kHeader] = {'S', 'T', 'F', 1, static_cast<uint8_t>(len >> 8), static_cast<uint8_t>(len & 0xff), type, 0};
-  txBatch_.insert(txBatch_.end(), h, h + cstp::kHeader);
+  uint8_t h[cstp::kFrameHeaderBytes] = {'S', 'T', 'F', 1, static_cast<uint8_t>(len >> 8), static_cast<uint8_t>(len & 0xff), type, 0};
+  txBatch_.insert(txBatch_.end(), h, h + cstp::kFrameHeaderBytes);
   txBatch_.insert(txBatch_.end(), payload, payload + len);
   framesOut_++;
 }

@@ -8,6 +8,7 @@
 #pragma once
 #include "common.h"
 #include "context.h"
+#include "cstp-framer.h"
 #include "dtls-legacy.h"
 
 #include <deque>
@@ -29,7 +30,6 @@ enum EventKind : int {
 // CSTP framing (protocol.md §3), needed natively once a connection carries a
 // tunnel: 'S' 'T' 'F' 1, u16 big-endian payload length, type, 0.
 namespace cstp {
-constexpr size_t kHeader = 8;
 constexpr uint8_t kData = 0x00, kDpdReq = 0x03, kDpdResp = 0x04, kKeepalive = 0x07;
 }  // namespace cstp
 

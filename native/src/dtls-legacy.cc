@@ -167,23 +167,31 @@ Napi::Value Context::EnableLegacyResume(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, wg::EnableLegacyResume(ctx_));
 }
 
-// connection.setLegacySession(id: Buffer(32), masterSecret: Buffer(48), suite: string) → wolfSSL code.
-Napi::Value Connection::SetLegacySession(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// Reads the (id: Buffer(32), masterSecret: Buffer(48), suite: string)
+// arguments both entry points take into *s. Returns WOLFSSL_SUCCESS, a
+// wolfSSL code for wrong sizes or an unknown suite, or 0 with a JavaScript
+// exception pending when an argument has the wrong type.
+static int ReadLegacyArgs(const Napi::CallbackInfo& info, LegacySession* s) {
   const uint8_t* id;
   const uint8_t* secret;
   size_t idLen, secretLen;
   std::string suiteName;
-  if (!ArgBuffer(info, 0, &id, &idLen) || !ArgBuffer(info, 1, &secret, &secretLen) || !ArgString(info, 2, &suiteName))
-    return env.Undefined();
-  if (idLen != kLegacyIdLen || secretLen != kLegacySecretLen) return Napi::Number::New(env, BAD_FUNC_ARG);
-  LegacySession& s = legacy();
-  s.Clear();
-  if (!LegacySuiteBytes(suiteName, &s.suite0, &s.suite)) return Napi::Number::New(env, UNSUPPORTED_SUITE);
-  std::memcpy(s.id.data(), id, kLegacyIdLen);
-  std::memcpy(s.secret.data(), secret, kLegacySecretLen);
-  s.set = true;
-  return Napi::Number::New(env, WOLFSSL_SUCCESS);
+  if (!ArgBuffer(info, 0, &id, &idLen) || !ArgBuffer(info, 1, &secret, &secretLen) || !ArgString(info, 2, &suiteName)) return 0;
+  if (idLen != kLegacyIdLen || secretLen != kLegacySecretLen) return BAD_FUNC_ARG;
+  s->Clear();
+  if (!LegacySuiteBytes(suiteName, &s->suite0, &s->suite)) return UNSUPPORTED_SUITE;
+  std::memcpy(s->id.data(), id, kLegacyIdLen);
+  std::memcpy(s->secret.data(), secret, kLegacySecretLen);
+  s->set = true;
+  return WOLFSSL_SUCCESS;
+}
+
+// connection.setLegacySession(id, masterSecret, suite) → wolfSSL code.
+Napi::Value Connection::SetLegacySession(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int ret = ReadLegacyArgs(info, &legacy());
+  if (ret == 0) return env.Undefined();
+  return Napi::Number::New(env, ret);
 }
 
 // legacyClientSession(id, masterSecret, suite) → External session for
@@ -191,18 +199,10 @@ Napi::Value Connection::SetLegacySession(const Napi::CallbackInfo& info) {
 // does (tests and our own tools).
 static Napi::Value LegacyClientSession(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const uint8_t* id;
-  const uint8_t* secret;
-  size_t idLen, secretLen;
-  std::string suiteName;
-  if (!ArgBuffer(info, 0, &id, &idLen) || !ArgBuffer(info, 1, &secret, &secretLen) || !ArgString(info, 2, &suiteName))
-    return env.Undefined();
-  if (idLen != kLegacyIdLen || secretLen != kLegacySecretLen) return Napi::Number::New(env, BAD_FUNC_ARG);
   LegacySession s;
-  if (!LegacySuiteBytes(suiteName, &s.suite0, &s.suite)) return Napi::Number::New(env, UNSUPPORTED_SUITE);
-  std::memcpy(s.id.data(), id, kLegacyIdLen);
-  std::memcpy(s.secret.data(), secret, kLegacySecretLen);
-  s.set = true;
+  int ret = ReadLegacyArgs(info, &s);
+  if (ret == 0) return env.Undefined();
+  if (ret != WOLFSSL_SUCCESS) return Napi::Number::New(env, ret);
   WOLFSSL_SESSION* sess = BuildLegacySession(s, WOLFSSL_CLIENT_END);
   if (sess == nullptr) return Napi::Number::New(env, NOT_COMPILED_IN);
   return Napi::External<WOLFSSL_SESSION>::New(env, sess, [](Napi::Env, WOLFSSL_SESSION* p) { wolfSSL_SESSION_free(p); });

@@ -79,7 +79,10 @@ const printers = {
   bans: ((b) => process.stdout.write(table(b as Array<Record<string, unknown>>, ['prefix', 'reason', 'until', 'score']))) as Print,
   status: ((b) => {
     const s = b as Record<string, unknown> & { shards: Array<Record<string, unknown>> };
-    const lines = Object.entries(s)
+    // Nested facts (fips: { enabled, validatedModule, module }) as one line each, "fips.enabled".
+    const flat = (prefix: string, o: Record<string, unknown>): Array<[string, unknown]> =>
+      Object.entries(o).flatMap(([k, v]) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? flat(`${prefix}${k}.`, v as Record<string, unknown>) : [[`${prefix}${k}`, v] as [string, unknown]]));
+    const lines = flat('', s)
       .filter(([k]) => k !== 'shards')
       .map(([k, v]) => `${k.padEnd(22)} ${String(v)}`);
     process.stdout.write(`${lines.join('\n')}\n\n${table(s.shards, ['shard', 'live', 'total', 'tunnels', 'dtls'])}`);

@@ -10,10 +10,10 @@
 // AES128-SHA, DES-CBC3-SHA, DHE-RSA-*) are not offered: wolfSSL has no
 // DTLS 0.9 (DTLS1_BAD_VER).
 
-/** X-DTLS-Session-ID: 32 bytes (openconnect dtls_session_id[32]). */
-export const LEGACY_SESSION_ID_BYTES = 32;
-/** X-DTLS-Master-Secret: 48 bytes. */
-export const LEGACY_MASTER_SECRET_BYTES = 48;
+import { DTLS_SESSION_ID_BYTES as LEGACY_SESSION_ID_BYTES } from '../protocol/connect-reply';
+import { DTLS_MASTER_SECRET_BYTES as LEGACY_MASTER_SECRET_BYTES } from '../protocol/connect-request';
+
+export { LEGACY_SESSION_ID_BYTES, LEGACY_MASTER_SECRET_BYTES };
 
 export interface LegacySuite {
   /** The name on the wire, in the client's list and in our reply. */

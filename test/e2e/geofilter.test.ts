@@ -14,9 +14,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import type { TestPki } from '../helpers/certs';
 import { closeScratch, openScratch } from '../helpers/e2e-scratch';
 import { createTopology, type Topology } from '../helpers/netns';
@@ -111,11 +110,6 @@ before(async () => {
     workers: 2,
     extra: [`geofilter-file = ${geoFile}`, `geoip-db = ${db}`],
   });
-  // The helper's config has ocserv's run-as-user = nobody and the gateway now
-  // drops to it; the password file it wrote (root, 0600) is read per login.
-  const passwd = path.join(workDir, 'gw', 'ocpasswd');
-  const nobody = os.userInfo({ encoding: 'utf8' }).uid === 0 ? Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim()) : -1;
-  if (nobody > 0) fs.chownSync(passwd, nobody, -1);
 });
 
 after(async () => {

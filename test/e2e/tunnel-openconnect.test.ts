@@ -287,6 +287,9 @@ test('wolfguard-ctl against live clients: show, disconnect (client comes back), 
     await c.stop();
 
     const st = JSON.parse(ctl('--json', 'status').stdout) as Record<string, unknown>;
+    const readable = ctl('status').stdout;
+    assert.match(readable, /^fips\.enabled\s+false$/m, 'nested status facts get a line each');
+    assert.doesNotMatch(readable, /\[object Object\]/);
     for (const k of ['uptimeSeconds', 'sessions', 'connected', 'workers', 'shards', 'bytesFromClients', 'bytesToClients', 'ringCrossings']) assert.ok(k in st, `status has ${k}`);
     assert.ok((st.bytesFromClients as number) > 0);
 
