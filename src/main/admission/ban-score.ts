@@ -56,8 +56,14 @@ export const MAX_USER_KEY = 256;
 const USER_EVICT_SCAN = 16;
 /** Keep banned entries over any other when a table is full. */
 const SCORE_BANNED = -1e15;
-/** score (Float64), lastReset (Float64), expires (Float64). */
-export const IP_SCORE_BYTES_PER_SLOT = 3 * 8;
+/** Per-slot layout in IpBanScores.cells: one 32-byte run, so a check touches one cache line. */
+const C_SCORE = 0;
+const C_LAST_RESET = 1;
+const C_EXPIRES = 2;
+/** Who holds the slot: a number new with every key that takes it, 0 when free (see stampOf). */
+const C_STAMP = 3;
+const CELL_FIELDS = 4;
+export const IP_SCORE_BYTES_PER_SLOT = CELL_FIELDS * 8;
 
 interface ScoreCell {
   score: number;
@@ -98,20 +104,18 @@ export interface BannedAddress {
 
 export class IpBanScores {
   private readonly table: AddressSlotTable;
-  private readonly score: Float64Array;
-  private readonly lastReset: Float64Array;
-  private readonly expires: Float64Array;
+  /** score, last reset, ban expiry, stamp per slot (CELL_FIELDS apart). */
+  private readonly cells: Float64Array;
   private readonly cell: ScoreCell = { score: 0, lastReset: 0, expires: 0 };
+  /** Last stamp given out (see rate-limit.ts: a double never repeats in practice). */
+  private stampSeq = 0;
   private cfg: BanScoreConfig;
   private sweepCursor = 0;
 
   constructor(capacity: number, cfg: BanScoreConfig, seed = 0) {
     this.cfg = cfg;
     this.table = new AddressSlotTable(capacity, (s, now) => this.victimScore(s, now), seed);
-    const n = this.table.capacity;
-    this.score = new Float64Array(n);
-    this.lastReset = new Float64Array(n);
-    this.expires = new Float64Array(n);
+    this.cells = new Float64Array(this.table.capacity * CELL_FIELDS);
   }
 
   configure(cfg: BanScoreConfig): void {
@@ -128,13 +132,44 @@ export class IpBanScores {
 
   /** Add points; true when the address is banned afterwards. No-op (false) when scoring is off. */
   addPoints(key: Uint32Array, now: number, points: number): boolean {
+    if (this.cfg.maxBanScore <= 0) return false;
+    return this.addPointsSlot(this.slotFor(key, now), now, points);
+  }
+
+  /**
+   * The slot of `key`, taken with a zero score when absent. With stampOf() a
+   * caller may remember it and call addPointsSlot() while the stamp holds.
+   */
+  slotFor(key: Uint32Array, now: number): number {
+    const s = this.table.acquire(key, now);
+    if (this.table.created) {
+      const o = s * CELL_FIELDS;
+      this.cells[o + C_SCORE] = 0;
+      this.cells[o + C_LAST_RESET] = now;
+      this.cells[o + C_EXPIRES] = 0;
+      this.cells[o + C_STAMP] = ++this.stampSeq;
+    }
+    return s;
+  }
+
+  /** Changes whenever the slot passes to another key or is freed. */
+  stampOf(slot: number): number {
+    return this.cells[slot * CELL_FIELDS + C_STAMP]!;
+  }
+
+  /** addPoints() on a slot from slotFor() whose stamp has not changed since. */
+  addPointsSlot(s: number, now: number, points: number): boolean {
     const max = this.cfg.maxBanScore;
     if (max <= 0) return false;
-    const s = this.table.acquire(key, now);
     const c = this.load(s);
-    const banned = addTo(c, this.table.created, now, points, max, this.cfg);
+    const banned = addTo(c, false, now, points, max, this.cfg);
     this.store(s);
     return banned;
+  }
+
+  /** Ms until the ban of a slot from slotFor() ends, 0 when not banned. */
+  banRemainingSlot(s: number, now: number): number {
+    return isBannedCell(this.load(s), now, this.cfg.maxBanScore) ? this.cells[s * CELL_FIELDS + C_EXPIRES]! - now : 0;
   }
 
   isBanned(key: Uint32Array, now: number): boolean {
@@ -145,23 +180,29 @@ export class IpBanScores {
   /** Ms until the ban ends, 0 when not banned. */
   banRemaining(key: Uint32Array, now: number): number {
     const s = this.table.find(key);
-    if (s < 0 || !isBannedCell(this.load(s), now, this.cfg.maxBanScore)) return 0;
-    return this.expires[s] - now;
+    if (s < 0) return 0;
+    return this.banRemainingSlot(s, now);
   }
 
   /** Current score as it would count now (0 after a reset period). */
   scoreOf(key: Uint32Array, now: number): number {
     const s = this.table.find(key);
     if (s < 0) return 0;
-    return now > this.lastReset[s] + this.cfg.banResetTimeMs ? 0 : this.score[s];
+    const c = this.load(s);
+    return now > c.lastReset + this.cfg.banResetTimeMs ? 0 : c.score;
   }
 
   /** Forget the address's score (unban). */
   reset(key: Uint32Array): boolean {
     const s = this.table.find(key);
     if (s < 0) return false;
-    this.table.release(s);
+    this.free(s);
     return true;
+  }
+
+  private free(s: number): void {
+    this.table.release(s);
+    this.cells[s * CELL_FIELDS + C_STAMP] = 0;
   }
 
   /** Addresses banned at `now` (admin listing; allocates). */
@@ -171,7 +212,7 @@ export class IpBanScores {
       if (!this.table.isLive(s) || !isBannedCell(this.load(s), now, this.cfg.maxBanScore)) continue;
       const key = new Uint32Array(4);
       this.table.keyInto(s, key);
-      out.push({ key, score: this.score[s], until: this.expires[s] });
+      out.push({ key, score: this.cell.score, until: this.cell.expires });
     }
     return out;
   }
@@ -184,7 +225,7 @@ export class IpBanScores {
       const s = this.sweepCursor;
       this.sweepCursor = (s + 1) & (n - 1);
       if (this.table.isLive(s) && isStale(this.load(s), now, this.cfg)) {
-        this.table.release(s);
+        this.free(s);
         dropped++;
       }
     }
@@ -193,20 +234,22 @@ export class IpBanScores {
 
   private load(s: number): ScoreCell {
     const c = this.cell;
-    c.score = this.score[s];
-    c.lastReset = this.lastReset[s];
-    c.expires = this.expires[s];
+    const o = s * CELL_FIELDS;
+    c.score = this.cells[o + C_SCORE]!;
+    c.lastReset = this.cells[o + C_LAST_RESET]!;
+    c.expires = this.cells[o + C_EXPIRES]!;
     return c;
   }
 
   private store(s: number): void {
-    this.score[s] = this.cell.score;
-    this.lastReset[s] = this.cell.lastReset;
-    this.expires[s] = this.cell.expires;
+    const o = s * CELL_FIELDS;
+    this.cells[o + C_SCORE] = this.cell.score;
+    this.cells[o + C_LAST_RESET] = this.cell.lastReset;
+    this.cells[o + C_EXPIRES] = this.cell.expires;
   }
 
   private victimScore(s: number, now: number): number {
-    const age = now - this.lastReset[s];
+    const age = now - this.cells[s * CELL_FIELDS + C_LAST_RESET]!;
     return isBannedCell(this.load(s), now, this.cfg.maxBanScore) ? SCORE_BANNED + age : age;
   }
 }

@@ -36,7 +36,7 @@ import {
   type Prefix,
 } from '../../common/address';
 import { PrefixTrie } from './prefix-trie';
-import { ConnectionRateLimiter, EventRateLimiter, RATE_ALLOW, RATE_LIMITED, RATE_PENALTY, connectionLimiterBytes } from './rate-limit';
+import { ConnectionRateLimiter, EventRateLimiter, RATE_ALLOW, RATE_LIMITED, RATE_OVER, RATE_PENALTY, connectionLimiterBytes } from './rate-limit';
 import { IpBanScores, UserBanScores } from './ban-score';
 import { SessionLimits, type SessionLimitsConfig } from './session-limits';
 import type { AdmissionRules, RuleAction } from './rules-config';
@@ -145,6 +145,30 @@ const DEFAULT_ADDRESS_CAPACITY = 65_536;
 const MEMO_ENTRIES = 65_536;
 /** Per memo slot: the address (4 words) and its rate/score key (4 words). */
 const MEMO_WORDS = 8;
+// Per memo slot, one 64-byte record: everything a returning peer's decision
+// reads and writes, in one cache line. With 50,000 rules and thousands of
+// peers a decision was bound by cache misses (rule object, its counters, the
+// limiter's key table), not by arithmetic. Int32 fields first, Float64 fields
+// from byte 24 on (the same buffer seen both ways).
+const MEMO_RECORD_BYTES = 64;
+const MEMO_I32 = MEMO_RECORD_BYTES / 4;
+const MEMO_F64 = MEMO_RECORD_BYTES / 8;
+/** Rules generation the matched rule belongs to (see ruleGen). */
+const M_GEN = 0;
+/** ACT_* of the matched rule. */
+const M_ACTION = 1;
+/** The key's slot in the rate limiter / the ban scores, -1 when not taken yet. */
+const M_RATE_SLOT = 2;
+const M_SCORE_SLOT = 3;
+const M_FAMILY = 4;
+/** Decisions not yet added to the rule's counters (flushMemoCounts): allowed, refused by the rule. */
+const M_ALLOWED = 3;
+const M_REFUSED = 4;
+/** The slots' stamps when taken (a changed stamp = the slot went to another key). */
+const M_RATE_STAMP = 5;
+const M_SCORE_STAMP = 6;
+/** The matched rule's rate (rate_limit rules). */
+const M_PER_MINUTE = 7;
 const DEFAULT_USER_CAPACITY = 65_536;
 const DEFAULT_MAX_BANS = 100_000;
 const DEFAULT_IPV6_KEY_PREFIX = 64;
@@ -201,14 +225,17 @@ export class AdmissionEngine {
   private readonly dtlsCounts: Float64Array;
   private readonly sessionCounts: Float64Array;
   private readonly dtlsOk: AdmissionDecision = Object.freeze({ allow: true, reason: 'dtls_ok', ruleId: RULE_DTLS });
-  // Peers remembered by their address text (see peer()): slot i holds the
-  // parsed address and rate key (memoWords[8i..8i+7]), the family, and the
-  // matching rule as of rules generation memoGen[i].
+  // Peers remembered by their address text (see peer()): slot m holds the
+  // parsed address and rate key (memoWords), a record (M_* fields), the
+  // matched rule, and the decision a returning peer gets when no limit or
+  // ban intervenes (the rule's allow or reject decision).
   private readonly memoIndex = new Map<string, number>();
   private readonly memoWords = new Uint32Array(MEMO_ENTRIES * MEMO_WORDS);
-  private readonly memoFamily = new Uint8Array(MEMO_ENTRIES);
+  private readonly memoBuffer = new ArrayBuffer(MEMO_ENTRIES * MEMO_RECORD_BYTES);
+  private readonly memoI32 = new Int32Array(this.memoBuffer);
+  private readonly memoF64 = new Float64Array(this.memoBuffer);
   private readonly memoRule: Array<CompiledRule | undefined> = new Array<CompiledRule | undefined>(MEMO_ENTRIES).fill(undefined);
-  private readonly memoGen = new Int32Array(MEMO_ENTRIES);
+  private readonly memoDecision: Array<AdmissionDecision | undefined> = new Array<AdmissionDecision | undefined>(MEMO_ENTRIES).fill(undefined);
   /** Bumped by replaceRules: remembered rule matches of older rules are looked up again. */
   private ruleGen = 1;
 
@@ -271,33 +298,32 @@ export class AdmissionEngine {
   checkConnect(ip: string, now: number): AdmissionDecision {
     const m = this.peer(ip);
     if (m < 0) return this.refuse(this.addressCounts, 'bad_address', RULE_ADDRESS, ip, undefined);
-    const family = this.memoFamily[m]!;
-    const ban = this.activeBan(family, now);
-    if (ban !== undefined) return this.refuse(this.banCounts, ban.reason === 'blacklist' ? 'blacklisted' : 'banned', RULE_BAN, ip, ban.until - now);
-    if (this.geo !== undefined) {
-      const g = this.geo.check(family, this.addr);
-      if (g !== undefined) {
-        this.countersFor(g.ruleId)[REASON_INDEX[g.reason]]++;
-        return g.country === undefined ? { allow: false, reason: g.reason, ruleId: g.ruleId, ip } : { allow: false, reason: g.reason, ruleId: g.ruleId, ip, country: g.country };
+    const rec = this.memoI32;
+    const b = m * MEMO_I32;
+    if (this.bans.size !== 0 || this.geo !== undefined) {
+      const family = rec[b + M_FAMILY]!;
+      this.loadAddress(m);
+      const ban = this.activeBan(family, now);
+      if (ban !== undefined) return this.refuse(this.banCounts, ban.reason === 'blacklist' ? 'blacklisted' : 'banned', RULE_BAN, ip, ban.until - now);
+      if (this.geo !== undefined) {
+        const g = this.geo.check(family, this.addr);
+        if (g !== undefined) {
+          this.countersFor(g.ruleId)[REASON_INDEX[g.reason]]++;
+          return g.country === undefined ? { allow: false, reason: g.reason, ruleId: g.ruleId, ip } : { allow: false, reason: g.reason, ruleId: g.ruleId, ip, country: g.country };
+        }
       }
     }
-    const key = this.key;
-    if (this.ipScores.enabled && this.ipScores.addPoints(key, now, this.rules.banScore.pointsConnection)) {
-      return this.refuse(this.scoreCounts, 'ban_score', RULE_BAN_SCORE, ip, this.ipScores.banRemaining(key, now));
+    if (this.ipScores.enabled) {
+      const s = this.scoreSlot(m, now);
+      if (this.ipScores.addPointsSlot(s, now, this.rules.banScore.pointsConnection)) {
+        return this.refuse(this.scoreCounts, 'ban_score', RULE_BAN_SCORE, ip, this.ipScores.banRemainingSlot(s, now));
+      }
     }
-    let rule = this.memoRule[m];
-    if (rule === undefined || this.memoGen[m] !== this.ruleGen) {
-      rule = this.trie.lookup(family, this.addr) ?? this.defaultRule;
-      this.memoRule[m] = rule;
-      this.memoGen[m] = this.ruleGen;
-    }
-    if (rule.action === ACT_RATE_LIMIT) return this.rateLimit(rule, key, ip, now, family);
-    if (rule.action === ACT_ACCEPT) {
-      rule.counts[rule.allowIndex]++;
-      return rule.allowDecision;
-    }
-    rule.counts[rule.rejectIndex]++;
-    return rule.rejectDecision;
+    if (rec[b + M_GEN] !== this.ruleGen) this.matchRule(m);
+    const action = rec[b + M_ACTION];
+    if (action === ACT_RATE_LIMIT) return this.rateLimit(m, ip, now);
+    this.memoF64[m * MEMO_F64 + (action === ACT_ACCEPT ? M_ALLOWED : M_REFUSED)]++;
+    return this.memoDecision[m]!;
   }
 
   /** A DTLS ClientHello from `ip`; a refused one gets no reply at all. */
@@ -444,6 +470,7 @@ export class AdmissionEngine {
 
   /** Decision counts by rule id and reason (monotonic across reloads; removed rules keep theirs). */
   counters(): CounterSample[] {
+    this.flushMemoCounts();
     const out: CounterSample[] = [];
     for (const [ruleId, counts] of this.countsByRule) {
       for (let i = 0; i < counts.length; i++) if (counts[i] > 0) out.push({ ruleId, reason: DECISION_REASONS[i], count: counts[i] });
@@ -469,14 +496,28 @@ export class AdmissionEngine {
     };
   }
 
-  private rateLimit(rule: CompiledRule, key: Uint32Array, ip: string, now: number, family: number): AdmissionDecision {
-    const r = this.limiter.check(key, now, rule.perMinute, rule.penaltyMs);
-    if (r === RATE_ALLOW) {
-      rule.counts[rule.allowIndex]++;
-      return rule.allowDecision;
+  private rateLimit(m: number, ip: string, now: number): AdmissionDecision {
+    const limiter = this.limiter;
+    const f = m * MEMO_F64;
+    const b = m * MEMO_I32;
+    const perMinute = this.memoF64[f + M_PER_MINUTE]!;
+    let s = this.memoI32[b + M_RATE_SLOT]!;
+    if (s < 0 || limiter.stampOf(s) !== this.memoF64[f + M_RATE_STAMP]) {
+      s = limiter.slotFor(this.loadKey(m), now, perMinute);
+      this.memoI32[b + M_RATE_SLOT] = s;
+      this.memoF64[f + M_RATE_STAMP] = limiter.stampOf(s);
     }
-    if (r === RATE_PENALTY) return this.refuse(rule.counts, 'penalty_box', rule.id, ip, this.limiter.penaltyRemaining(key, now));
+    let r: number = limiter.checkSlot(s, now, perMinute);
+    if (r === RATE_ALLOW) {
+      this.memoF64[f + M_ALLOWED]++;
+      return this.memoDecision[m]!;
+    }
+    const rule = this.memoRule[m]!;
+    const key = this.loadKey(m);
+    if (r === RATE_PENALTY) return this.refuse(rule.counts, 'penalty_box', rule.id, ip, limiter.penaltyRemaining(key, now));
+    if (r === RATE_OVER) r = limiter.violate(s, now, rule.penaltyMs);
     if (r === RATE_LIMITED) return this.refuse(rule.counts, 'rate_limited', rule.id, ip, rule.penaltyMs);
+    const family = this.memoI32[b + M_FAMILY]!;
     // RATE_BLACKLIST: ban the key's prefix; keep the penalty if the list is full.
     const p: Prefix = { family: family === FAMILY_V4 ? FAMILY_V4 : FAMILY_V6, words: Uint32Array.from(key), length: family === FAMILY_V4 ? V4_BITS : this.v6KeyPrefix };
     const until = now + this.rules.blacklistDurationMs;
@@ -515,42 +556,103 @@ export class AdmissionEngine {
   }
 
   /**
-   * The memo slot of a peer's address text, with this.addr and this.key set
-   * to its address and rate key; -1 when the text is no address. Parsing the
-   * text and walking the rule trie were most of a decision's cost; a peer
-   * that comes back (the common case, and every flood from few sources)
-   * skips both. Bounded: when MEMO_ENTRIES texts are held the memo starts
-   * over, so a flood of distinct addresses costs a parse each, as before.
+   * The memo slot of a peer's address text; -1 when the text is no address.
+   * Parsing the text, walking the rule trie and hashing the rate and score
+   * keys were most of a decision's cost; a peer that comes back (the common
+   * case, and every flood from few sources) skips all of them. Bounded: when
+   * MEMO_ENTRIES texts are held the memo starts over, so a flood of distinct
+   * addresses costs a parse each, as before. this.addr and this.key are not
+   * set: loadAddress/loadKey do that for the paths that need them.
    */
   private peer(ip: string): number {
-    const words = this.memoWords;
     let m = this.memoIndex.get(ip);
-    if (m !== undefined) {
-      const o = m * MEMO_WORDS;
-      const a = this.addr;
-      const k = this.key;
-      a[0] = words[o]!;
-      a[1] = words[o + 1]!;
-      a[2] = words[o + 2]!;
-      a[3] = words[o + 3]!;
-      k[0] = words[o + 4]!;
-      k[1] = words[o + 5]!;
-      k[2] = words[o + 6]!;
-      k[3] = words[o + 7]!;
-      return m;
-    }
+    if (m !== undefined) return m;
     const family = parseAddressInto(ip, this.addr);
     if (family === FAMILY_NONE) return -1;
     this.keyOf(family);
-    if (this.memoIndex.size >= MEMO_ENTRIES) this.memoIndex.clear();
+    if (this.memoIndex.size >= MEMO_ENTRIES) {
+      this.flushMemoCounts();
+      this.memoIndex.clear();
+    }
     m = this.memoIndex.size;
     this.memoIndex.set(ip, m);
     const o = m * MEMO_WORDS;
-    words.set(this.addr, o);
-    words.set(this.key, o + 4);
-    this.memoFamily[m] = family;
+    this.memoWords.set(this.addr, o);
+    this.memoWords.set(this.key, o + 4);
+    const b = m * MEMO_I32;
+    const rec = this.memoI32;
+    rec[b + M_GEN] = 0;
+    rec[b + M_RATE_SLOT] = -1;
+    rec[b + M_SCORE_SLOT] = -1;
+    rec[b + M_FAMILY] = family;
     this.memoRule[m] = undefined;
     return m;
+  }
+
+  /** Memo slot m's rule under the current rules (its counts so far go to the rule it had). */
+  private matchRule(m: number): void {
+    this.flushCounts(m);
+    const b = m * MEMO_I32;
+    const rule = this.trie.lookup(this.memoI32[b + M_FAMILY]!, this.loadAddress(m)) ?? this.defaultRule;
+    this.memoRule[m] = rule;
+    this.memoDecision[m] = rule.action === ACT_REJECT ? rule.rejectDecision : rule.allowDecision;
+    this.memoI32[b + M_ACTION] = rule.action;
+    this.memoI32[b + M_GEN] = this.ruleGen;
+    this.memoF64[m * MEMO_F64 + M_PER_MINUTE] = rule.perMinute;
+  }
+
+  /** Adds memo slot m's uncounted decisions to its rule's counters. */
+  private flushCounts(m: number): void {
+    const rule = this.memoRule[m];
+    const f = m * MEMO_F64;
+    const counts = this.memoF64;
+    if (rule !== undefined) {
+      rule.counts[rule.allowIndex] += counts[f + M_ALLOWED]!;
+      rule.counts[rule.rejectIndex] += counts[f + M_REFUSED]!;
+    }
+    counts[f + M_ALLOWED] = 0;
+    counts[f + M_REFUSED] = 0;
+  }
+
+  private flushMemoCounts(): void {
+    for (let m = 0; m < this.memoIndex.size; m++) this.flushCounts(m);
+  }
+
+  /** this.addr := the address of memo slot m. */
+  private loadAddress(m: number): Uint32Array {
+    const o = m * MEMO_WORDS;
+    const w = this.memoWords;
+    const a = this.addr;
+    a[0] = w[o]!;
+    a[1] = w[o + 1]!;
+    a[2] = w[o + 2]!;
+    a[3] = w[o + 3]!;
+    return a;
+  }
+
+  /** this.key := the rate/score key of memo slot m. */
+  private loadKey(m: number): Uint32Array {
+    const o = m * MEMO_WORDS + 4;
+    const w = this.memoWords;
+    const k = this.key;
+    k[0] = w[o]!;
+    k[1] = w[o + 1]!;
+    k[2] = w[o + 2]!;
+    k[3] = w[o + 3]!;
+    return k;
+  }
+
+  /** The ban-score slot of memo slot m's key, taken when absent or no longer its own. */
+  private scoreSlot(m: number, now: number): number {
+    const b = m * MEMO_I32;
+    const f = m * MEMO_F64;
+    let s = this.memoI32[b + M_SCORE_SLOT]!;
+    if (s < 0 || this.ipScores.stampOf(s) !== this.memoF64[f + M_SCORE_STAMP]) {
+      s = this.ipScores.slotFor(this.loadKey(m), now);
+      this.memoI32[b + M_SCORE_SLOT] = s;
+      this.memoF64[f + M_SCORE_STAMP] = this.ipScores.stampOf(s);
+    }
+    return s;
   }
 
   /** this.addr as a rate/score key: itself for IPv4, its /v6KeyPrefix for IPv6. */

@@ -10,7 +10,7 @@
 //
 // Memory bound: each limiter holds at most `capacity` addresses (rounded up to
 // a power of two), ADDRESS_TABLE_BYTES_PER_SLOT + CONNECTION_BYTES_PER_SLOT
-// bytes each (65,536 slots = about 3.5 MB). When the probe window of a new
+// bytes each (65,536 slots = about 6 MB). When the probe window of a new
 // address is full, the least valuable entry of that window is overwritten:
 // idle ones first, penalised ones last.
 //
@@ -33,8 +33,20 @@ const MS_PER_SECOND = 1_000;
 /** Eviction preference: any idle entry before any violator before any penalised one. */
 const SCORE_PENALISED = -2e15;
 const SCORE_VIOLATOR = -1e15;
-/** tokens, last, lastSeen, penaltyUntil, lastViolation (Float64) + violations (Uint32). */
-export const CONNECTION_BYTES_PER_SLOT = 5 * 8 + 4;
+/** Result of checkSlot(): over the limit; violate() decides between RATE_LIMITED and RATE_BLACKLIST. */
+export const RATE_OVER = 4;
+
+/** Per-slot layout in ConnectionRateLimiter.hot: the fields every check touches, one 64-byte cache line. */
+const F_TOKENS = 0;
+const F_LAST = 1;
+const F_PENALTY_UNTIL = 2;
+const F_LAST_SEEN = 3;
+/** Who holds the slot: a number new with every key that takes it, 0 when free (see stampOf). */
+const F_STAMP = 4;
+/** Five fields padded to eight, so a slot never straddles two cache lines. */
+const HOT_FIELDS = 8;
+/** hot (HOT_FIELDS Float64) + lastViolation (Float64) + violations (Uint32). */
+export const CONNECTION_BYTES_PER_SLOT = HOT_FIELDS * 8 + 8 + 4;
 
 export interface ConnectionRateLimiterOptions {
   /** Most addresses tracked at once (rounded up to a power of two). */
@@ -47,17 +59,12 @@ export interface ConnectionRateLimiterOptions {
   seed?: number;
 }
 
-/** Per-slot layout in ConnectionRateLimiter.hot: the fields every check touches, one 32-byte run. */
-const F_TOKENS = 0;
-const F_LAST = 1;
-const F_PENALTY_UNTIL = 2;
-const F_LAST_SEEN = 3;
-const HOT_FIELDS = 4;
-
 export class ConnectionRateLimiter {
   private readonly table: AddressSlotTable;
-  /** tokens, last refill, penalty end, last seen: interleaved so a check touches one cache line. */
+  /** tokens, last refill, penalty end, last seen, stamp: interleaved so a check touches one cache line. */
   private readonly hot: Float64Array;
+  /** Last stamp given out; a double counts past 2^53 keys before repeating, which never happens. */
+  private stampSeq = 0;
   /** Only touched on violations. */
   private readonly lastViolation: Float64Array;
   private readonly violations: Uint32Array;
@@ -100,16 +107,40 @@ export class ConnectionRateLimiter {
    * in once the penalty is over instead of being locked out for good.
    */
   check(key: Uint32Array, now: number, perMinute: number, penaltyMs: number): RateResult {
+    const s = this.slotFor(key, now, perMinute);
+    const r = this.checkSlot(s, now, perMinute);
+    return r === RATE_OVER ? this.violate(s, now, penaltyMs) : r;
+  }
+
+  /**
+   * The slot of `key`, taken (with a full bucket of `perMinute`) when absent.
+   * A caller may remember (slot, stampOf(slot)) for the key and, while the
+   * stamp is unchanged, call checkSlot() without hashing the key again: the
+   * admission engine does, per address text.
+   */
+  slotFor(key: Uint32Array, now: number, perMinute: number): number {
     const s = this.table.acquire(key, now);
-    const hot = this.hot;
-    const o = s * HOT_FIELDS;
     if (this.table.created) {
-      hot[o + F_TOKENS] = perMinute;
-      hot[o + F_LAST] = now;
-      hot[o + F_PENALTY_UNTIL] = 0;
+      const o = s * HOT_FIELDS;
+      this.hot[o + F_TOKENS] = perMinute;
+      this.hot[o + F_LAST] = now;
+      this.hot[o + F_PENALTY_UNTIL] = 0;
+      this.hot[o + F_STAMP] = ++this.stampSeq;
       this.violations[s] = 0;
       this.lastViolation[s] = 0;
     }
+    return s;
+  }
+
+  /** Changes whenever the slot passes to another key or is freed. */
+  stampOf(slot: number): number {
+    return this.hot[slot * HOT_FIELDS + F_STAMP]!;
+  }
+
+  /** One attempt on a slot from slotFor(): RATE_ALLOW, RATE_PENALTY, or RATE_OVER (then call violate()). */
+  checkSlot(s: number, now: number, perMinute: number): typeof RATE_ALLOW | typeof RATE_PENALTY | typeof RATE_OVER {
+    const hot = this.hot;
+    const o = s * HOT_FIELDS;
     hot[o + F_LAST_SEEN] = now;
     if (now < hot[o + F_PENALTY_UNTIL]) return RATE_PENALTY;
     const elapsed = now - hot[o + F_LAST];
@@ -124,6 +155,11 @@ export class ConnectionRateLimiter {
       return RATE_ALLOW;
     }
     hot[o + F_TOKENS] = t;
+    return RATE_OVER;
+  }
+
+  /** After RATE_OVER: the penalty starts; RATE_BLACKLIST when that was violation number `blacklistAfter`. */
+  violate(s: number, now: number, penaltyMs: number): RateResult {
     return this.violation(s, now, penaltyMs);
   }
 
@@ -160,8 +196,13 @@ export class ConnectionRateLimiter {
   reset(key: Uint32Array): boolean {
     const s = this.table.find(key);
     if (s < 0) return false;
-    this.table.release(s);
+    this.free(s);
     return true;
+  }
+
+  private free(s: number): void {
+    this.table.release(s);
+    this.hot[s * HOT_FIELDS + F_STAMP] = 0;
   }
 
   /**
@@ -177,7 +218,7 @@ export class ConnectionRateLimiter {
       this.sweepCursor = (s + 1) & (n - 1);
       if (!this.table.isLive(s)) continue;
       if (this.isIdle(s, now)) {
-        this.table.release(s);
+        this.free(s);
         dropped++;
       }
     }
