@@ -147,6 +147,18 @@ test('in the engine: bans first, then the geofilter (before TLS), then the JSON 
   assert.equal(e.checkConnect('192.0.2.1', now).allow, true);
 });
 
+test('DTLS ClientHellos: the geofilter refuses them too (a peer that roamed into a blocked range gets no reply)', () => {
+  const e = new AdmissionEngine({ rules: defaultAdmissionRules(), sessions: { maxClients: 0, maxSameClients: 0, pendingTtlMs: 1000 } });
+  const now = 1_000_000;
+  assert.equal(e.checkDtlsHandshake('198.51.100.9', now).allow, true, 'no geofilter yet');
+  e.setGeofilter(new GeoFilter(parseGeofilter(FILTER), COUNTRIES));
+  const d = e.checkDtlsHandshake('198.51.100.9', now);
+  assert.deepEqual({ ...d }, { allow: false, reason: 'country_blocked', ruleId: 'block-country:XB', ip: '198.51.100.9', country: 'XB' });
+  assert.equal(e.checkDtlsHandshake('192.0.2.1', now).reason, 'geo_blocked');
+  assert.equal(e.checkDtlsHandshake('198.51.100.7', now).allow, true, 'allow subnet');
+  assert.equal(e.checkDtlsHandshake('2001:db8:a::1', now).allow, true, 'allowed country');
+});
+
 test('property: a peer is refused iff no allow applies and some block applies', () => {
   // Rules over a small space (10.0.x.y) so random rules and addresses meet.
   const prefix = fc.tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 16, max: 32 })).map(([a, len]) => {
@@ -220,9 +232,17 @@ test('GatewayAdmission: reload after editing the file; a bad edit keeps the old 
     assert.equal(adm.checkConnect('198.51.100.10').reason, 'country_blocked');
     assert.equal(adm.checkConnect('192.0.2.1').reason, 'geo_blocked');
 
+    assert.deepEqual(adm.warnings, []);
+
+    fs.writeFileSync(conf, 'allow 192.0.2.0/24\nblock 192.0.2.128/25\n');
+    adm.reload();
+    assert.equal(adm.warnings.length, 1);
+    assert.match(adm.warnings[0]!, /geofilter\.conf:2: block 192\.0\.2\.128\/25 never matches: allow 192\.0\.2\.0\/24 \(line 1\) covers it/);
+
     fs.writeFileSync(conf, 'block 192.0.2.0/33\n');
     assert.throws(() => adm!.reload(), (e: unknown) => isWolfguardError(e, ErrorCodes.CONFIG_INVALID) && /geofilter\.conf:1: .*\(at "192\.0\.2\.0\/33"\)/.test(e.message));
-    assert.equal(adm.checkConnect('192.0.2.1').reason, 'geo_blocked', 'old rules stay');
+    assert.equal(adm.checkConnect('192.0.2.200').allow, true, 'old rules stay');
+    assert.equal(adm.warnings.length, 1, 'and their warnings');
 
     fs.writeFileSync(conf, '# nothing blocked\n');
     adm.reload();
@@ -253,4 +273,23 @@ test('config keys geofilter-file and geoip-db: paths relative to the configurati
   const none = parseConfig(base.join('\n') + '\n', { source: '/etc/wolfguard/wolfguard.conf', baseDir: '/etc/wolfguard' }).config;
   assert.equal(none.geofilterFile, undefined);
   assert.equal(none.geoipDb, undefined);
+});
+
+test('GatewayAdmission tells its warn callback about shadowed lines, at start and after a reload', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wg-geo-'));
+  let adm: GatewayAdmission | undefined;
+  try {
+    const conf = path.join(dir, 'geofilter.conf');
+    fs.writeFileSync(conf, 'allow 192.0.2.0/24\nblock 192.0.2.7\n');
+    const heard: string[] = [];
+    adm = new GatewayAdmission(gatewayConfig({ geofilterFile: conf }), { warn: (m) => heard.push(m) });
+    assert.equal(heard.length, 1);
+    assert.match(heard[0]!, /geofilter\.conf:2: block 192\.0\.2\.7\/32 never matches/);
+    fs.writeFileSync(conf, 'block 198.51.100.0/24\n');
+    adm.reload();
+    assert.equal(heard.length, 1, 'a clean file adds nothing');
+  } finally {
+    adm?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

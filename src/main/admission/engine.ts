@@ -40,7 +40,7 @@ import { ConnectionRateLimiter, EventRateLimiter, RATE_ALLOW, RATE_LIMITED, RATE
 import { IpBanScores, UserBanScores } from './ban-score';
 import { SessionLimits, type SessionLimitsConfig } from './session-limits';
 import type { AdmissionRules, RuleAction } from './rules-config';
-import type { GeoGate } from './geofilter';
+import type { GeoGate, GeoRefusal } from './geofilter';
 
 /** Why a decision came out as it did; stable strings for logs and metrics labels. */
 export const DECISION_REASONS = [
@@ -307,10 +307,7 @@ export class AdmissionEngine {
       if (ban !== undefined) return this.refuse(this.banCounts, ban.reason === 'blacklist' ? 'blacklisted' : 'banned', RULE_BAN, ip, ban.until - now);
       if (this.geo !== undefined) {
         const g = this.geo.check(family, this.addr);
-        if (g !== undefined) {
-          this.countersFor(g.ruleId)[REASON_INDEX[g.reason]]++;
-          return g.country === undefined ? { allow: false, reason: g.reason, ruleId: g.ruleId, ip } : { allow: false, reason: g.reason, ruleId: g.ruleId, ip, country: g.country };
-        }
+        if (g !== undefined) return this.geoRefusal(g, ip);
       }
     }
     if (this.ipScores.enabled) {
@@ -332,6 +329,12 @@ export class AdmissionEngine {
     if (family === FAMILY_NONE) return this.refuse(this.addressCounts, 'bad_address', RULE_ADDRESS, ip, undefined);
     const ban = this.activeBan(family, now);
     if (ban !== undefined) return this.refuse(this.banCounts, ban.reason === 'blacklist' ? 'blacklisted' : 'banned', RULE_BAN, ip, ban.until - now);
+    // A peer the geofilter refuses gets no DTLS either: its address may have
+    // changed since its TCP connection was let in (roaming into a blocked range).
+    if (this.geo !== undefined) {
+      const g = this.geo.check(family, this.addr);
+      if (g !== undefined) return this.geoRefusal(g, ip);
+    }
     const key = this.keyOf(family);
     if (this.ipScores.enabled && this.ipScores.isBanned(key, now)) {
       return this.refuse(this.scoreCounts, 'ban_score', RULE_BAN_SCORE, ip, this.ipScores.banRemaining(key, now));
@@ -664,6 +667,11 @@ export class AdmissionEngine {
     k[3] = this.addr[3];
     if (family === FAMILY_V6 && this.v6KeyPrefix < 128) maskInPlace(k, FAMILY_V6, this.v6KeyPrefix);
     return k;
+  }
+
+  private geoRefusal(g: GeoRefusal, ip: string): AdmissionDecision {
+    this.countersFor(g.ruleId)[REASON_INDEX[g.reason]]++;
+    return g.country === undefined ? { allow: false, reason: g.reason, ruleId: g.ruleId, ip } : { allow: false, reason: g.reason, ruleId: g.ruleId, ip, country: g.country };
   }
 
   private refuse(counts: Float64Array, reason: DecisionReason, ruleId: string, ip: string, retryAfterMs: number | undefined): AdmissionDecision {

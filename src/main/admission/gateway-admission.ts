@@ -44,7 +44,11 @@ export class GatewayAdmission {
   /** Operator's reasons for manual bans (admin block_ip), by canonical prefix. */
   readonly banNotes = new Map<string, string>();
 
-  constructor(cfg: GatewayConfig) {
+  readonly #warn: (message: string) => void;
+
+  /** `warn` hears what the operator should know about the files in force, at start and after each reload. */
+  constructor(cfg: GatewayConfig, events: { warn?: (message: string) => void } = {}) {
+    this.#warn = events.warn ?? (() => {});
     this.#rulesFile = cfg.admissionRules;
     this.#banScore = cfg.banScore;
     this.#geofilterFile = cfg.geofilterFile;
@@ -111,7 +115,13 @@ export class GatewayAdmission {
 
   #applyGeo(geo: GeoState | undefined): void {
     this.#geo = geo;
+    for (const w of geo?.rules.warnings ?? []) this.#warn(w);
     this.engine.setGeofilter(geo === undefined || geo.filter.inert ? undefined : geo.filter);
+  }
+
+  /** What the operator should hear about the files in force (geofilter lines that can never match). */
+  get warnings(): readonly string[] {
+    return this.#geo?.rules.warnings ?? [];
   }
 
   /** The geofilter in force (undefined: neither geofilter-file nor geoip-db is set). */
