@@ -63,6 +63,27 @@ function request(socket: string, method: 'GET' | 'POST', p: string): Promise<{ s
 
 type Print = (body: unknown) => void;
 
+interface RateFields {
+  max_connections_per_minute?: number;
+  penalty_duration_sec?: number;
+}
+
+/** GET /rules (admin/views.ts rulesView), as far as the table printer reads it. */
+interface RulesBody {
+  rules: {
+    default_action: string;
+    default_rate_limit?: RateFields;
+    dtls_handshakes_per_second: number;
+    rules: Array<{ id: string; remote_addr: string; action: string } & RateFields>;
+  };
+  geofilter: null | {
+    file: string;
+    prefixes: Array<{ action: string; prefix: string; description?: string; line: number }>;
+    countries: Array<{ action: string; country: string; description?: string; line: number }>;
+    warnings: string[];
+  };
+}
+
 function table(rows: Array<Record<string, unknown>>, columns: string[]): string {
   if (rows.length === 0) return '(none)\n';
   const cells = rows.map((r) => columns.map((c) => (r[c] === undefined || r[c] === null ? '' : Array.isArray(r[c]) ? (r[c] as unknown[]).join(',') : String(r[c]))));
@@ -86,6 +107,23 @@ const printers = {
       .filter(([k]) => k !== 'shards')
       .map(([k, v]) => `${k.padEnd(22)} ${String(v)}`);
     process.stdout.write(`${lines.join('\n')}\n\n${table(s.shards, ['shard', 'live', 'total', 'tunnels', 'dtls'])}`);
+  }) as Print,
+  rules: ((b) => {
+    const r = b as RulesBody;
+    const out: string[] = [];
+    const rate = (x: { max_connections_per_minute?: number; penalty_duration_sec?: number }) =>
+      x.max_connections_per_minute === undefined ? '' : `${x.max_connections_per_minute}/min, penalty ${x.penalty_duration_sec} s`;
+    out.push(`default ${r.rules.default_action}${r.rules.default_rate_limit ? ` (${rate(r.rules.default_rate_limit)})` : ''}`);
+    out.push(`dtls handshakes per second per address: ${r.rules.dtls_handshakes_per_second || 'unlimited'}`, '');
+    out.push(table(r.rules.rules.map((x) => ({ ...x, rate: rate(x) })), ['id', 'remote_addr', 'action', 'rate']).trimEnd(), '');
+    if (r.geofilter === null) out.push('geofilter: none');
+    else {
+      out.push(`geofilter ${r.geofilter.file}`);
+      const lines = [...r.geofilter.prefixes.map((p) => ({ line: p.line, action: p.action, target: p.prefix, description: p.description })), ...r.geofilter.countries.map((c) => ({ line: c.line, action: `${c.action}-country`, target: c.country, description: c.description }))];
+      out.push(table(lines.sort((x, y) => x.line - y.line), ['line', 'action', 'target', 'description']).trimEnd());
+      for (const w of r.geofilter.warnings) out.push(`warning: ${w}`);
+    }
+    process.stdout.write(`${out.join('\n')}\n`);
   }) as Print,
   done: ((b) => process.stdout.write(`${JSON.stringify(b)}\n`)) as Print,
 };
@@ -120,11 +158,12 @@ function program(run: { action?: () => Promise<number> }): Command {
   };
 
   root.command('status').description('uptime, sessions, shards, traffic').action(() => call('GET', '/status', printers.status));
-  const show = root.command('show').description('show users, a user, a session, bans');
+  const show = root.command('show').description('show users, a user, a session, bans, rules');
   show.command('users').description('every session').action(() => call('GET', '/sessions', printers.sessions));
   show.command('user').argument('<name>').description("a user's sessions").action((n: string) => call('GET', `/users/${enc(n)}`, printers.sessions));
   show.command('session').argument('<id>').description('one session').action((id: string) => call('GET', `/sessions/${enc(id)}`, printers.session));
   show.command('bans').description('banned addresses').action(() => call('GET', '/bans', printers.bans));
+  show.command('rules').description('the admission rules and the geofilter in force').action(() => call('GET', '/rules', printers.rules));
   root
     .command('disconnect')
     .argument('<user|id>', '"user" or "id"')

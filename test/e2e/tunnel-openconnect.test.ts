@@ -286,6 +286,16 @@ test('wolfguard-ctl against live clients: show, disconnect (client comes back), 
     const c = await startOpenconnect(clientOpts(6));
     await c.stop();
 
+    // show rules: the policy in force, as JSON and as a table.
+    const rules = JSON.parse(ctl('--json', 'show', 'rules').stdout) as { rules: { default_action: string; rules: unknown[] }; geofilter: unknown };
+    assert.equal(typeof rules.rules.default_action, 'string');
+    assert.ok(Array.isArray(rules.rules.rules));
+    assert.ok('geofilter' in rules);
+    const rulesTable = ctl('show', 'rules');
+    assert.equal(rulesTable.code, 0);
+    assert.match(rulesTable.stdout, new RegExp(`^default ${rules.rules.default_action}`, 'm'));
+    assert.match(rulesTable.stdout, /^geofilter: none$/m);
+
     const st = JSON.parse(ctl('--json', 'status').stdout) as Record<string, unknown>;
     const readable = ctl('status').stdout;
     assert.match(readable, /^fips\.enabled\s+false$/m, 'nested status facts get a line each');

@@ -293,3 +293,32 @@ test('GatewayAdmission tells its warn callback about shadowed lines, at start an
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('GatewayAdmission.reload(next): a reloaded configuration may name other rule files; a bad one keeps the old paths', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wg-geo-'));
+  let adm: GatewayAdmission | undefined;
+  try {
+    const a = path.join(dir, 'a.conf');
+    const b = path.join(dir, 'b.conf');
+    const rules = path.join(dir, 'rules.json');
+    fs.writeFileSync(a, 'block 192.0.2.0/24\n');
+    fs.writeFileSync(b, 'block 198.51.100.0/24\n');
+    fs.writeFileSync(rules, JSON.stringify({ default_action: 'accept', rules: [{ id: 'lab', type: 'prefix', remote_addr: '203.0.113.0/24', action: 'reject' }] }));
+    adm = new GatewayAdmission(gatewayConfig({ geofilterFile: a }));
+    assert.equal(adm.checkConnect('192.0.2.1').reason, 'geo_blocked');
+    adm.reload(gatewayConfig({ geofilterFile: b, admissionRules: rules }));
+    assert.equal(adm.checkConnect('192.0.2.1').allow, true, 'a.conf no longer in force');
+    assert.equal(adm.checkConnect('198.51.100.1').reason, 'geo_blocked');
+    assert.equal(adm.checkConnect('203.0.113.1').reason, 'rule_reject');
+    assert.throws(() => adm!.reload(gatewayConfig({ geofilterFile: path.join(dir, 'missing.conf') })), (e: unknown) => isWolfguardError(e, ErrorCodes.FILE_NOT_FOUND));
+    // The failed reload kept b.conf and rules.json, also for a later reload without arguments.
+    fs.writeFileSync(b, 'block 198.51.100.0/25\n');
+    adm.reload();
+    assert.equal(adm.checkConnect('198.51.100.200').allow, true);
+    assert.equal(adm.checkConnect('198.51.100.1').reason, 'geo_blocked');
+    assert.equal(adm.checkConnect('203.0.113.2').reason, 'rule_reject');
+  } finally {
+    adm?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

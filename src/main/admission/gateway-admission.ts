@@ -32,12 +32,12 @@ export interface LoginGuard {
 
 export class GatewayAdmission {
   readonly engine: AdmissionEngine;
-  readonly #rulesFile: string | undefined;
+  #rulesFile: string | undefined;
   readonly #timer: NodeJS.Timeout;
 
-  readonly #banScore: GatewayConfig['banScore'];
-  readonly #geofilterFile: string | undefined;
-  readonly #geoipDb: string | undefined;
+  #banScore: GatewayConfig['banScore'];
+  #geofilterFile: string | undefined;
+  #geoipDb: string | undefined;
   /** Kept across reloads so the metrics stay monotonic. */
   readonly geoCounters = new GeoCounters();
   #geo: GeoState | undefined;
@@ -129,10 +129,31 @@ export class GatewayAdmission {
     return this.#geo;
   }
 
-  /** Re-reads the rules file, geofilter-file and geoip-db; anything bad throws and the old ones all stay. */
-  reload(): AdmissionRules {
-    const rules = this.#readRules();
-    const geo = this.#readGeo();
+  /**
+   * Re-reads the rules file, geofilter-file and geoip-db — those named by
+   * `next` when given (a reloaded configuration may point elsewhere).
+   * Anything bad throws, and the old rules, files and paths all stay.
+   */
+  reload(next?: Pick<GatewayConfig, 'admissionRules' | 'banScore' | 'geofilterFile' | 'geoipDb'>): AdmissionRules {
+    const old = { rulesFile: this.#rulesFile, banScore: this.#banScore, geofilterFile: this.#geofilterFile, geoipDb: this.#geoipDb };
+    if (next !== undefined) {
+      this.#rulesFile = next.admissionRules;
+      this.#banScore = next.banScore;
+      this.#geofilterFile = next.geofilterFile;
+      this.#geoipDb = next.geoipDb;
+    }
+    let rules: AdmissionRules;
+    let geo: GeoState | undefined;
+    try {
+      rules = this.#readRules();
+      geo = this.#readGeo();
+    } catch (e) {
+      this.#rulesFile = old.rulesFile;
+      this.#banScore = old.banScore;
+      this.#geofilterFile = old.geofilterFile;
+      this.#geoipDb = old.geoipDb;
+      throw e;
+    }
     this.engine.replaceRules(rules);
     this.#applyGeo(geo);
     return rules;
