@@ -10,6 +10,7 @@ import { benchRtt } from './rtt/rtt';
 import { benchSmallPackets } from './tunnel/small-packets';
 import { benchMemory } from './memory/tunnels';
 import { benchGatewayHandshakes } from './tls/gateway-handshakes';
+import { benchDrops } from './tunnel/drops';
 
 const ROWS: Record<string, () => Promise<Table>> = {
   tls: benchTls,
@@ -21,7 +22,12 @@ const ROWS: Record<string, () => Promise<Table>> = {
   rtt: benchRtt,
   small: benchSmallPackets,
   memory: benchMemory,
+  // Diagnostic, not part of the default table: where an upload's packets are dropped.
+  drops: benchDrops,
 };
+
+/** Rows run only when named (diagnostics, not part of the comparison table). */
+const DIAGNOSTIC_ROWS = new Set(['drops']);
 
 async function main(): Promise<void> {
   const asked = process.argv.slice(2);
@@ -32,7 +38,7 @@ async function main(): Promise<void> {
   }
   pinSelf(1);
   const tables: Table[] = [];
-  for (const name of asked.length > 0 ? asked : Object.keys(ROWS)) {
+  for (const name of asked.length > 0 ? asked : Object.keys(ROWS).filter((r) => !DIAGNOSTIC_ROWS.has(r))) {
     process.stdout.write(`running ${name}...\n`);
     const t = await ROWS[name]!();
     process.stdout.write(`${renderMarkdown(t)}\n`);

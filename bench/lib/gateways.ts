@@ -1,6 +1,8 @@
 // The two gateways under comparison, started on one configuration file in a
 // bench topology (see netns-bench.ts): what every gateway-vs-ocserv row shares.
 import * as fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { processTree } from '../../test/helpers/reaper';
 import * as path from 'node:path';
 import { startOcserv, type OcservOptions } from '../../test/helpers/ocserv';
 import { startWolfguard } from '../../test/helpers/wolfguard';
@@ -50,6 +52,11 @@ export function gatewayConfig(env: BenchEnv, which: GatewayName, c: ConfigChoice
 export async function startGateway(env: BenchEnv, which: GatewayName, c: ConfigChoices = {}): Promise<RunningGateway> {
   const conf = gatewayConfig(env, which, c);
   const gw = which === 'wolfguard' ? await startWolfguard({ ...conf, workers: WOLFGUARD_SHARDS }) : await startOcserv(conf);
+  // BENCH_GATEWAY_CPUS (a taskset list, e.g. "0"): confine the gateway to
+  // those CPUs (every thread; ocserv's workers forked later inherit it), for
+  // the cores-vs-shards measurements of tuning.md. The client and load keep every core.
+  const cpus = process.env.BENCH_GATEWAY_CPUS;
+  if (cpus !== undefined && cpus !== '') for (const p of processTree(gw.pid)) execFileSync('taskset', ['-acp', cpus, String(p)], { stdio: 'ignore' });
   // perf/profile.sh attaches to each gateway as it comes up.
   const pidFile = process.env.BENCH_PID_FILE;
   if (pidFile !== undefined && pidFile !== '') fs.appendFileSync(pidFile, `${which} ${gw.pid}\n`);

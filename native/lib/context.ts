@@ -184,6 +184,16 @@ export class TlsContext {
     }
   }
 
+  /**
+   * Loads a newer CRL into the live context (a CRL file replaced by the CA):
+   * handshakes from now on are checked against it too.
+   */
+  reloadCrl(crl: PemSource): void {
+    const pem = readPem(crl, 'CRL');
+    const ret = this.native.loadCrl(pem);
+    if (ret !== WOLFSSL_SUCCESS) throw wolfError(ErrorCodes.TLS_BAD_CERT, `cannot load ${describe(crl, 'CRL')}`, ret);
+  }
+
   /** Releases the context; live connections keep it until they end. */
   close(): void {
     this.native.free();

@@ -37,6 +37,8 @@ export class TlsSocket extends Duplex {
   #psk: PskLookup | undefined;
   readonly #view: SessionView;
   #handshakeTimer: NodeJS.Timeout | undefined;
+  /** startTunnel() was called: the peer's bytes no longer come through the stream. */
+  #tunnel = false;
 
   /** Takes ownership of `fd` (a connected, non-blocking TCP socket) and starts the handshake. */
   constructor(context: TlsContext, fd: number, options: TlsSocketOptions = {}) {
@@ -80,6 +82,7 @@ export class TlsSocket extends Duplex {
     if (!conn) throw new WolfguardError(ErrorCodes.TLS_STATE, 'connection is closed');
     const r = conn.startTunnel(pump.native, options.maxQueueBytes ?? DEFAULT_TUNNEL_QUEUE_BYTES, options.head);
     if (r !== 1) throw new WolfguardError(ErrorCodes.TLS_STATE, `cannot start the tunnel (code ${r})`, { wolfsslCode: r });
+    this.#tunnel = true;
   }
 
   info() {
@@ -130,6 +133,12 @@ export class TlsSocket extends Duplex {
         }
         case EventKind.END:
           this.push(null);
+          // A tunnel's stream is read by nobody (Node's http leaves an
+          // upgraded socket neither flowing nor paused), so 'end', and with
+          // it 'close', would never come: a client that closed without a
+          // DISCONNECT kept its session "connected" until the dead-peer
+          // timer. A tunnel has no half-open state worth keeping: close now.
+          if (this.#tunnel) this.destroy();
           return undefined;
         case EventKind.ERROR:
           this.#keepStats();

@@ -4,11 +4,15 @@
 #include <wolfssl/wolfcrypt/hmac.h>
 
 #include <errno.h>
+#include <linux/sockios.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 namespace wg {
@@ -33,6 +37,30 @@ static constexpr size_t kReadAhead = 2 * (16384 + 256);
 // A DTLS record cannot exceed this (2^14 plaintext + expansion); used as the
 // receive size so no datagram is ever truncated.
 static constexpr int kMaxDatagram = 65535;
+
+// Overload hand-back. openconnect's CSTP loop reads records until the socket
+// is empty and writes the packets to its TUN only then: a server that keeps
+// its socket non-empty (offered load above what the client decrypts) gets
+// nothing delivered until the flood ends (measured: 5 of 46,506 packets
+// during a 3 s flood of 200-byte packets, bench/tunnel/stall.ts). Once a
+// tunnel drops for a full queue, the gateway stops writing to it until the
+// peer has acknowledged and read everything (nothing in our send queue, its
+// window back near the largest it advertised), checking after kDrainPollMs
+// and then at doubling intervals, and resumes after kDrainMaxPauseMs
+// whatever the peer says.
+static constexpr uint64_t kDrainPollMs = 1;
+// The poll interval doubles up to this while a pause lasts: a peer that
+// stops reading altogether costs ~20 checks a second, not 1,000.
+static constexpr uint64_t kDrainPollMaxMs = 50;
+static constexpr uint64_t kDrainMaxPauseMs = 1000;
+// WOLFGUARD_OVERLOAD_PAUSE=0 turns the hand-back off (for side-by-side measurements).
+static bool OverloadPauseOn() {
+  static const bool on = [] {
+    const char* v = std::getenv("WOLFGUARD_OVERLOAD_PAUSE");
+    return v == nullptr || std::strcmp(v, "0") != 0;
+  }();
+  return on;
+}
 
 // recvmmsg()/sendmmsg() batch: one wakeup of a DTLS tunnel takes up to this
 // many datagrams per syscall (openconnect sends one record per datagram).
@@ -665,7 +693,34 @@ void Connection::DoReadRecords() {
   }
 }
 
+// True when the peer has everything we sent and has read it: no byte of
+// ours unacknowledged or unsent, and its receive window back within 1/8 of
+// the largest it advertised.
+bool Connection::PeerCaughtUp() {
+  int queued = 0;
+  if (ioctl(fd_, SIOCOUTQ, &queued) != 0) return true;
+  // glibc's struct tcp_info stops before tcpi_snd_wnd (Linux 6.2+); the
+  // kernel's layout is ABI (fields are only appended), so read it by offset.
+  constexpr size_t kSndWndOffset = 228;
+  uint8_t ti[256];
+  socklen_t len = sizeof(ti);
+  if (getsockopt(fd_, IPPROTO_TCP, TCP_INFO, ti, &len) != 0 || len < kSndWndOffset + sizeof(uint32_t)) return queued == 0;
+  uint32_t wnd;
+  std::memcpy(&wnd, ti + kSndWndOffset, sizeof(wnd));
+  if (wnd > peerWndMax_) peerWndMax_ = wnd;
+  return queued == 0 && wnd >= peerWndMax_ - peerWndMax_ / 8;
+}
+
 void Connection::DoFlush() {
+  if (drainPause_) {
+    uint64_t now = uv_now(Instance(env_)->loop);
+    if (!PeerCaughtUp() && now - drainPauseStart_ < kDrainMaxPauseMs) {
+      drainPollMs_ = std::min(drainPollMs_ * 2, kDrainPollMaxMs);
+      if (timer_ != nullptr && !readScheduled_) uv_timer_start(timer_, OnTimer, drainPollMs_, 0);
+      return;
+    }
+    drainPause_ = false;
+  }
   if (!SendCorked()) return;
   if (corkFailed_) {
     Fail(-1, std::string("write failed: ") + std::strerror(lastErrno_));
@@ -711,7 +766,8 @@ void Connection::UpdatePoll() {
   int ev = 0;
   if (state_ == State::kHandshake) ev |= UV_READABLE;
   if (state_ == State::kOpen && reading_) ev |= UV_READABLE;
-  if (wantWrite_ || !outq_.empty() || txCorkOff_ < txCork_.size()) ev |= UV_WRITABLE;
+  // While paused for an overloaded peer the timer polls instead (writable would fire at once).
+  if ((wantWrite_ || !outq_.empty() || txCorkOff_ < txCork_.size()) && !drainPause_) ev |= UV_WRITABLE;
   if (ev == pollEvents_) return;
   pollEvents_ = ev;
   if (ev == 0)
@@ -777,6 +833,14 @@ int Connection::WriteOrQueue(const uint8_t* d, size_t n, bool droppable) {
   if (!outq_.empty() || (!cork_ && txCorkOff_ < txCork_.size())) {
     if (droppable && maxQueue_ > 0 && outqBytes_ + n > maxQueue_) {
       txDrops_++;
+      if (!dtls_ && !drainPause_ && OverloadPauseOn()) {
+        drainPause_ = true;
+        drainPauses_++;
+        drainPauseStart_ = uv_now(Instance(env_)->loop);
+        drainPollMs_ = kDrainPollMs;
+        if (timer_ != nullptr && !readScheduled_) uv_timer_start(timer_, OnTimer, drainPollMs_, 0);
+        UpdatePoll();
+      }
       return -2;
     }
     outq_.emplace_back(d, d + n);
@@ -1073,6 +1137,7 @@ Napi::Value Connection::Stats(const Napi::CallbackInfo& info) {
   o.Set("framesIn", Napi::Number::New(env, static_cast<double>(framesIn_)));
   o.Set("framesOut", Napi::Number::New(env, static_cast<double>(framesOut_)));
   o.Set("txDrops", Napi::Number::New(env, static_cast<double>(txDrops_)));
+  o.Set("drainPauses", Napi::Number::New(env, static_cast<double>(drainPauses_)));
   o.Set("sendCalls", Napi::Number::New(env, static_cast<double>(sendCalls_)));
   o.Set("recvCalls", Napi::Number::New(env, static_cast<double>(recvCalls_)));
   o.Set("dataFramesIn", Napi::Number::New(env, static_cast<double>(dataIn_)));

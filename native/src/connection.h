@@ -50,6 +50,13 @@ class Connection : public Napi::ObjectWrap<Connection> {
 
   // Tunnel mode (called by the shard's Pump).
   bool Tunneling() const { return tunnel_ && !Dead(); }
+  // Paused for an overloaded peer (its queue is full): the pump drops a packet
+  // for it here, before copying it into a frame that would be dropped anyway.
+  bool DropIfPaused() {
+    if (!drainPause_) return false;
+    txDrops_++;
+    return true;
+  }
   void QueueFrame(uint8_t type, const uint8_t* payload, size_t len);  // batched until FlushBatch
   void FlushBatch();
   void DetachPump() { pump_ = nullptr; }
@@ -168,6 +175,15 @@ class Connection : public Napi::ObjectWrap<Connection> {
   size_t maxQueue_ = 0;           // bound on outq_ for tunnel packets (slow clients drop)
   uint64_t lastRx_ = 0;           // loop time (ms) of the last frame from the peer
   uint64_t framesIn_ = 0, framesOut_ = 0, txDrops_ = 0, dpdAnswered_ = 0;
+  // Overload hand-back (CSTP tunnels): set when a frame is dropped because the
+  // queue is full; writing then waits until the peer has read what it was
+  // sent (PeerCaughtUp), so its receive queue empties once (see DoFlush).
+  bool drainPause_ = false;
+  uint32_t peerWndMax_ = 0;       // largest receive window the peer advertised
+  uint64_t drainPauseStart_ = 0;  // loop time (ms) the current pause began
+  uint64_t drainPollMs_ = 1;      // current check interval of the pause
+  uint64_t drainPauses_ = 0;
+  bool PeerCaughtUp();
   uint64_t dataIn_ = 0;
   std::vector<uint8_t> rxAhead_;  // TLS read-ahead (see IoRecv)
   size_t rxOff_ = 0, rxEnd_ = 0;  // DATA frames from the peer (idle-timeout looks at these)

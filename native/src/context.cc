@@ -18,12 +18,19 @@ static WOLFSSL_METHOD* ChooseMethod(bool dtls, bool server, int minV, int maxV) 
   return server ? wolfDTLS_server_method() : wolfDTLS_client_method();
 }
 
-static int TicketCb(WOLFSSL*, unsigned char keyName[WOLFSSL_TICKET_NAME_SZ], unsigned char iv[WOLFSSL_TICKET_IV_SZ],
+static int TicketCb(WOLFSSL* ssl, unsigned char keyName[WOLFSSL_TICKET_NAME_SZ], unsigned char iv[WOLFSSL_TICKET_IV_SZ],
                     unsigned char mac[WOLFSSL_TICKET_MAC_SZ], int enc, unsigned char* ticket, int inLen,
                     int* outLen, void* userCtx) {
   auto* self = static_cast<Context*>(userCtx);
   if (self == nullptr) return WOLFSSL_TICKET_RET_FATAL;
-  return self->TicketCrypt(keyName, iv, mac, enc, ticket, inLen, outLen);
+  int ret = self->TicketCrypt(keyName, iv, mac, enc, ticket, inLen, outLen);
+  // TLS 1.3 resumes only on RET_OK (wolfSSL treats RET_CREATE as a refused
+  // PSK there) and sends a fresh ticket after every handshake anyway, so a
+  // ticket under the previous key is simply accepted. TLS 1.2 keeps CREATE:
+  // it resumes and issues a ticket under the current key.
+  if (ret == WOLFSSL_TICKET_RET_CREATE && ssl != nullptr && wolfSSL_version(ssl) == TLS1_3_VERSION)
+    ret = WOLFSSL_TICKET_RET_OK;
+  return ret;
 }
 
 Napi::Function Context::DefineClass(Napi::Env env) {

@@ -135,6 +135,7 @@ Connection* Pump::Lookup(const uint8_t* pkt, size_t n, const uint8_t** dst, size
 }
 
 void Pump::Queue(Connection* c, const uint8_t* pkt, size_t n, std::vector<Connection*>& dirty) {
+  if (c->DropIfPaused()) return;
   c->QueueFrame(cstp::kData, pkt, n);
   if (!c->inDirty_) {
     c->inDirty_ = true;

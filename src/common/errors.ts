@@ -32,6 +32,8 @@ export const ErrorCodes = {
   ADMISSION_DENIED: 'WG_ADMISSION_DENIED',
   ADMISSION_BAN_LIST_FULL: 'WG_ADMISSION_BAN_LIST_FULL',
   AUTH_FAILED: 'WG_AUTH_FAILED',
+  // shared cluster state (Redis)
+  STATE_UNAVAILABLE: 'WG_STATE_UNAVAILABLE',
   // generic argument validation at API boundaries
   INVALID_ARGUMENT: 'WG_INVALID_ARGUMENT',
 } as const;

@@ -24,6 +24,8 @@ import { startAdminServer, type AdminServer } from './admin/server';
 import { startDtlsDispatch, type DtlsDispatch } from './dtls-dispatch';
 import { startMetrics, type MetricsServer } from './metrics';
 import { randomBytes } from '../../native/lib';
+import { clusterFromConfig, clusterLoginGuard } from './state/cluster-setup';
+import type { ClusterSessions } from './state/cluster-sessions';
 import { createLogger, type Logger } from '../common/log';
 import { envInt } from '../common/env';
 import { negotiateMtu } from '../protocol/mtu';
@@ -121,8 +123,9 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   let admission: GatewayAdmission | undefined;
   let dtls: DtlsDispatch | undefined;
   let metrics: MetricsServer | undefined;
+  let cluster: ClusterSessions | undefined;
   try {
-    admission = new GatewayAdmission(cfg);
+    admission = new GatewayAdmission(cfg, { warn: (m) => log.warn({ file: cfg.geofilterFile }, m) });
     const adm = admission;
     if (gatewayAddr.ipv4) ip(['addr', 'add', `${gatewayAddr.ipv4}/${cfg.ipv4Pool!.prefix}`, 'dev', tun.name]);
     if (gatewayAddr.ipv6) ip(['-6', 'addr', 'add', `${gatewayAddr.ipv6}/${cfg.ipv6Pool!.prefix}`, 'dev', tun.name, 'nodad']);
@@ -142,8 +145,22 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       cookieTimeoutMs: cfg.cookieTimeout * 1000,
       sessionTimeoutMs: cfg.sessionTimeout ? cfg.sessionTimeout * 1000 : null,
       random: randomBytes,
+      persistentCookies: cfg.persistentCookies === true,
     });
     const auth = opts.authenticator ?? passwordAuthenticator(cfg);
+    // state = redis://...: sessions, leases, limits and bans shared with other nodes (src/main/state).
+    let svcRef: SessionService | undefined;
+    const setup = clusterFromConfig(cfg, {
+      registry,
+      pool: ipPool,
+      hasIpv4: pools.v4 !== undefined,
+      engine: adm.engine,
+      banNotes: adm.banNotes,
+      random: randomBytes,
+      log: { info: (m, f) => log.info(f ?? {}, m), warn: (m, f) => log.warn(f ?? {}, m), error: (m, f) => log.error(f ?? {}, m) },
+      dropped: (id) => void svcRef?.drop(id),
+    });
+    cluster = setup?.cluster;
     const svc = new SessionService(registry, auth, (shard, m) => pool?.post(shard, m), {
       login: (user, peer, ok, reason) => {
         metrics?.logins.inc({ result: ok ? 'ok' : 'failed' });
@@ -151,8 +168,13 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
         else log.warn({ user, peer, reason }, 'login refused');
       },
       ended: (e) => log.info({ user: e.session.user, session: e.session.id, reason: e.reason }, 'session ended'),
-    }, adm.loginGuard());
+    }, cluster ? clusterLoginGuard(adm.loginGuard(), cluster) : adm.loginGuard(), cluster);
     service = svc;
+    svcRef = svc;
+    if (setup) {
+      await setup.cluster.start();
+      log.info({ state: setup.where, node: setup.cluster.store.nodeId, up: setup.cluster.store.up }, 'cluster state in Redis');
+    }
     const table = new RouteTable(routes);
     pool = new ShardPool({
       workers,
@@ -189,12 +211,13 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     }
     const metricsListen = process.env.WOLFGUARD_METRICS || cfg.metricsListen;
     if (metricsListen) {
-      metrics = await startMetrics(metricsListen, { service: svc, pool, admission: adm });
+      const clu = cluster;
+      metrics = await startMetrics(metricsListen, { service: svc, pool, admission: adm, stateUp: () => (clu ? clu.store.up : true) });
       log.info({ port: metrics.port }, `metrics on http://${metricsListen}/metrics`);
     }
     // occtl-socket-group: its members may use the admin socket too (the group is resolved like run-as-group).
     const socketGid = cfg.adminSocketGroup !== undefined ? identityFromSystem('root', cfg.adminSocketGroup).gid : undefined;
-    if (cfg.adminSocket) admin = await startAdminServer(cfg.adminSocket, { service: svc, pool, workers, admission: adm, startedAt: Date.now(), status: { fips: fipsInfo }, ...(socketGid !== undefined ? { socketGid } : {}), ...(opts.onStopRequest ? { stop: opts.onStopRequest } : {}) });
+    if (cfg.adminSocket) admin = await startAdminServer(cfg.adminSocket, { service: svc, pool, workers, admission: adm, startedAt: Date.now(), status: { fips: fipsInfo }, ...(cluster ? { cluster } : {}), ...(socketGid !== undefined ? { socketGid } : {}), ...(opts.onStopRequest ? { stop: opts.onStopRequest } : {}) });
     // Ports bound, TUN open, sockets made: root is no longer needed (src/main/privileges.ts).
     if (cfg.runAsUser !== undefined) {
       const who = identityFromSystem(cfg.runAsUser, cfg.runAsGroup);
@@ -214,6 +237,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     await metrics?.close();
     await admin?.close();
     service?.close();
+    await cluster?.close();
     admission?.close();
     await pool?.close();
     for (const fd of [...owned, ...wakeFds]) closeFd(fd);
@@ -226,6 +250,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   const adm = admission;
   const dt = dtls;
   const me = metrics;
+  const cl = cluster;
   let current = cfg;
   let stopped = false;
   const stopGw = async (): Promise<void> => {
@@ -236,6 +261,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     await me?.close();
     await ad?.close();
     s.close();
+    await cl?.close();
     adm.close();
     await p.close();
     for (const fd of wakeFds) closeFd(fd);
@@ -256,6 +282,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       current = applied;
       s.registry.configure({ cookieTimeoutMs: applied.cookieTimeout * 1000, sessionTimeoutMs: applied.sessionTimeout ? applied.sessionTimeout * 1000 : null });
       adm.engine.configureSessions({ maxClients: applied.maxClients, maxSameClients: applied.maxSameClients, pendingTtlMs: applied.cookieTimeout * 1000 });
+      cl?.configure({ maxClients: applied.maxClients, maxSameClients: applied.maxSameClients }, applied.cookieTimeout * 1000);
       p.reconfigure(applied);
       return kept;
     },
@@ -275,7 +302,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
 const DRAIN_POLL_MS = 200;
 
 /** What a reload cannot change on a running gateway. */
-const RESTART_ONLY: ReadonlyArray<keyof GatewayConfig> = ['tcpPort', 'udpPort', 'listenHost', 'serverCert', 'serverKey', 'caCert', 'auth', 'ipv4Pool', 'ipv6Pool', 'device', 'ciphers', 'adminSocket', 'adminSocketGroup', 'admissionRules', 'geofilterFile', 'geoipDb', 'metricsListen'];
+const RESTART_ONLY: ReadonlyArray<keyof GatewayConfig> = ['tcpPort', 'udpPort', 'listenHost', 'serverCert', 'serverKey', 'caCert', 'auth', 'ipv4Pool', 'ipv6Pool', 'device', 'ciphers', 'adminSocket', 'adminSocketGroup', 'metricsListen', 'state', 'nodeId'];
 
 /** Runs the gateway in the foreground until SIGINT/SIGTERM. */
 export async function runGateway(cfg: GatewayConfig, opts: GatewayOptions = {}): Promise<void> {
@@ -290,20 +317,23 @@ export async function runGateway(cfg: GatewayConfig, opts: GatewayOptions = {}):
   // SIGHUP: re-read the configuration file and the admission rules; sessions,
   // bans and rates are kept (users are re-read whenever their file changes).
   const onHup = () => {
+    // The admission files the new configuration names (the old ones when it cannot be read).
+    let sources: GatewayConfig | undefined;
     // stat, not existsSync: access(2) ignores the capabilities kept after a privilege drop.
     if (cfg.source !== EMBEDDED_SOURCE && fs.statSync(cfg.source, { throwIfNoEntry: false }) !== undefined) {
       try {
         const { config: next, warnings } = loadConfigFile(cfg.source);
         for (const w of warnings) log.warn(w);
         const kept = gw.reload(next);
+        sources = next;
         log.info({ file: cfg.source, needRestart: kept }, kept.length > 0 ? `configuration reloaded; ${kept.join(', ')} take effect at the next start` : 'configuration reloaded');
       } catch (e) {
         log.error({ err: (e as Error).message }, 'configuration not reloaded; the old one stays');
       }
     }
     try {
-      gw.admission.reload();
-      log.info({ file: cfg.admissionRules }, 'admission rules reloaded');
+      gw.admission.reload(sources);
+      log.info({ file: sources?.admissionRules ?? cfg.admissionRules, geofilter: sources?.geofilterFile ?? cfg.geofilterFile }, 'admission rules reloaded');
     } catch (e) {
       log.error({ err: (e as Error).message }, 'admission rules not reloaded; the old ones stay');
     }

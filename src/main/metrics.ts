@@ -14,6 +14,8 @@ export interface MetricsContext {
   service: SessionService;
   pool: ShardPool;
   admission: GatewayAdmission;
+  /** Whether the cluster state store is reachable (always true with the in-process state). */
+  stateUp?: () => boolean;
 }
 
 export interface MetricsServer {
@@ -52,6 +54,17 @@ export async function startMetrics(listen: string, ctx: MetricsContext): Promise
       for (const [state, v] of Object.entries(n)) this.set({ state }, v);
     },
   });
+  const stateUp = ctx.stateUp;
+  if (stateUp) {
+    new Gauge({
+      name: 'wolfguard_state_store_up',
+      help: '1 when the state store (Redis with state = redis://...) is reachable, 0 when new logins are refused for want of it',
+      registers: [reg],
+      collect() {
+        this.set(stateUp() ? 1 : 0);
+      },
+    });
+  }
   new Gauge({
     name: 'wolfguard_main_event_loop_lag_seconds',
     help: 'Main thread event-loop delay, p99 since the last scrape',

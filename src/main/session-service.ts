@@ -9,6 +9,7 @@ import type { AuthBackend } from './auth/backend';
 import { LoginFlows, type LoginSubmission } from './auth/login-flow';
 import { effectiveNetwork, loadSupConfig, type SupConfigDirs } from './auth/sup-config';
 import { randomBytes } from '../../native/lib/wolfcrypt';
+import type { ClusterSessions } from './state/cluster-sessions';
 
 /** How often sessions are checked for cookie and session timeouts. */
 export const EXPIRE_CHECK_MS = 1000;
@@ -47,6 +48,8 @@ function verifyBackend(auth: Authenticator): AuthBackend {
   };
 }
 
+type ConnectMessage = Extract<FromShard, { type: 'connect' }>;
+
 type SessionNetwork = Pick<TunnelSession, 'routes' | 'noRoutes' | 'dns' | 'group'>;
 
 export interface SessionEvents {
@@ -66,9 +69,12 @@ export class SessionService {
   readonly #setup: LoginSetup | undefined;
   /** Per-session routes/DNS/group from config-per-user/-group, by session id. */
   readonly #network = new Map<string, SessionNetwork>();
+  /** Shared cluster state (state = redis://...); undefined = this node is the whole truth. */
+  readonly #cluster: ClusterSessions | undefined;
 
-  constructor(registry: SessionRegistry, auth: Authenticator, post: (shard: number, m: ToShard) => void, events: SessionEvents = {}, guard?: LoginGuard) {
+  constructor(registry: SessionRegistry, auth: Authenticator, post: (shard: number, m: ToShard) => void, events: SessionEvents = {}, guard?: LoginGuard, cluster?: ClusterSessions) {
     this.#guard = guard;
+    this.#cluster = cluster;
     this.#registry = registry;
     this.#post = post;
     this.#events = events;
@@ -89,16 +95,11 @@ export class SessionService {
       case 'login':
         void this.#login(m);
         return;
-      case 'connect': {
-        const r = this.#registry.connect(m.cookie, { shard: m.shard, conn: m.conn }, Date.now(), m.local);
-        if (!r.ok) {
-          this.#post(m.shard, { type: 'reply', id: m.id, result: { ok: false, status: 401, reason: r.reason } });
-          return;
-        }
-        if (r.displaced) this.#post(r.displaced.shard, { type: 'kick', conn: r.displaced.conn, reason: 'session reconnected on another connection' });
-        this.#post(m.shard, { type: 'reply', id: m.id, result: { ok: true, session: { ...tunnelView(r.session), ...this.#network.get(r.session.id) } } });
+      case 'connect':
+        // Only a cookie unknown here asks the cluster: the single-node path stays synchronous.
+        if (this.#cluster && this.#registry.byCookie(m.cookie) === undefined) void this.#connectFromCluster(m, this.#cluster);
+        else this.#connect(m);
         return;
-      }
       case 'tunnel-closed': {
         const e = this.#registry.closed(m.sessionId, { shard: m.shard, conn: m.conn }, m.logout, Date.now());
         if (e) this.#ended(e);
@@ -106,6 +107,34 @@ export class SessionService {
       }
       default:
     }
+  }
+
+  #connect(m: ConnectMessage): void {
+    const r = this.#registry.connect(m.cookie, { shard: m.shard, conn: m.conn }, Date.now(), m.local);
+    if (!r.ok) {
+      this.#post(m.shard, { type: 'reply', id: m.id, result: { ok: false, status: 401, reason: r.reason } });
+      return;
+    }
+    if (r.displaced) this.#post(r.displaced.shard, { type: 'kick', conn: r.displaced.conn, reason: 'session reconnected on another connection' });
+    this.#post(m.shard, { type: 'reply', id: m.id, result: { ok: true, session: { ...tunnelView(r.session), ...this.#network.get(r.session.id) } } });
+  }
+
+  /** A client of another node (or of this node before a restart) reconnects here with its cookie. */
+  async #connectFromCluster(m: ConnectMessage, cluster: ClusterSessions): Promise<void> {
+    const c = await cluster.claim(m.cookie, Date.now());
+    if (c.kind === 'unavailable') {
+      this.#post(m.shard, { type: 'reply', id: m.id, result: { ok: false, status: 503, reason: 'cluster state unavailable' } });
+      return;
+    }
+    if (c.kind === 'adopted' && !this.#network.has(c.session.id)) this.#remember(c.session.id, c.session.user, c.group);
+    this.#connect(m);
+  }
+
+  /** Another node took the session over: it ends here without touching the cluster state. */
+  drop(sessionId: string): boolean {
+    const e = this.#registry.end(sessionId, 'replaced');
+    if (e) this.#ended(e);
+    return e !== undefined;
   }
 
   /** Closes a session's tunnel connection; the session and its cookie stay (admin "disconnect"). */
@@ -136,6 +165,7 @@ export class SessionService {
     if (m.context !== undefined) sub.context = m.context;
     if (m.secondaryPassword !== undefined) sub.secondaryPassword = m.secondaryPassword;
     if (m.group !== undefined) sub.group = m.group;
+    if (m.cert !== undefined) sub.cert = m.cert;
     let user = this.#flows.userOf(sub, now) ?? m.username;
     let result: LoginReply;
     try {
@@ -156,7 +186,7 @@ export class SessionService {
           result = { ok: false, reason: r.reason };
         } else {
           this.#guard?.succeeded(r.user);
-          const l = this.#registry.login(r.user, r.groups, m.peer, Date.now());
+          const l = this.#cluster ? await this.#cluster.login(r.user, r.groups, m.peer, r.group, Date.now()) : this.#registry.login(r.user, r.groups, m.peer, Date.now());
           if (l.ok) this.#remember(l.session.id, r.user, r.group);
           result = l.ok ? { ok: true, cookie: l.session.cookie, user: r.user } : l;
         }
@@ -186,6 +216,7 @@ export class SessionService {
 
   #ended(e: Ended): void {
     this.#network.delete(e.session.id);
+    this.#cluster?.ended(e);
     if (e.kick) this.#post(e.kick.shard, { type: 'kick', conn: e.kick.conn, reason: e.reason, notify: true });
     this.#events.ended?.(e);
   }

@@ -3,7 +3,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { closeFd } from '../../native/lib';
+import { closeFd, newTicketKey } from '../../native/lib';
 import { envInt } from '../common/env';
 import type { FromShard, MeshConfig, PeerInfo, ShardConfig, ShardStats, ToShard } from '../workers/messages';
 import type { GatewayConfig } from './config/types';
@@ -20,6 +20,8 @@ export interface ShardPoolOptions {
   tunFds?: number[];
   /** The data-plane mesh each shard's pump joins. */
   mesh?: MeshConfig[];
+  /** Milliseconds between TLS ticket-key rotations (default TICKET_KEY_ROTATE_MS; 0 = never). */
+  ticketKeyRotateMs?: number;
   /** Everything a shard sends besides its own bookkeeping (login, connect, tunnel-closed). */
   onMessage?: (m: FromShard) => void;
   /**
@@ -48,6 +50,13 @@ export const SHARD_STOP_GRACE_MS = 2000;
 export const SHARD_RESTART_BACKOFF_MS = 1000;
 /** A shard answers a stats request at its next loop turn; one that takes a second is stuck. */
 export const SHARD_STATS_TIMEOUT_MS = 1000;
+/**
+ * How often the shards' shared TLS ticket key is replaced. The previous key
+ * still decrypts (and the client gets a fresh ticket), so a ticket lives for
+ * one to two periods at most, whatever lifetime wolfSSL advertises; a stolen
+ * key opens no session older than that.
+ */
+export const TICKET_KEY_ROTATE_MS = 60 * 60 * 1000;
 
 export function defaultWorkerCount(): number {
   return envInt('WOLFGUARD_WORKERS', Math.max(1, os.availableParallelism()));
@@ -58,16 +67,26 @@ export class ShardPool {
   #forward: ((m: FromShard) => void) | undefined;
   readonly #statsWaiters = new Map<number, (s: ShardStats) => void>();
   #nextStats = 1;
+  // One set of ticket keys for every shard: the acceptor spreads a client's
+  // reconnects over the shards, and each must resume what another issued.
+  #ticketKeys: Uint8Array[] = [newTicketKey()];
+  #ticketTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ShardPoolOptions) {
     this.#forward = options.onMessage;
     const n = options.workers ?? defaultWorkerCount();
+    const rotateMs = options.ticketKeyRotateMs ?? TICKET_KEY_ROTATE_MS;
+    if (rotateMs > 0) {
+      this.#ticketTimer = setInterval(() => this.rotateTicketKeys(), rotateMs);
+      this.#ticketTimer.unref();
+    }
     for (let i = 0; i < n; i++) {
       const cfg: ShardConfig = {
         shard: i,
         certFile: options.certFile,
         keyFile: options.keyFile,
         handshakeTimeoutMs: options.handshakeTimeoutMs ?? 30_000,
+        ticketKeys: this.#ticketKeys,
       };
       if (options.gateway) cfg.gateway = options.gateway;
       if (options.tunFds?.[i] !== undefined) cfg.tunFd = options.tunFds[i];
@@ -117,6 +136,15 @@ export class ShardPool {
     for (const s of this.#shards) {
       s.cfg.gateway = gateway;
       s.worker.postMessage({ type: 'config', gateway } satisfies ToShard);
+    }
+  }
+
+  /** A new current ticket key for every shard (and shards restarted later); the old one stays as the previous. */
+  rotateTicketKeys(): void {
+    this.#ticketKeys = [newTicketKey(), this.#ticketKeys[0]!];
+    for (const s of this.#shards) {
+      s.cfg.ticketKeys = this.#ticketKeys;
+      s.worker.postMessage({ type: 'ticket-keys', keys: this.#ticketKeys } satisfies ToShard);
     }
   }
 
@@ -215,6 +243,7 @@ export class ShardPool {
   /** Asks each shard to stop (closing its tunnels), then ends the threads. */
   async close(): Promise<void> {
     this.#closing = true;
+    clearInterval(this.#ticketTimer);
     for (const s of this.#shards) s.worker.postMessage({ type: 'stop' } satisfies ToShard);
     await Promise.all(
       this.#shards.map(

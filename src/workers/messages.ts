@@ -47,7 +47,13 @@ export interface DtlsHandoffMessage {
   hello: Uint8Array;
 }
 
-export type ToShard = AdoptMessage | KickMessage | ReplyMessage | DtlsHandoffMessage | { type: 'stats'; id: number } | { type: 'crash' } | { type: 'config'; gateway: GatewayConfig } | { type: 'stop' };
+export type ToShard = AdoptMessage | KickMessage | ReplyMessage | DtlsHandoffMessage | { type: 'stats'; id: number } | { type: 'crash' } | { type: 'config'; gateway: GatewayConfig } | TicketKeysMessage | { type: 'stop' };
+
+/** New TLS session-ticket keys (current first, then the previous one), the same for every shard. */
+export interface TicketKeysMessage {
+  type: 'ticket-keys';
+  keys: Uint8Array[];
+}
 
 /**
  * Tunnels whose DTLS channel is up, the data packets they received, the frames
@@ -111,7 +117,8 @@ export interface LoginNextRound {
 }
 
 /** A failure with `next` is not a failure yet: the login needs another round (shards that do not know `next` fail closed). */
-export type LoginReply = { ok: true; cookie: string; user: string } | { ok: false; reason: string; next?: LoginNextRound };
+/** `status` 503: the gateway cannot take logins now (cluster state unavailable); absent = 401. */
+export type LoginReply = { ok: true; cookie: string; user: string } | { ok: false; reason: string; next?: LoginNextRound; status?: 503 };
 export type ConnectReply = { ok: true; session: TunnelSession } | { ok: false; status: 401 | 503; reason: string };
 
 export interface LoginRequest {
@@ -127,6 +134,8 @@ export interface LoginRequest {
   secondaryPassword?: string;
   /** The group the client chose (<group-select> / group_list). */
   group?: string;
+  /** The client certificate wolfSSL verified in this connection's handshake (certificate login). */
+  cert?: import('../main/auth/cert-fields').CertIdentity;
 }
 
 export interface ConnectRequest {
@@ -182,4 +191,10 @@ export interface ShardConfig {
   tunFd?: number;
   /** Netmask of the IPv4 pool and prefix of the IPv6 pool, as the client must be told. */
   mesh?: MeshConfig;
+  /**
+   * TLS session-ticket keys shared by every shard (48 bytes each, current
+   * first): a ticket one shard issued resumes on any other. Absent: each
+   * shard's context keeps its own keys and resumes only its own tickets.
+   */
+  ticketKeys?: Uint8Array[];
 }

@@ -8,7 +8,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { TlsContext, TlsSocket, TunnelPump, closeFd } from '../../native/lib';
 import type { FromShard, PeerInfo, ShardConfig, ToShard } from './messages';
 import { routeRequest } from './http-routes';
-import { createAuthRoutes } from './auth-routes';
+import { certificateOf, createAuthRoutes } from './auth-routes';
+import { certMode } from '../main/auth/cert-backend';
+import { watchCrl } from './crl-watch';
 import { LoginMessages } from '../protocol/auth-xml';
 import { MainRpc } from './rpc';
 import { TunnelManager } from './tunnels';
@@ -26,7 +28,21 @@ const gw = config.gateway;
 
 const ctxOptions: ConstructorParameters<typeof TlsContext>[0] = { role: 'server', cert: { file: config.certFile }, key: { file: config.keyFile } };
 if (gw?.ciphers) ctxOptions.ciphers = gw.ciphers;
+// Certificate login: ask every client for a certificate but let those without
+// one finish the handshake (password users, and a 401 rather than a TLS alert
+// for the rest); one that is presented must verify against ca-cert and the CRL.
+const certLogin = gw && gw.caCert !== undefined ? certMode(gw.auth, gw.enableAuth) : undefined;
+if (gw && certLogin) {
+  ctxOptions.ca = { file: gw.caCert! };
+  if (gw.crl !== undefined) ctxOptions.crl = { file: gw.crl };
+  ctxOptions.verifyPeer = 'optional';
+}
+// Worker messages deliver Buffers as plain Uint8Arrays.
+const ticketKeys = (keys: Uint8Array[]) => ({ keys: keys.map((k) => Buffer.from(k.buffer, k.byteOffset, k.byteLength)) });
+// The pool's shared keys: a ticket from any shard resumes here (wolfSSL's own keys are per context).
+if (config.ticketKeys) ctxOptions.tickets = ticketKeys(config.ticketKeys);
 const ctx = new TlsContext(ctxOptions);
+if (gw && certLogin && gw.crl !== undefined) watchCrl(ctx, gw.crl, (message) => send({ type: 'error', shard: config.shard, message }));
 // A shard restarted after the privilege drop inherited the main thread's
 // capabilities (read with them the key just above); it needs none now.
 shedThreadCapabilities();
@@ -50,7 +66,7 @@ if (gw && config.tunFd !== undefined) {
   tunnels = new TunnelManager(tmOptions);
 }
 
-const routesFor = gw ? createAuthRoutes({ rpc, loginMessage: LoginMessages.USERNAME_PASSWORD, ...(gw.banner !== undefined ? { banner: gw.banner } : {}), ...(gw.selectGroups ? { groups: gw.selectGroups } : {}), ...(gw.defaultSelectGroup !== undefined ? { defaultGroup: gw.defaultSelectGroup } : {}) }) : routeRequest;
+const routesFor = gw ? createAuthRoutes({ rpc, loginMessage: LoginMessages.USERNAME_PASSWORD, ...(gw.banner !== undefined ? { banner: gw.banner } : {}), ...(gw.selectGroups ? { groups: gw.selectGroups } : {}), ...(gw.defaultSelectGroup !== undefined ? { defaultGroup: gw.defaultSelectGroup } : {}), ...(certLogin ? { certificate: { mode: certLogin, identity: (req: http.IncomingMessage) => certificateOf(req.socket as unknown as TlsSocket) } } : {}) }) : routeRequest;
 // Limits (src/main/limits.ts); a shard without a gateway config (tests) keeps the pool's handshake timeout.
 const limits = effectiveLimits(gw);
 const handshakeTimeoutMs = gw ? limits.handshakeTimeout * 1000 : config.handshakeTimeoutMs;
@@ -122,6 +138,9 @@ port.on('message', (m: ToShard) => {
       return;
     case 'config':
       tunnels?.setConfig(m.gateway);
+      return;
+    case 'ticket-keys':
+      ctx.setTickets(ticketKeys(m.keys));
       return;
     case 'crash':
       // Test hook: an uncaught error, as a bug would throw one.

@@ -49,6 +49,7 @@ test('gateway protocol: login, CONNECT, tunnel traffic, bad input, reconnect, lo
     assert.ok((o.burstAnswered as number) >= 1, 'the first ones get through');
     assert.ok((o.burstAnswered as number) + (o.burstRefused as number) <= 12, 'no refused hello was answered');
     assert.equal(o.pingAfterBurst, true, 'the session keeps working');
+    assert.equal(o.silentDrop, true, `a client closing without DISCONNECT is dropped at once and its connection released: ${JSON.stringify(o.silentSeen)}`);
     assert.equal(o.initForm, true, 'auth-request form with username/password');
     assert.equal(o.cookieIssued, true);
     assert.equal(o.completeBody, true);

@@ -36,6 +36,8 @@ async function udpExchange(sock: dgram.Socket, d: Buffer): Promise<Buffer[]> {
   return got;
 }
 const GW6 = 'fd00:78::1';
+/** How soon a silently closed tunnel must be seen as dropped (the dead-peer timer would take dpd × 3). */
+const SILENT_DROP_MS = 3000;
 
 function isEchoReply(f: { type: number; payload: Buffer }, seq: number): boolean {
   const p = f.payload;
@@ -225,6 +227,22 @@ async function main(): Promise<void> {
     out.unbannedRefused = await CstpTestClient.refused(gw.port, '127.0.0.3');
     out.badBan = await admin(sock, 'POST', '/bans?prefix=10.0.0.1/8');
     fresh.close();
+    // 6b. A client that goes away without a word (FIN, no DISCONNECT): its
+    // session is dropped and its tunnel released at once, not at the
+    // dead-peer timer (Node's http leaves an upgraded socket's stream unread,
+    // so the end of the stream alone never closed it).
+    const silentEnd = Date.now() + SILENT_DROP_MS;
+    out.silentDrop = false;
+    while (Date.now() < silentEnd) {
+      const ss = (await admin(sock, 'GET', '/sessions')).body as Array<{ ipv4?: string; state: string }>;
+      const tunnels = ((await admin(sock, 'GET', '/shards')).body as Array<{ tunnels: number }>).reduce((n, x) => n + x.tunnels, 0);
+      out.silentSeen = { state: ss.find((x) => x.ipv4 === freshV4)?.state, tunnels };
+      if (ss.find((x) => x.ipv4 === freshV4)?.state === 'dropped' && tunnels === 0) {
+        out.silentDrop = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
 
     // 7. max-same-clients = 2: ten parallel logins of carol over both shards make exactly 2 sessions.
     const tries = await Promise.all(

@@ -66,6 +66,8 @@ export interface OcservOptions {
   extra?: string[];
   /** An OTP users file (liboath format): auth = "plain[passwd=...,otp=FILE]". */
   otpFile?: string;
+  /** auth lines (values, quoted as written) replacing the default plain one, e.g. ['"certificate"']. */
+  auth?: string[];
   readyTimeoutMs?: number;
 }
 
@@ -111,7 +113,7 @@ export function ocservConfig(opts: OcservOptions): string {
   const dir = path.resolve(opts.dir);
   const udp = opts.udpPort ?? opts.port;
   const lines = [
-    `auth = "plain[passwd=${path.join(dir, 'ocpasswd')}${opts.otpFile === undefined ? '' : `,otp=${path.resolve(opts.otpFile)}`}]"`,
+    ...(opts.auth ?? [`"plain[passwd=${path.join(dir, 'ocpasswd')}${opts.otpFile === undefined ? '' : `,otp=${path.resolve(opts.otpFile)}`}]"`]).map((a) => `auth = ${a}`),
     `tcp-port = ${opts.port}`,
     ...(udp === 0 ? [] : [`udp-port = ${udp}`]),
     'run-as-user = nobody',

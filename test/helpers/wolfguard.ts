@@ -44,7 +44,8 @@ function gatewayCli(): string {
 
 export function adminRequest<T>(socketPath: string, method: string, p: string): Promise<{ status: number; body: T }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, method, path: p }, (res) => {
+    // agent: false: no idle keep-alive connection left on the gateway, whose fd count tests compare.
+    const req = http.request({ socketPath, method, path: p, agent: false }, (res) => {
       let t = '';
       res.on('data', (d: Buffer) => (t += d.toString()));
       res.on('end', () => {

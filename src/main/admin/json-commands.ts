@@ -24,12 +24,14 @@ export function executeCommand(ctx: AdminContext, cmd: JsonCommand, now = Date.n
         const b = adm.engine.ban(cmd.ip, now, cmd.seconds === undefined ? Infinity : cmd.seconds * MS_PER_SECOND);
         if (cmd.reason !== undefined && cmd.reason !== '') adm.banNotes.set(b.prefix, cmd.reason);
         else adm.banNotes.delete(b.prefix);
+        ctx.cluster?.banned(b.prefix, b.until, cmd.reason);
         return ok({ ip: b.prefix, until: isoOrNull(b.until), ...(cmd.reason !== undefined ? { reason: cmd.reason } : {}) });
       }
       case 'unblock_ip': {
         const prefix = formatPrefix(parsePrefix(cmd.ip));
         const had = adm.engine.unban(cmd.ip);
         adm.banNotes.delete(prefix);
+        ctx.cluster?.unbanned(prefix);
         return had ? ok({ ip: prefix }) : errorReply(`${prefix} is not blocked`, cmd.command, cmd.id);
       }
       case 'reload_rules': {

@@ -30,6 +30,7 @@ import type { SessionService } from '../session-service';
 import type { ShardPool } from '../shard-pool';
 import type { GatewayAdmission } from '../admission/gateway-admission';
 import { isWolfguardError } from '../../common/errors';
+import { formatPrefix, parsePrefix } from '../../common/address';
 
 export interface AdminServer {
   path: string;
@@ -48,6 +49,8 @@ export interface AdminContext {
   stop?: () => void;
   /** Numeric group that may use the socket too (mode 0660); absent: root only (0600). */
   socketGid?: number;
+  /** Shared cluster state: bans and unbans made here are applied on every node. */
+  cluster?: { banned(prefix: string, until: number, reason?: string): void; unbanned(prefix: string): void };
 }
 
 /** Largest request body the admin socket reads (commands have none). */
@@ -215,11 +218,15 @@ async function route(ctx: AdminContext, req: http.IncomingMessage): Promise<[num
         const secs = url.searchParams.get('seconds');
         if (secs !== null && !/^\d{1,9}$/.test(secs)) return [400, { error: 'seconds must be a whole number' }];
         const b = adm.engine.ban(prefix, now, secs === null ? Infinity : Number(secs) * 1000);
+        ctx.cluster?.banned(b.prefix, b.until);
         return [200, { prefix: b.prefix }];
       }
       if (req.method === 'POST' && p === '/unban') {
         const prefix = url.searchParams.get('prefix') ?? '';
-        if (!adm.engine.unban(prefix)) return [404, { error: `${prefix} is not banned` }];
+        const had = adm.engine.unban(prefix);
+        // Lifted cluster-wide even when this node did not have it (a ban another node could not share yet).
+        ctx.cluster?.unbanned(formatPrefix(parsePrefix(prefix)));
+        if (!had) return [404, { error: `${prefix} is not banned` }];
         const live = new Set(adm.engine.listBans(now).map((b) => b.prefix));
         for (const k of adm.banNotes.keys()) if (!live.has(k)) adm.banNotes.delete(k);
         return [200, { ok: true }];

@@ -4,6 +4,7 @@
 // flow (login-flow.ts) ties rounds together, scores failures and makes the
 // session. RADIUS or PAM would plug in here as more AuthBackends.
 import type { AuthField } from '../../protocol/auth-xml';
+import type { CertIdentity } from './cert-fields';
 
 export interface AuthPrompt {
   /** The <message> above the form, e.g. "Please enter your OTP password." */
@@ -20,6 +21,8 @@ export interface AuthAnswer {
   /** Every field the client sent, by name. */
   fields: Readonly<Record<string, string>>;
   peer: string;
+  /** The client certificate verified in this connection's handshake, if any. */
+  cert?: CertIdentity;
 }
 
 export type AuthStep =
@@ -36,6 +39,8 @@ export interface AuthBackend {
   readonly name: string;
   /** A login of `user` begins; the first answer carries the password of the first form. */
   start(user: string): AuthConversation;
+  /** Certificate backends: the user name a certificate carries (used when the client typed none). */
+  userFromCertificate?(id: CertIdentity): string | undefined;
 }
 
 /** ocserv's second-factor prompt and field (worker-auth.c OC_LOGIN_FORM_INPUT_PASSWORD_CTR). */

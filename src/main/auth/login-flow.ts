@@ -10,6 +10,7 @@
 // of the user's groups; none (or the default-select-group name) means the
 // user's first group.
 import type { AuthBackend, AuthConversation, AuthPrompt } from './backend';
+import type { CertIdentity } from './cert-fields';
 
 /** Bytes of randomness in a login context. */
 export const CONTEXT_BYTES = 16;
@@ -26,6 +27,8 @@ export interface LoginSubmission {
   group?: string;
   fields?: Readonly<Record<string, string>>;
   peer: string;
+  /** The verified client certificate of the connection the submission came on. */
+  cert?: CertIdentity;
 }
 
 export type FlowResult =
@@ -67,7 +70,14 @@ export class LoginFlows {
   userOf(s: LoginSubmission, nowMs: number): string | undefined {
     const p = s.context === undefined ? undefined : this.#pending.get(s.context);
     if (p && p.expiresAt > nowMs && p.peer === s.peer) return p.user;
-    return s.username === '' ? undefined : s.username;
+    const user = this.#typedOrCertUser(s);
+    return user === '' ? undefined : user;
+  }
+
+  /** The typed user name; without one, the certificate's (certificate login). */
+  #typedOrCertUser(s: LoginSubmission): string {
+    if (s.username !== undefined && s.username !== '') return s.username;
+    return (s.cert && this.#o.backend.userFromCertificate?.(s.cert)) ?? '';
   }
 
   async submit(s: LoginSubmission, nowMs: number): Promise<FlowResult> {
@@ -77,14 +87,15 @@ export class LoginFlows {
       this.#pending.delete(s.context!);
       if (p.peer !== s.peer) return { kind: 'fail', user: p.user, reason: 'login context used from another address' };
     } else {
-      const user = s.username ?? '';
-      if (user === '') return { kind: 'fail', user: '', reason: 'no user name' };
+      const user = this.#typedOrCertUser(s);
+      if (user === '') return { kind: 'fail', user: '', reason: noUserReason(this.#o.backend, s) };
       p = { conv: this.#o.backend.start(user), user, group: s.group, peer: s.peer, expiresAt: 0 };
     }
     const group = p.group ?? s.group;
     const answer = { username: p.user, fields: s.fields ?? {}, peer: s.peer } as Parameters<AuthConversation['answer']>[0];
     if (s.password !== undefined) answer.password = s.password;
     if (s.secondaryPassword !== undefined) answer.secondaryPassword = s.secondaryPassword;
+    if (s.cert !== undefined) answer.cert = s.cert;
     const step = await p.conv.answer(answer, nowMs);
     if (step.kind === 'fail') return { kind: 'fail', user: p.user, reason: step.reason };
     if (step.kind === 'continue') {
@@ -104,6 +115,12 @@ export class LoginFlows {
   sweep(nowMs: number): void {
     for (const [k, p] of this.#pending) if (p.expiresAt <= nowMs) this.#pending.delete(k);
   }
+}
+
+/** Why a submission names nobody: certificate backends say whether a certificate was there at all. */
+function noUserReason(backend: AuthBackend, s: LoginSubmission): string {
+  if (!backend.userFromCertificate) return 'no user name';
+  return s.cert ? 'no user name, and none in the client certificate' : 'no user name and no client certificate';
 }
 
 /** The user's groups with the chosen one first; fails when the user is not in the chosen group. */

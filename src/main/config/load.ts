@@ -9,6 +9,9 @@ import { FAMILY_V4, FAMILY_V6, formatAddress } from '../../common/address';
 import { LIMIT_KEYS, LIMIT_RANGES } from '../limits';
 import { ErrorCodes, WolfguardError, isWolfguardError } from '../../common/errors';
 import { AuthSpecError, parseAuthSpec } from './auth-spec';
+import { parseCertOid } from '../auth/cert-backend';
+import { parseStateUrl } from '../state/state-url';
+import { isValidNodeId } from '../state/store';
 import { IGNORED_OCSERV_KEYS, IMPLEMENTED_KEYS, suggestKey } from './ocserv-keys';
 import { tokenizeConfig, type ConfigToken } from './ocserv-syntax';
 import type { AuthMethod, GatewayConfig, Ipv4Pool, Ipv6Pool } from './types';
@@ -56,7 +59,7 @@ export interface LoadedConfig {
 }
 
 const SINGLE_KEYS_WITH_ERROR_ON_REPEAT = new Set(['server-cert', 'server-key']);
-const MULTI_KEYS = new Set(['auth', 'route', 'no-route', 'dns', 'ipv4-dns', 'ipv6-dns', 'select-group']);
+const MULTI_KEYS = new Set(['auth', 'enable-auth', 'route', 'no-route', 'dns', 'ipv4-dns', 'ipv6-dns', 'select-group']);
 
 class Reader {
   readonly warnings: string[] = [];
@@ -366,6 +369,8 @@ export function parseConfig(text: string, opts: ParseOptions): LoadedConfig {
   if (auth.some((a) => a.kind === 'certificate') && !caT) {
     throw r.fail(r.all('auth').find((t) => /^\s*certificate/i.test(t.value)) ?? r.all('auth')[0], 'certificate authentication needs ca-cert');
   }
+  const enableAuth = readEnableAuth(r);
+  if (enableAuth.length > 0 && !caT) throw r.fail(r.all('enable-auth')[0]!, 'certificate authentication needs ca-cert');
   const ipv4Pool = readIpv4Pool(r);
   const ipv6Pool = readIpv6Pool(r);
   if (!ipv4Pool && !ipv6Pool) throw missing(r, 'ipv4-network', 'no address pool: set ipv4-network (and/or ipv6-network)');
@@ -461,7 +466,64 @@ export function parseConfig(text: string, opts: ParseOptions): LoadedConfig {
   if (admin !== undefined) config.adminSocket = admin;
   readGroupKeys(r, config);
   readHardeningKeys(r, config);
+  readCertificateKeys(r, config, enableAuth);
+  readClusterKeys(r, config);
   return { config, warnings: r.warnings };
+}
+
+/** enable-auth lines: alternatives sufficient on their own; ocserv allows certificate, gssapi and oidc, wolfguard certificate. */
+function readEnableAuth(r: Reader): AuthMethod[] {
+  const out: AuthMethod[] = [];
+  for (const t of r.all('enable-auth')) {
+    const m = r.value(t, parseAuthSpec);
+    if (m.kind !== 'certificate') throw r.fail(t, `enable-auth supports only "certificate" (a password method belongs in auth)`);
+    if (!out.some((o) => o.kind === m.kind)) out.push(m);
+  }
+  return out;
+}
+
+/** crl, cert-user-oid, cert-group-oid (issue 6), and persistent-cookies. */
+function readCertificateKeys(r: Reader, config: GatewayConfig, enableAuth: AuthMethod[]): void {
+  if (enableAuth.length > 0) config.enableAuth = enableAuth;
+  const certLogin = enableAuth.length > 0 || config.auth.some((a) => a.kind === 'certificate');
+  // ocserv refuses to start without it; wolfguard reads the CN, as most client certificates carry the user there.
+  if (certLogin && !r.get('cert-user-oid')) r.warnings.push(`${config.source}: cert-user-oid is not set; the user name is read from the certificate's CN (2.5.4.3)`);
+  const crlT = r.get('crl');
+  if (crlT) config.crl = r.filePath(crlT);
+  const userT = r.get('cert-user-oid');
+  if (userT) {
+    config.certUserOid = r.value(userT, (v) => {
+      const p = parseCertOid(v, true);
+      if (!p.ok) throw new ValueError(p.message);
+      return p.oid;
+    });
+  }
+  const groupT = r.get('cert-group-oid');
+  if (groupT) {
+    config.certGroupOid = r.value(groupT, (v) => {
+      const p = parseCertOid(v, false);
+      if (!p.ok) throw new ValueError(p.message);
+      return p.oid;
+    });
+  }
+  if (r.get('persistent-cookies')) config.persistentCookies = optionalBool(r, 'persistent-cookies', false);
+}
+
+/** state and node-id (issue 9): checked now, so a typo in the URL is a start-up error. */
+function readClusterKeys(r: Reader, config: GatewayConfig): void {
+  const stateT = r.get('state');
+  if (stateT) {
+    const spec = r.value(stateT, (v) => parseStateUrl(v));
+    if (spec.kind !== 'local') config.state = stateT.value.trim();
+  }
+  const nodeT = r.get('node-id');
+  if (nodeT) {
+    config.nodeId = r.value(nodeT, (v) => {
+      const id = v.trim();
+      if (!isValidNodeId(id)) throw new ValueError('expected 1 to 64 letters, digits, ".", "_" or "-"');
+      return id;
+    });
+  }
 }
 
 /** Privilege drop, FIPS mode and resource limits (issue 10); ranges in src/main/limits.ts. */

@@ -73,6 +73,15 @@ export const IMPLEMENTED_KEYS: ReadonlySet<string> = new Set([
   'max-header-size',
   'max-pending-handshakes',
   'tunnel-queue-bytes',
+  // Certificate login and cookies (issue 6).
+  'enable-auth',
+  'crl',
+  'cert-user-oid',
+  'cert-group-oid',
+  'persistent-cookies',
+  // Several gateways sharing state (issue 9), ours.
+  'state',
+  'node-id',
 ]);
 
 /** ocserv keys wolfguard does not act on: read, warned about, ignored. */
@@ -84,8 +93,6 @@ export const IGNORED_OCSERV_KEYS: ReadonlySet<string> = new Set([
   'camouflage',
   'camouflage_realm',
   'camouflage_secret',
-  'cert-group-oid',
-  'cert-user-oid',
   'cgroup',
   'chroot-dir',
   'cisco-client-compat',
@@ -94,13 +101,11 @@ export const IGNORED_OCSERV_KEYS: ReadonlySet<string> = new Set([
   'compression',
   'compression-algo-priority',
   'connect-script',
-  'crl',
   'custom-header',
   'debug-no-secmod-stats',
   'deny-roaming',
   'dh-params',
   'disconnect-script',
-  'enable-auth',
   'expose-iroutes',
   'host-update-script',
   'included-http-headers',
@@ -121,7 +126,6 @@ export const IGNORED_OCSERV_KEYS: ReadonlySet<string> = new Set([
   'no-compress-limit',
   'ocsp-response',
   'output-buffer',
-  'persistent-cookies',
   'pid-file',
   'pin-file',
   'ping-leases',

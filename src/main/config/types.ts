@@ -43,6 +43,16 @@ export interface GatewayConfig {
   /** ca-cert: CA for client certificates. */
   caCert?: string;
   auth: AuthMethod[];
+  /** enable-auth: methods sufficient on their own besides `auth` (ocserv; only "certificate" here). */
+  enableAuth?: AuthMethod[];
+  /** crl: revoked client certificates (PEM), checked with ca-cert. */
+  crl?: string;
+  /** cert-user-oid: where a certificate's user name is (dotted OID or "SAN(rfc822name)"); default CN. */
+  certUserOid?: string;
+  /** cert-group-oid: the DN attribute whose values are the user's groups. */
+  certGroupOid?: string;
+  /** persistent-cookies: a logout leaves the cookie valid until the cookie timeout (ocserv; default false). */
+  persistentCookies?: boolean;
   ipv4Pool: Ipv4Pool | null;
   ipv6Pool: Ipv6Pool | null;
   /** route = ... (split include); "default" entries are dropped (full tunnel). */
@@ -114,6 +124,10 @@ export interface GatewayConfig {
   fips?: boolean;
   /** Resource limits (ours; src/main/limits.ts has the defaults); unset = default. */
   limits?: Partial<GatewayLimits>;
+  /** state: where shared state lives ("local" or a Redis URL, src/main/state/state-url.ts); undefined = local. */
+  state?: string;
+  /** node-id: this gateway's name in the cluster state; undefined = host name and pid. */
+  nodeId?: string;
   /** Keys read but not acted on (known ocserv keys we do not implement), for a warning each. */
   ignoredKeys: string[];
 }

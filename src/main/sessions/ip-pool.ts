@@ -80,6 +80,17 @@ export class IpPool {
     this.#free.push(lease);
   }
 
+  /**
+   * Marks a lease given out elsewhere (the cluster state leased it to a
+   * session this node adopts). False when it is out of range or already in use here.
+   */
+  claim(lease: number): boolean {
+    if (!Number.isInteger(lease) || lease < FIRST_CLIENT_LEASE || lease >= this.capacity || this.#inUse[lease]) return false;
+    this.#inUse[lease] = 1;
+    this.#used++;
+    return true;
+  }
+
   isLeased(lease: number): boolean {
     return this.#inUse[lease] === 1;
   }

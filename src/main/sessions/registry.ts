@@ -75,6 +75,8 @@ export interface RegistryOptions {
   /** Longest life of a session from its login; null = unlimited. */
   sessionTimeoutMs: number | null;
   random: (n: number) => Buffer;
+  /** persistent-cookies: a logout leaves the session's cookie valid until the cookie timeout, as a drop does. */
+  persistentCookies?: boolean;
 }
 
 export class SessionRegistry {
@@ -141,6 +143,24 @@ export class SessionRegistry {
   }
 
   /**
+   * Takes in a session made or kept elsewhere (the cluster state: a login
+   * this node stored there, or a client of another node reconnecting here)
+   * with its own id, cookie, addresses and DTLS App-ID. False when its id,
+   * cookie or App-ID is already here or its lease is taken locally.
+   */
+  adopt(session: SessionRecord, now: number): boolean {
+    const key = cookieKey(session.cookie);
+    if (this.#byId.has(session.id) || this.#byCookie.has(key) || this.#byAppId.has(session.dtlsAppId)) return false;
+    if (!this.#opts.pool.claim(session.addresses.lease)) return false;
+    // The cluster already counted it; the local slot keeps local counts and releases in step.
+    this.#opts.limits.reserve(session.user, session.id, now);
+    this.#byCookie.set(key, session);
+    this.#byAppId.set(session.dtlsAppId, session);
+    this.#byId.set(session.id, session);
+    return true;
+  }
+
+  /**
    * A CONNECT with `cookie` arrived on (shard, conn). A session already
    * connected elsewhere is moved: the old connection is returned to be closed
    * (a client that reconnects after a network change).
@@ -168,7 +188,7 @@ export class SessionRegistry {
   closed(sessionId: string, ref: ConnectionRef, logout: boolean, now: number): Ended | undefined {
     const s = this.#byId.get(sessionId);
     if (!s || s.shard !== ref.shard || s.conn !== ref.conn) return undefined;
-    if (logout) return this.#end(s, 'logout');
+    if (logout && this.#opts.persistentCookies !== true) return this.#end(s, 'logout');
     if (s.state === 'connected') {
       s.state = 'dropped';
       s.since = now;

@@ -7,6 +7,7 @@ import type { GatewayConfig } from '../config/types';
 import type { Authenticator } from '../session-service';
 import { PlainBackend } from '../auth/plain-backend';
 import { OtpChecker } from '../auth/otp-checker';
+import { certMode, certificateBackendFor } from '../auth/cert-backend';
 import type { SupConfigDirs } from '../auth/sup-config';
 import type { AuthBackend } from '../auth/backend';
 import { OathFile } from './oath-file';
@@ -14,17 +15,22 @@ import { PasswordFile, verifyUser } from './password-file';
 
 export function passwordAuthenticator(cfg: GatewayConfig): Authenticator {
   const plain = cfg.auth.find((a) => a.kind === 'plain');
+  const cert = certMode(cfg.auth, cfg.enableAuth);
   if (!plain || plain.kind !== 'plain') {
-    throw new WolfguardError(ErrorCodes.CONFIG_INVALID, 'only auth = "plain[passwd=FILE]" is implemented so far; certificate login is not');
+    if (cert !== 'certificate') throw new WolfguardError(ErrorCodes.CONFIG_INVALID, 'auth needs plain[passwd=FILE] or certificate');
+    // Certificate only: there is no password a one-round check could accept.
+    return { verify: async () => ({ ok: false }), setup: loginSetup(cfg, certificateBackendFor(cfg, cert)) };
   }
   const file = new PasswordFile(plain.passwd);
   const otp = plain.otp === undefined ? undefined : new OtpChecker(new OathFile(plain.otp));
   return {
     async verify(user, password) {
+      // A one-round password check cannot see the certificate that mode also needs.
+      if (cert === 'certificate+password') return { ok: false };
       const r = await verifyUser(file, user, password);
       return r.ok ? { ok: true, groups: [...r.groups] } : { ok: false };
     },
-    setup: loginSetup(cfg, new PlainBackend(file, otp)),
+    setup: loginSetup(cfg, cert ? certificateBackendFor(cfg, cert, new PlainBackend(file, otp)) : new PlainBackend(file, otp)),
   };
 }
 
