@@ -27,6 +27,7 @@ export interface NativeContext {
   setVerify(mode: 0 | 1 | 2): number;
   setCipherList(list: string): number;
   setSessionCache(enabled: boolean, timeoutSec: number): number;
+  setGroups(groups: number[]): number;
   setTickets(enabled: boolean): number;
   setTicketKeys(current: Buffer, previous?: Buffer): number;
   setPskIdentityHint(hint: string): number;
@@ -67,7 +68,7 @@ export interface NativeConnection {
   shutdown(): void;
   destroy(): void;
   exportKeyingMaterial(length: number, label: string, context?: Uint8Array): Buffer | number;
-  info(): { version: string; cipher: string | null; resumed: boolean } | null;
+  info(): { version: string; cipher: string | null; resumed: boolean; group: string | null } | null;
   peerCertificates(): Buffer[];
   setPskServer(hint?: string): number;
   setPskClient(identity: string, key: Uint8Array): number;

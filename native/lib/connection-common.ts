@@ -14,6 +14,8 @@ export interface SessionInfo {
   cipher: string | null;
   /** True when the handshake resumed an earlier session. */
   resumed: boolean;
+  /** Key-exchange group in wolfSSL's naming ('SECP256R1', 'X25519', ...); null when there was none (plain PSK, static RSA). */
+  group: string | null;
 }
 
 /** Synchronous PSK lookup: the client's identity in, the key (or undefined: reject) out. */

@@ -30,6 +30,12 @@ export interface ContextOptions {
   verifyPeer?: 'none' | 'optional' | 'require';
   /** wolfSSL or IANA suite names separated by ':'; every name must be known. */
   ciphers?: string;
+  /**
+   * Key-exchange groups allowed, preferred first (TLS 1.3 key shares and TLS
+   * 1.2 ECDHE curves alike); default: wolfSSL's list. fips = true passes
+   * FIPS_GROUPS.
+   */
+  groups?: readonly KeyExchangeGroup[];
   /** Server session-ID cache (TLS 1.2 resumption). */
   sessionCache?: { enabled: boolean; timeoutSec?: number };
   /**
@@ -49,6 +55,16 @@ export interface ContextOptions {
    */
   legacyResume?: boolean;
 }
+
+/** IANA TLS named-group ids (RFC 8446 §4.2.7, RFC 8422). */
+export const GROUP_IDS = {
+  'P-256': 23,
+  'P-384': 24,
+  'P-521': 25,
+  X25519: 29,
+  X448: 30,
+} as const;
+export type KeyExchangeGroup = keyof typeof GROUP_IDS;
 
 const WOLFSSL_SUCCESS = 1;
 const TICKET_KEY_BYTES = 48; // 16-byte key name + 32-byte AES-256 key
@@ -132,6 +148,7 @@ export class TlsContext {
       if (!(verify in modes)) throw invalidArgument(`verifyPeer must be none, optional or require`);
       native.setVerify(modes[verify]);
       if (options.ciphers !== undefined) this.setCiphers(options.ciphers);
+      if (options.groups !== undefined) this.setGroups(options.groups);
       if (options.sessionCache) {
         const ret = native.setSessionCache(options.sessionCache.enabled, options.sessionCache.timeoutSec ?? 0);
         if (ret !== WOLFSSL_SUCCESS) throw wolfError(ErrorCodes.TLS_CONTEXT, 'cannot configure the session cache', ret);
@@ -167,6 +184,16 @@ export class TlsContext {
     }
     const ret = this.native.setCipherList(names.join(':'));
     if (ret !== WOLFSSL_SUCCESS) throw wolfError(ErrorCodes.TLS_BAD_CIPHER, `cipher list rejected: ${list}`, ret);
+  }
+
+  private setGroups(groups: readonly KeyExchangeGroup[]): void {
+    if (groups.length === 0) throw invalidArgument('groups must be a non-empty list');
+    const unknown = groups.filter((g) => !Object.hasOwn(GROUP_IDS, g));
+    if (unknown.length > 0) {
+      throw invalidArgument(`unknown key-exchange group(s): ${unknown.map(String).join(', ')} (known: ${Object.keys(GROUP_IDS).join(', ')})`);
+    }
+    const ret = this.native.setGroups(groups.map((g) => GROUP_IDS[g]));
+    if (ret !== WOLFSSL_SUCCESS) throw wolfError(ErrorCodes.TLS_CONTEXT, `key-exchange groups not available in this wolfSSL: ${groups.join(', ')}`, ret);
   }
 
   setTickets(tickets: boolean | { keys: Buffer[] }): void {

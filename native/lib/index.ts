@@ -1,8 +1,8 @@
 // The typed face of the native addon.
 export { addon, EventKind } from './addon';
 export type { NativeAddon, NativeSessionHandle, PumpStats, ConnectionStats } from './addon';
-export { TlsContext, availableCiphers, newTicketKey } from './context';
-export type { ContextOptions, PemSource, ProtocolVersion, TlsVersion, DtlsVersion } from './context';
+export { TlsContext, availableCiphers, newTicketKey, GROUP_IDS } from './context';
+export type { ContextOptions, KeyExchangeGroup, PemSource, ProtocolVersion, TlsVersion, DtlsVersion } from './context';
 export { TlsSocket, DEFAULT_TUNNEL_QUEUE_BYTES } from './tls-socket';
 export type { TunnelOptions } from './tls-socket';
 export { TunnelPump, openTun, addressBytes, createWakeFd, routeLease } from './tun';

@@ -178,6 +178,16 @@ Connection::Connection(const Napi::CallbackInfo& info) : ObjectWrap<Connection>(
     ThrowWolfSSL(env, "wolfSSL_new", MEMORY_E);
     return;
   }
+  if (!ctx_->groups().empty()) {
+    std::vector<int> groups = ctx_->groups();  // wolfSSL_set_groups takes a non-const array
+    int ret = wolfSSL_set_groups(ssl_, groups.data(), static_cast<int>(groups.size()));
+    if (ret != WOLFSSL_SUCCESS) {
+      wolfSSL_free(ssl_);
+      ssl_ = nullptr;
+      ThrowWolfSSL(env, "wolfSSL_set_groups", ret);
+      return;
+    }
+  }
   wolfSSL_SSLSetIORecv(ssl_, RecvCb);
   wolfSSL_SSLSetIOSend(ssl_, SendCb);
   wolfSSL_SetIOReadCtx(ssl_, this);
@@ -1045,6 +1055,9 @@ Napi::Value Connection::Info(const Napi::CallbackInfo& info) {
   const char* cipher = wolfSSL_get_cipher_name(ssl_);
   o.Set("cipher", cipher ? Napi::String::New(env, cipher) : env.Null());
   o.Set("resumed", Napi::Boolean::New(env, wolfSSL_session_reused(ssl_) == 1));
+  // The (EC)DHE group of the key exchange ("SECP256R1", "X25519", ...), null for plain PSK or static RSA.
+  const char* group = wolfSSL_get_curve_name(ssl_);
+  o.Set("group", group ? Napi::String::New(env, group) : env.Null());
   return o;
 }
 

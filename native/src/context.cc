@@ -45,6 +45,7 @@ Napi::Function Context::DefineClass(Napi::Env env) {
           InstanceMethod<&Context::SetVerify>("setVerify"),
           InstanceMethod<&Context::SetCipherList>("setCipherList"),
           InstanceMethod<&Context::SetSessionCache>("setSessionCache"),
+          InstanceMethod<&Context::SetGroups>("setGroups"),
           InstanceMethod<&Context::SetTickets>("setTickets"),
           InstanceMethod<&Context::SetTicketKeys>("setTicketKeys"),
           InstanceMethod<&Context::SetPskIdentityHint>("setPskIdentityHint"),
@@ -167,6 +168,29 @@ Napi::Value Context::SetCipherList(const Napi::CallbackInfo& info) {
   std::string list;
   if (!Alive(info) || !ArgString(info, 0, &list)) return info.Env().Undefined();
   return Napi::Number::New(info.Env(), wolfSSL_CTX_set_cipher_list(ctx_, list.c_str()));
+}
+
+// (groups: number[]) — IANA named-group ids, preferred first, validated in
+// TypeScript. The context keeps them for TLS 1.3 key shares, but a TLS 1.2
+// server only intersects the client's supported_groups with a list set on
+// the WOLFSSL object itself (TLSX_SupportedCurve_Parse), so each connection
+// copies them (Connection constructor). Returns a wolfSSL code.
+Napi::Value Context::SetGroups(const Napi::CallbackInfo& info) {
+  if (!Alive(info)) return info.Env().Undefined();
+  if (info.Length() < 1 || !info[0].IsArray()) return Napi::Number::New(info.Env(), BAD_FUNC_ARG);
+  Napi::Array a = info[0].As<Napi::Array>();
+  std::vector<int> groups;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value v = a.Get(i);
+    if (!v.IsNumber()) return Napi::Number::New(info.Env(), BAD_FUNC_ARG);
+    int64_t g = v.As<Napi::Number>().Int64Value();
+    if (g <= 0 || g > 0xffff) return Napi::Number::New(info.Env(), BAD_FUNC_ARG);
+    groups.push_back(static_cast<int>(g));
+  }
+  if (groups.empty() || groups.size() > WOLFSSL_MAX_GROUP_COUNT) return Napi::Number::New(info.Env(), BAD_FUNC_ARG);
+  int ret = wolfSSL_CTX_set_groups(ctx_, groups.data(), static_cast<int>(groups.size()));
+  if (ret == WOLFSSL_SUCCESS) groups_ = std::move(groups);
+  return Napi::Number::New(info.Env(), ret);
 }
 
 // (enabled, timeoutSeconds). wolfSSL's server session cache is one

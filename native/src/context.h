@@ -5,6 +5,8 @@
 
 #include <wolfssl/wolfcrypt/aes.h>
 
+#include <vector>
+
 namespace wg {
 
 // Ticket keys: a 16-byte name (sent in clear inside the ticket so the right
@@ -36,6 +38,9 @@ class Context : public Napi::ObjectWrap<Context> {
   bool dtls() const { return dtls_; }
   bool server() const { return server_; }
   const uint8_t* cookieSecret() const { return cookieSecret_; }
+  // Key-exchange groups every connection of this context is restricted to
+  // (empty: wolfSSL's defaults). See SetGroups.
+  const std::vector<int>& groups() const { return groups_; }
 
   // Called from wolfSSL's ticket callback on this context's thread.
   int TicketCrypt(uint8_t keyName[16], uint8_t iv[16], uint8_t mac[32], int enc,
@@ -50,6 +55,7 @@ class Context : public Napi::ObjectWrap<Context> {
   Napi::Value SetVerify(const Napi::CallbackInfo& info);
   Napi::Value SetCipherList(const Napi::CallbackInfo& info);
   Napi::Value SetSessionCache(const Napi::CallbackInfo& info);
+  Napi::Value SetGroups(const Napi::CallbackInfo& info);
   Napi::Value SetTickets(const Napi::CallbackInfo& info);
   Napi::Value SetTicketKeys(const Napi::CallbackInfo& info);
   Napi::Value SetPskIdentityHint(const Napi::CallbackInfo& info);
@@ -66,6 +72,7 @@ class Context : public Napi::ObjectWrap<Context> {
   TicketKey ticketKeys_[2];  // [0] current (encrypts), [1] previous
   WC_RNG rng_;
   bool rngReady_ = false;
+  std::vector<int> groups_;
 };
 
 }  // namespace wg

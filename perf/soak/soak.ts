@@ -137,6 +137,8 @@ export async function runSoak(o: SoakOptions, onProgress: (line: string) => void
       ipv4Pool: POOL4,
       routes: [topo.lan.prefix],
       workers: 2,
+      // The churn holds `tunnels` sessions at once; the helper's default max-clients (128, ocserv's example) would refuse the rest.
+      maxClients: o.tunnels + o.concurrency,
       // Ban points off: one address logging in 100,000 times is the soak, not an attack.
       extra: ['max-ban-score = 0'],
     });

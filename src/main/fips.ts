@@ -11,6 +11,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { addon } from '../../native/lib';
+import type { KeyExchangeGroup } from '../../native/lib';
 import { ErrorCodes, WolfguardError } from '../common/errors';
 import type { GatewayConfig } from './config/types';
 
@@ -23,6 +24,13 @@ export const FIPS_TLS_CIPHERS = [
   'ECDHE-ECDSA-AES128-GCM-SHA256',
   'ECDHE-RSA-AES128-GCM-SHA256',
 ].join(':');
+
+/**
+ * Key-exchange groups when fips = true: the NIST curves of SP 800-56A; X25519
+ * and X448 (wolfSSL's first choices otherwise) are not approved for key
+ * agreement. Applies to TLS 1.3 and DTLS 1.3 key shares and to TLS 1.2 ECDHE.
+ */
+export const FIPS_GROUPS: readonly KeyExchangeGroup[] = ['P-256', 'P-384'];
 
 /** Approved suites (wolfSSL names): AES-GCM with SHA-2, ECDHE (TLS 1.2), or TLS 1.3. PSK-AES-GCM is the DTLS PSK-NEGOTIATE mode. */
 const APPROVED_SUITE = /^(TLS13-AES(128|256)-GCM-SHA(256|384)|ECDHE-(ECDSA|RSA)-AES(128|256)-GCM-SHA(256|384)|PSK-AES(128|256)-GCM-SHA(256|384))$/;
@@ -178,6 +186,7 @@ export function planFips(cfg: GatewayConfig, certPem: string): FipsPlan {
     legacy.dtlsLegacy = false;
     notes.push('legacy Cisco DTLS (AES-CBC/HMAC-SHA1 suites) turned off');
   }
+  notes.push(`key exchange limited to ${FIPS_GROUPS.join(', ')} (no X25519/X448)`);
   const certs = pemCertificates(certPem);
   if (certs.length === 0) throw new WolfguardError(ErrorCodes.TLS_BAD_CERT, `${cfg.serverCert}: no PEM certificate in it`);
   const certificate = checkCertificate(certs[0]!, 'server-cert');

@@ -19,6 +19,7 @@ import { createDtlsLegacyContext } from './dtls-legacy-context';
 import { RouteTable } from '../ring/route-table';
 import { effectiveLimits } from '../main/limits';
 import { shedThreadCapabilities } from '../main/privileges';
+import { FIPS_GROUPS } from '../main/fips';
 
 const config = workerData as ShardConfig;
 const port = parentPort!;
@@ -28,6 +29,8 @@ const gw = config.gateway;
 
 const ctxOptions: ConstructorParameters<typeof TlsContext>[0] = { role: 'server', cert: { file: config.certFile }, key: { file: config.keyFile } };
 if (gw?.ciphers) ctxOptions.ciphers = gw.ciphers;
+const groups = gw?.fips ? FIPS_GROUPS : undefined;
+if (groups) ctxOptions.groups = groups;
 // Certificate login: ask every client for a certificate but let those without
 // one finish the handshake (password users, and a 401 rather than a TLS alert
 // for the rest); one that is presented must verify against ca-cert and the CRL.
@@ -61,7 +64,7 @@ if (gw && config.tunFd !== undefined) {
   if (gw.ipv4Pool) tmOptions.ipv4Prefix = gw.ipv4Pool.prefix;
   if (gw.ipv6Pool) tmOptions.ipv6Prefix = gw.ipv6Pool.subnetPrefix;
   // PSK-NEGOTIATE: plain PSK key exchange, AES-GCM; DTLS 1.2 for openconnect, 1.3 for clients that offer it.
-  if (gw.udpPort !== null) tmOptions.dtlsContext = createDtlsPskContext();
+  if (gw.udpPort !== null) tmOptions.dtlsContext = createDtlsPskContext(groups);
   if (gw.udpPort !== null && gw.dtlsLegacy !== false) tmOptions.legacyDtlsContext = createDtlsLegacyContext();
   tunnels = new TunnelManager(tmOptions);
 }

@@ -6,11 +6,14 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FIPS_TLS_CIPHERS, certificateSignatureOid, checkCertificate, describeFipsBuild, fipsBuildStatus, planFips, unapprovedCiphers } from '../../src/main/fips';
+import { FIPS_GROUPS, FIPS_TLS_CIPHERS, certificateSignatureOid, checkCertificate, describeFipsBuild, fipsBuildStatus, planFips, unapprovedCiphers } from '../../src/main/fips';
 import { ErrorCodes, WolfguardError, isWolfguardError } from '../../src/common/errors';
 import { parseConfig } from '../../src/main/config/load';
 import type { GatewayConfig } from '../../src/main/config/types';
 import { startGateway, type GatewayOptions } from '../../src/main/gateway';
+import * as tls from 'node:tls';
+import { TlsContext, type KeyExchangeGroup } from '../../native/lib';
+import { startAddonServer } from '../helpers/tls-pair';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wg-fips-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
@@ -119,4 +122,55 @@ test('startGateway with fips = true refuses a non-compliant certificate before o
   await assert.rejects(startGateway(cfg, { workers: 1, log: quiet }), (e: unknown) => isWolfguardError(e, ErrorCodes.CONFIG_INVALID) && /fips = true: server-cert has an RSA key of 1024 bits/.test(e.message));
   const chacha = { ...cfg, serverCert: path.join(dir, 'ec256.pem'), serverKey: path.join(dir, 'ec256.key'), ciphers: 'TLS13-CHACHA20-POLY1305-SHA256' };
   await assert.rejects(startGateway(chacha, { workers: 1, log: quiet }), /not FIPS-approved: TLS13-CHACHA20-POLY1305-SHA256/);
+});
+
+/**
+ * One handshake of Node's TLS client offering `curves` (its preference order)
+ * against an addon server restricted to `groups` (or wolfSSL's defaults);
+ * the group both ends saw, or the error.
+ */
+async function negotiatedGroup(groups: readonly KeyExchangeGroup[] | undefined, curves: string, version: tls.SecureVersion): Promise<{ server: string | null; client: string | undefined } | Error> {
+  const ctx = new TlsContext({ role: 'server', cert: { file: path.join(dir, 'ec256.pem') }, key: { file: path.join(dir, 'ec256.key') }, ...(groups ? { groups } : {}) });
+  let serverSecure!: (group: string | null) => void;
+  const serverGroup = new Promise<string | null>((r) => (serverSecure = r));
+  const srv = await startAddonServer(ctx, (s) => s.once('secure', () => serverSecure(s.info()?.group ?? null)));
+  try {
+    return await new Promise((resolve) => {
+      const c = tls.connect({ port: srv.port, host: '127.0.0.1', rejectUnauthorized: false, ecdhCurve: curves, minVersion: version, maxVersion: version });
+      c.once('secureConnect', () => {
+        const info = c.getEphemeralKeyInfo();
+        const client = info && 'name' in info ? info.name : undefined;
+        // The server finishes after the client (it still reads the client's Finished): close only then.
+        void serverGroup.then((server) => {
+          c.destroy();
+          resolve({ server, client });
+        });
+      });
+      c.once('error', (e) => resolve(e));
+    });
+  } finally {
+    await srv.close();
+    ctx.close();
+  }
+}
+
+test('fips groups: X25519 is never negotiated, P-256 is chosen instead; a client with only X25519 is refused', async () => {
+  assert.deepEqual([...FIPS_GROUPS], ['P-256', 'P-384']);
+  for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
+    // Without the restriction wolfSSL takes the client's first choice: the check below can fail.
+    assert.deepEqual(await negotiatedGroup(undefined, 'X25519:P-256', version), { server: 'X25519', client: 'X25519' }, version);
+    assert.deepEqual(await negotiatedGroup(FIPS_GROUPS, 'X25519:P-256', version), { server: 'SECP256R1', client: 'prime256v1' }, version);
+    // TLS 1.2 needs the ECDSA certificate's curve (P-256) among the client's groups, so P-384 alone is a 1.3 case.
+    if (version === 'TLSv1.3') assert.deepEqual(await negotiatedGroup(FIPS_GROUPS, 'X25519:P-384', version), { server: 'SECP384R1', client: 'secp384r1' }, version);
+    const refused = await negotiatedGroup(FIPS_GROUPS, 'X25519', version);
+    assert.ok(refused instanceof Error, `${version}: a client offering only X25519 got a handshake`);
+  }
+});
+
+test('groups: unknown names are refused naming them', () => {
+  assert.throws(
+    () => new TlsContext({ role: 'server', groups: ['P-256', 'brainpool' as KeyExchangeGroup] }),
+    (e: unknown) => isWolfguardError(e, ErrorCodes.INVALID_ARGUMENT) && /unknown key-exchange group\(s\): brainpool/.test(e.message),
+  );
+  assert.throws(() => new TlsContext({ role: 'server', groups: [] }), /non-empty/);
 });
