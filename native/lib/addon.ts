@@ -49,6 +49,8 @@ export interface ConnectionStats {
   framesIn?: number;
   framesOut?: number;
   txDrops?: number;
+  /** Tunnel mode: times the tunnel stopped being written because its client fell behind (overload hand-back, connection.cc). */
+  drainPauses?: number;
   dpdAnswered?: number;
   /** DATA frames received (the idle timeout looks at these). */
   dataFramesIn?: number;
@@ -99,6 +101,8 @@ export interface PumpStats {
   ringIn: number;
   ringInNoRoute: number;
   wakeups: number;
+  /** TUN reads done on the throttle timer while every tunnel of the pump was paused (WOLFGUARD_TUN_THROTTLE). */
+  throttledReads: number;
 }
 
 export interface NativePump {

@@ -730,6 +730,7 @@ void Connection::DoFlush() {
       return;
     }
     drainPause_ = false;
+    if (pump_ != nullptr) pump_->SetPaused(this, false);
   }
   if (!SendCorked()) return;
   if (corkFailed_) {
@@ -850,6 +851,7 @@ int Connection::WriteOrQueue(const uint8_t* d, size_t n, bool droppable) {
         drainPollMs_ = kDrainPollMs;
         if (timer_ != nullptr && !readScheduled_) uv_timer_start(timer_, OnTimer, drainPollMs_, 0);
         UpdatePoll();
+        if (pump_ != nullptr) pump_->SetPaused(this, true);
       }
       return -2;
     }

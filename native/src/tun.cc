@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -21,6 +22,21 @@ namespace wg {
 // each connection are flushed and the loop gets a turn: enough to fill TLS
 // records when traffic is heavy, small enough to keep latency fair.
 static constexpr int kTunBatch = 64;
+// While every tunnel of this pump is paused for an overloaded client, the
+// TUN queue is read one batch per kThrottleMs instead of as fast as packets
+// come: most of what it holds would be dropped here after a read() each, and
+// left unread the kernel drops it at no cost to the gateway (ocserv's
+// behaviour, its worker not reading while blocked). Not stopped outright: the
+// queue also carries packets for other shards' clients (flow hash), which
+// wait at most this long. WOLFGUARD_TUN_THROTTLE=0 turns it off.
+static constexpr uint64_t kThrottleMs = 2;
+static bool ThrottleOn() {
+  static const bool on = [] {
+    const char* v = std::getenv("WOLFGUARD_TUN_THROTTLE");
+    return v == nullptr || std::strcmp(v, "0") != 0;
+  }();
+  return on;
+}
 // Largest IP packet a TUN read can return (the device MTU is far lower).
 static constexpr size_t kMaxPacket = 65535;
 
@@ -63,6 +79,9 @@ Pump::Pump(const Napi::CallbackInfo& info) : ObjectWrap<Pump>(info) {
   }
   poll_->data = this;
   uv_poll_start(poll_, UV_READABLE, OnPoll);
+  throttle_ = new uv_timer_t;
+  uv_timer_init(Instance(env)->loop, throttle_);
+  throttle_->data = this;
   // A shard that dies must not leave its TUN queue attached and unread: the
   // kernel would go on steering flows into it.
   napi_add_env_cleanup_hook(env, EnvCleanup, this);
@@ -83,8 +102,14 @@ Pump::~Pump() {
 void Pump::CloseAll() {
   for (Connection* c : attached_) c->DetachPump();
   attached_.clear();
+  paused_.clear();
   v4_.clear();
   v6_.clear();
+  if (throttle_ != nullptr) {
+    throttle_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(throttle_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    throttle_ = nullptr;
+  }
   if (poll_ != nullptr) {
     poll_->data = nullptr;
     uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
@@ -264,8 +289,41 @@ void Pump::WriteToTun(const uint8_t* pkt, size_t len) {
   }
 }
 
+void Pump::SetPaused(Connection* c, bool paused) {
+  if (paused) {
+    if (attached_.count(c) == 0) return;
+    paused_.insert(c);
+  } else {
+    paused_.erase(c);
+  }
+  UpdateTunPoll();
+}
+
+void Pump::UpdateTunPoll() {
+  if (poll_ == nullptr || throttle_ == nullptr) return;
+  bool throttle = ThrottleOn() && AllPaused();
+  if (throttle == throttling_) return;
+  throttling_ = throttle;
+  if (throttle) {
+    uv_poll_stop(poll_);
+    uv_timer_start(throttle_, OnThrottle, kThrottleMs, kThrottleMs);
+  } else {
+    uv_timer_stop(throttle_);
+    uv_poll_start(poll_, UV_READABLE, OnPoll);
+  }
+}
+
+void Pump::OnThrottle(uv_timer_t* t) {
+  auto* self = static_cast<Pump*>(t->data);
+  if (self == nullptr) return;
+  Napi::HandleScope scope(self->Env());
+  self->counters_.throttledReads++;
+  self->ReadTun();
+}
+
 void Pump::Detach(Connection* c) {
   attached_.erase(c);
+  if (paused_.erase(c) > 0 || throttling_) UpdateTunPoll();
   for (auto it = v4_.begin(); it != v4_.end();) it = it->second == c ? v4_.erase(it) : std::next(it);
   for (auto it = v6_.begin(); it != v6_.end();) it = it->second == c ? v6_.erase(it) : std::next(it);
 }
@@ -299,6 +357,7 @@ Napi::Value Pump::AddRoute(const Napi::CallbackInfo& info) {
     return Napi::Number::New(env, BAD_FUNC_ARG);
   }
   attached_.insert(c);
+  UpdateTunPoll();  // a new, unpaused tunnel ends a throttle
   return Napi::Number::New(env, WOLFSSL_SUCCESS);
 }
 
@@ -327,6 +386,7 @@ Napi::Value Pump::Stats(const Napi::CallbackInfo& info) {
   n("ringIn", counters_.ringIn);
   n("ringInNoRoute", counters_.ringInNoRoute);
   n("wakeups", counters_.wakeups);
+  n("throttledReads", counters_.throttledReads);
   return o;
 }
 

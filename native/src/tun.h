@@ -21,6 +21,8 @@ class Pump : public Napi::ObjectWrap<Pump> {
   // From connections in tunnel mode.
   void WriteToTun(const uint8_t* pkt, size_t len);
   void Detach(Connection* c);
+  // A tunnel's overload pause began or ended (Connection::drainPause_).
+  void SetPaused(Connection* c, bool paused);
 
   struct Counters {
     uint64_t tunRxPackets = 0, tunRxBytes = 0;  // read from the TUN queue
@@ -33,6 +35,7 @@ class Pump : public Napi::ObjectWrap<Pump> {
     uint64_t ringIn = 0;                        // packets other shards handed to us
     uint64_t ringInNoRoute = 0;                 // ... whose session had left this shard meanwhile
     uint64_t wakeups = 0;                       // eventfd wake-ups from other shards
+    uint64_t throttledReads = 0;                // TUN reads done on the throttle timer (every tunnel paused)
   };
 
  private:
@@ -55,6 +58,13 @@ class Pump : public Napi::ObjectWrap<Pump> {
   bool cleanupHook_ = false;
   void ReadTun();
   void CloseAll();
+  // Throttled reading while every tunnel here is paused: see tun.cc.
+  bool AllPaused() const { return !attached_.empty() && paused_.size() >= attached_.size(); }
+  void UpdateTunPoll();
+  static void OnThrottle(uv_timer_t* t);
+  uv_timer_t* throttle_ = nullptr;
+  bool throttling_ = false;
+  std::unordered_set<Connection*> paused_;
 
   int fd_ = -1;
   uv_poll_t* poll_ = nullptr;

@@ -43,3 +43,41 @@ test('TUN ⇄ CSTP pump: pings through the tunnel, DPD answered natively, DISCON
     execFileSync('ip', ['netns', 'del', NS]);
   }
 });
+
+interface OverloadResult {
+  sent: number;
+  during: { pump: { tunRxPackets: number; throttledReads: number }; conn: { txDrops: number; drainPauses: number } };
+  after: { pump: { tunRxPackets: number; throttledReads: number }; conn: { drainPauses: number } };
+  dataFrames: number;
+}
+
+function runOverload(throttle: boolean): OverloadResult {
+  const ns = `wgovl${process.pid}${throttle ? 't' : 'n'}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  try {
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    const child = path.join(__dirname, '..', 'helpers', 'overload-child.js');
+    const env = { ...process.env, WOLFGUARD_TUN_THROTTLE: throttle ? '1' : '0' };
+    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, child], { encoding: 'utf8', timeout: 45_000, env });
+    assert.equal(r.status, 0, `child failed: ${r.stderr}`);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as OverloadResult;
+  } finally {
+    spawnSync('ip', ['netns', 'del', ns]);
+  }
+}
+
+test('a client that stops reading: its tunnel pauses instead of queueing without end, the TUN queue is read on a throttle meanwhile (the kernel drops the rest), and the tunnel works again once the client reads', { timeout: 120_000 }, () => {
+  assert.equal(process.getuid?.(), 0, 'end-to-end tests need root (network namespaces, TUN)');
+  const on = runOverload(true);
+  assert.ok(on.during.conn.drainPauses >= 1, `no overload pause: ${JSON.stringify(on.during)}`);
+  assert.ok(on.during.conn.txDrops > 0, 'packets for the paused tunnel are dropped, not queued');
+  assert.ok(on.during.pump.throttledReads > 0, `TUN never read on the throttle: ${JSON.stringify(on.during.pump)}`);
+  assert.ok(on.during.pump.tunRxPackets < on.sent, `the gateway read all ${on.sent} packets itself; the kernel should have dropped some`);
+  assert.ok(on.dataFrames >= 1, 'echo reply after the flood');
+  // The same flood with the throttle off: the pump reads every packet (the pause still holds the queue bound).
+  const off = runOverload(false);
+  assert.equal(off.during.pump.throttledReads, 0);
+  assert.ok(off.during.conn.drainPauses >= 1);
+  assert.ok(off.dataFrames >= 1);
+  assert.ok(on.during.pump.tunRxPackets < off.during.pump.tunRxPackets, `throttled reads ${on.during.pump.tunRxPackets} vs unthrottled ${off.during.pump.tunRxPackets}`);
+});

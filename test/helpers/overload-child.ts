@@ -1,0 +1,82 @@
+// Runs inside a network namespace made by tunnel-pump.test: one tunnel whose
+// client stops reading while the namespace's kernel floods its address
+// through the TUN device with 200-byte UDP packets (offered load far above
+// what the client takes). Checks the overload hand-back and the TUN read
+// throttle from the counters, then that the tunnel works again once the
+// client reads. WOLFGUARD_TUN_THROTTLE comes from the parent. Prints one JSON line.
+import * as dgram from 'node:dgram';
+import * as fs from 'node:fs';
+import * as tls from 'node:tls';
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { TlsContext, TunnelPump, openTun, type TlsSocket } from '../../native/lib';
+import { makePki } from './certs';
+import { startAddonServer } from './tls-pair';
+import { FrameReader, cstpFrame, icmpEchoV4 } from './packets';
+
+/** Small bounded queue so the flood overflows it quickly (the gateway's default is 1 MiB). */
+const MAX_QUEUE_BYTES = 64 * 1024;
+const FLOOD_PACKETS = 200_000;
+const PAYLOAD = Buffer.alloc(172, 0x61); // + 28 bytes of IPv4/UDP headers = 200-byte packets
+
+async function main(): Promise<void> {
+  const pki = makePki();
+  const tun = openTun('wgtun1', 1);
+  const ip = (...a: string[]) => execFileSync('ip', a, { stdio: 'pipe' });
+  ip('link', 'set', 'wgtun1', 'up', 'mtu', '1400', 'txqueuelen', '500');
+  ip('addr', 'add', '10.202.0.1/24', 'dev', 'wgtun1');
+  const pump = new TunnelPump(tun.fds[0]!);
+  const sctx = new TlsContext({ role: 'server', cert: { file: pki.ecCert }, key: { file: pki.ecKey } });
+  let server: TlsSocket | undefined;
+  const srv = await startAddonServer(sctx, (s) => {
+    server = s;
+    s.on('secure', () => {
+      s.startTunnel(pump, { maxQueueBytes: MAX_QUEUE_BYTES });
+      pump.addRoute(s, '10.202.0.2');
+    });
+  });
+  const client = tls.connect({ port: srv.port, host: '127.0.0.1', ca: [fs.readFileSync(pki.caCert)], servername: 'localhost' });
+  await once(client, 'secureConnect');
+  const waitFor = async (pred: () => boolean, what: string, ms = 5000) => {
+    for (let i = 0; i < ms / 10 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+    if (!pred()) throw new Error(`timed out waiting for ${what}`);
+  };
+  await waitFor(() => server?.secure === true && pump.stats().routes > 0, 'tunnel up');
+
+  // The client stops reading: its socket buffer, then the gateway's queue fill.
+  client.pause();
+  const udp = dgram.createSocket('udp4');
+  udp.bind(0, '10.202.0.1');
+  await once(udp, 'listening');
+  for (let i = 0; i < FLOOD_PACKETS; i++) {
+    udp.send(PAYLOAD, 9, '10.202.0.2');
+    if (i % 200 === 199) await new Promise((r) => setImmediate(r));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  const during = { pump: pump.stats(), conn: server!.stats() };
+
+  // The client reads again: the pause ends, and a ping gets its reply.
+  const reader = new FrameReader();
+  const frames: Array<{ type: number; payload: Buffer }> = [];
+  client.on('data', (d: Buffer) => frames.push(...reader.push(d)));
+  client.resume();
+  const isReply = (f: { type: number; payload: Buffer }) => f.type === 0 && f.payload[0] === 0x45 && f.payload[9] === 1 && f.payload[20] === 0;
+  for (let seq = 1; seq <= 20 && !frames.some(isReply); seq++) {
+    client.write(cstpFrame(0x00, icmpEchoV4('10.202.0.2', '10.202.0.1', 0x4242, seq, Buffer.from('after the flood'))));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await waitFor(() => frames.some(isReply), 'an echo reply after the flood');
+  const result = { sent: FLOOD_PACKETS, during, after: { pump: pump.stats(), conn: server!.stats() }, dataFrames: frames.filter((f) => f.type === 0).length };
+  udp.close();
+  client.destroy();
+  await srv.close();
+  pump.close();
+  pki.cleanup();
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.exit(0);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
