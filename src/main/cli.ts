@@ -10,6 +10,7 @@ import { isWolfguardError } from '../common/errors';
 import { defaultStateDir, ensureDefaultConfig } from './config/default-config';
 import { loadConfigFile } from './config/load';
 import type { GatewayConfig } from './config/types';
+import { checkSupConfigOf } from './auth/sup-pool';
 import { passwdArgsFrom, runPasswdCommand, type PasswdArgs } from './users/passwd-command';
 import { stdinPasswordSource } from './users/read-password';
 
@@ -53,6 +54,7 @@ function program(run: { action?: () => Promise<void> }): Command {
     run.action = async () => {
       const config = await loadConfig(opts.config);
       if (opts.testConfig) {
+        checkSupConfigOf(config);
         say(`configuration ${config.source} is valid`);
         return;
       }

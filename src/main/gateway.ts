@@ -20,6 +20,8 @@ import { SessionRegistry } from './sessions/registry';
 import { GatewayAdmission } from './admission/gateway-admission';
 import { SessionService, type Authenticator } from './session-service';
 import { passwordAuthenticator } from './users/authenticator';
+import { checkSupConfigFiles } from './auth/sup-pool';
+import { supDirsOf } from './auth/sup-config';
 import { startAdminServer, type AdminServer } from './admin/server';
 import { startDtlsDispatch, type DtlsDispatch } from './dtls-dispatch';
 import { startMetrics, type MetricsServer } from './metrics';
@@ -106,6 +108,8 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   const workers = opts.workers ?? defaultWorkerCount();
   const pools = routePools(cfg);
   const ipPool = new IpPool(pools);
+  // A group's pool or explicit address outside the gateway's network stops the start, naming file and line.
+  checkSupConfigFiles(supDirsOf(cfg), ipPool);
   const gatewayAddr = ipPool.addresses(GATEWAY_LEASE);
   // The device carries every client's packets: its MTU is the largest data
   // MTU any client can be offered (each client's own may be smaller).
@@ -168,6 +172,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
         else log.warn({ user, peer, reason }, 'login refused');
       },
       ended: (e) => log.info({ user: e.session.user, session: e.session.id, reason: e.reason }, 'session ended'),
+      warning: (m) => log.warn(m),
     }, cluster ? clusterLoginGuard(adm.loginGuard(), cluster) : adm.loginGuard(), cluster);
     service = svc;
     svcRef = svc;
@@ -276,6 +281,8 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     admission: adm,
     metricsPort: me?.port,
     reload(next: GatewayConfig): string[] {
+      // Before anything changes: a bad per-user/group pool fails the whole reload (the pool itself is restart-only).
+      checkSupConfigFiles(supDirsOf(next), ipPool);
       const kept = RESTART_ONLY.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(current[k]));
       const applied: GatewayConfig = { ...next };
       for (const k of kept) (applied as unknown as Record<string, unknown>)[k] = current[k];
@@ -284,6 +291,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       adm.engine.configureSessions({ maxClients: applied.maxClients, maxSameClients: applied.maxSameClients, pendingTtlMs: applied.cookieTimeout * 1000 });
       cl?.configure({ maxClients: applied.maxClients, maxSameClients: applied.maxSameClients }, applied.cookieTimeout * 1000);
       p.reconfigure(applied);
+      s.reconfigureLogins({ supDirs: supDirsOf(applied), appendRoutes: applied.appendRoutes === true, network: { routes: applied.routes, noRoutes: applied.noRoutes, dns: applied.dns } });
       return kept;
     },
     async drain(deadlineMs: number) {

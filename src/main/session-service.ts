@@ -8,6 +8,8 @@ import type { LoginGuard } from './admission/gateway-admission';
 import type { AuthBackend } from './auth/backend';
 import { LoginFlows, type LoginSubmission } from './auth/login-flow';
 import { effectiveNetwork, loadSupConfig, type SupConfigDirs } from './auth/sup-config';
+import { leaseRequestOf } from './auth/sup-pool';
+import type { LeaseRequest } from './sessions/ip-pool';
 import { randomBytes } from '../../native/lib/wolfcrypt';
 import type { ClusterSessions } from './state/cluster-sessions';
 
@@ -52,6 +54,12 @@ type ConnectMessage = Extract<FromShard, { type: 'connect' }>;
 
 type SessionNetwork = Pick<TunnelSession, 'routes' | 'noRoutes' | 'dns' | 'group'>;
 
+/** What a login gets told when its per-user/group address keys are wrong (the details go to the log, not the client). */
+export const SUP_POOL_REFUSED = 'the address pool of this user or group is misconfigured';
+
+/** A session's per-user/group settings, or why its login must be refused. */
+type SupChoice = { ok: true; net: SessionNetwork; lease?: LeaseRequest } | { ok: false; error: string };
+
 export interface SessionEvents {
   login?(user: string, peer: string, ok: boolean, reason?: string): void;
   ended?(e: Ended): void;
@@ -66,7 +74,7 @@ export class SessionService {
   readonly #timer: NodeJS.Timeout;
   readonly #guard: LoginGuard | undefined;
   readonly #flows: LoginFlows;
-  readonly #setup: LoginSetup | undefined;
+  #setup: LoginSetup | undefined;
   /** Per-session routes/DNS/group from config-per-user/-group, by session id. */
   readonly #network = new Map<string, SessionNetwork>();
   /** Shared cluster state (state = redis://...); undefined = this node is the whole truth. */
@@ -88,6 +96,15 @@ export class SessionService {
 
   get registry(): SessionRegistry {
     return this.#registry;
+  }
+
+  /**
+   * A reloaded configuration's per-user/group directories, append-routes and
+   * gateway routes/DNS for the logins from now on (the files themselves are
+   * read at each login). No-op without a multi-round login setup.
+   */
+  reconfigureLogins(next: Pick<LoginSetup, 'supDirs' | 'appendRoutes' | 'network'>): void {
+    if (this.#setup) this.#setup = { ...this.#setup, supDirs: next.supDirs, appendRoutes: next.appendRoutes, network: next.network };
   }
 
   handle(m: FromShard): void {
@@ -186,9 +203,15 @@ export class SessionService {
           result = { ok: false, reason: r.reason };
         } else {
           this.#guard?.succeeded(r.user);
-          const l = this.#cluster ? await this.#cluster.login(r.user, r.groups, m.peer, r.group, Date.now()) : this.#registry.login(r.user, r.groups, m.peer, Date.now());
-          if (l.ok) this.#remember(l.session.id, r.user, r.group);
-          result = l.ok ? { ok: true, cookie: l.session.cookie, user: r.user } : l;
+          const sup = this.#supFor(r.user, r.group, true);
+          if (!sup.ok) {
+            this.#events.warning?.(`login of ${r.user} refused: ${sup.error}`);
+            result = { ok: false, reason: SUP_POOL_REFUSED };
+          } else {
+            const l = this.#cluster ? await this.#cluster.login(r.user, r.groups, m.peer, r.group, Date.now(), sup.lease) : this.#registry.login(r.user, r.groups, m.peer, Date.now(), sup.lease);
+            if (l.ok) this.#network.set(l.session.id, sup.net);
+            result = l.ok ? { ok: true, cookie: l.session.cookie, user: r.user } : l;
+          }
         }
       }
     } catch {
@@ -198,20 +221,37 @@ export class SessionService {
     this.#post(m.shard, { type: 'reply', id: m.id, result });
   }
 
-  /** Per-user/group routes and DNS for the session's CONNECT replies (read once, at login, as ocserv does). */
+  /** Per-user/group routes and DNS of a session adopted from the cluster (its address was chosen at its login). */
   #remember(sessionId: string, user: string, group: string | undefined): void {
+    const sup = this.#supFor(user, group, false);
+    this.#network.set(sessionId, sup.ok ? sup.net : group !== undefined ? { group } : {});
+  }
+
+  /**
+   * Per-user/group routes and DNS for the session's CONNECT replies and,
+   * with `lease`, where its address comes from; read once, at login, as
+   * ocserv does. A mistake in the address keys refuses the login: a session
+   * must not quietly get an address outside its group's range.
+   */
+  #supFor(user: string, group: string | undefined, lease: boolean): SupChoice {
     const net: SessionNetwork = {};
     if (group !== undefined) net.group = group;
     const st = this.#setup;
-    if (st && (st.supDirs.perUser !== undefined || st.supDirs.perGroup !== undefined)) {
-      const sup = loadSupConfig(st.supDirs, user, group);
-      for (const w of sup.warnings) this.#events.warning?.(w);
-      const eff = effectiveNetwork(sup.config, st.network, st.appendRoutes);
-      if (sup.config.routes !== undefined) net.routes = eff.routes;
-      if (sup.config.noRoutes !== undefined) net.noRoutes = eff.noRoutes;
-      if (sup.config.dns !== undefined) net.dns = eff.dns;
+    if (!st || (st.supDirs.perUser === undefined && st.supDirs.perGroup === undefined)) return { ok: true, net };
+    const sup = loadSupConfig(st.supDirs, user, group);
+    for (const w of sup.warnings) this.#events.warning?.(w);
+    const eff = effectiveNetwork(sup.config, st.network, st.appendRoutes);
+    if (sup.config.routes !== undefined) net.routes = eff.routes;
+    if (sup.config.noRoutes !== undefined) net.noRoutes = eff.noRoutes;
+    if (sup.config.dns !== undefined) net.dns = eff.dns;
+    if (!lease) return { ok: true, net };
+    if (sup.errors.length > 0) return { ok: false, error: sup.errors.join('; ') };
+    try {
+      const req = leaseRequestOf(sup.config, this.#registry.pool);
+      return req === undefined ? { ok: true, net } : { ok: true, net, lease: req };
+    } catch (e) {
+      return { ok: false, error: (e as Error).message };
     }
-    this.#network.set(sessionId, net);
   }
 
   #ended(e: Ended): void {

@@ -1,8 +1,10 @@
 // The authentication suite end to end with the real openconnect 9 client:
 // password + TOTP second round (--token-mode=totp), a wrong code and a
 // replayed code refused, and groups: the select-group list in the form,
-// --authgroup choosing one, and that group's routes (config-per-group) and a
-// user's DNS (config-per-user) reaching the client. Needs root.
+// --authgroup choosing one, and that group's routes and address pool
+// (config-per-group) and a user's DNS and explicit address (config-per-user)
+// reaching the client; a reload refused for a group pool outside the
+// gateway's. Needs root.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
@@ -23,9 +25,14 @@ const REPLAY_MARGIN_SECONDS = 12;
 const ENG_ROUTE = '10.91.0.0/24';
 const OPS_ROUTE = '10.92.0.0/24';
 const CAROL_DNS = '10.79.0.53';
+/** The groups' pools, inside POOL4: eng's written as a prefix, ops's with ipv4-netmask. */
+const ENG_POOL = { network: '10.79.0.128', prefix: 26 };
+const OPS_POOL = { network: '10.79.0.64', prefix: 27 };
+/** erin's explicit-ipv4. */
+const ERIN_ADDRESS = '10.79.0.200';
 const PASSWORD = 'correct horse battery';
 /** Each test logs in with its own users: a second login of a user within one 30 s step would be a replay. */
-const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'] as const;
+const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace'] as const;
 type User = (typeof USERS)[number];
 
 let pki: TestPki;
@@ -75,6 +82,14 @@ function loginsOf(user: string): number {
     }).length;
 }
 
+/** Whether an IPv4 address lies in network/prefix. */
+function inPool(address: string | undefined, pool: { network: string; prefix: number }): boolean {
+  const n = (a: string) => a.split('.').reduce((x, o) => x * 256 + Number(o), 0);
+  if (address === undefined) return false;
+  const size = 2 ** (32 - pool.prefix);
+  return Math.floor(n(address) / size) === Math.floor(n(pool.network) / size);
+}
+
 /** The gateway logs a refusal just after answering it: wait a little for the line. */
 async function logged(re: RegExp, timeoutMs = 3000): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -102,9 +117,10 @@ before(async () => {
   const perUser = path.join(workDir, 'config-per-user');
   fs.mkdirSync(perGroup);
   fs.mkdirSync(perUser);
-  fs.writeFileSync(path.join(perGroup, 'eng'), `route = ${ENG_ROUTE}\n`);
-  fs.writeFileSync(path.join(perGroup, 'ops'), `route = ${OPS_ROUTE}\nroute = ${topo.lan.prefix}\n`);
+  fs.writeFileSync(path.join(perGroup, 'eng'), `route = ${ENG_ROUTE}\nipv4-network = ${ENG_POOL.network}/${ENG_POOL.prefix}\n`);
+  fs.writeFileSync(path.join(perGroup, 'ops'), `route = ${OPS_ROUTE}\nroute = ${topo.lan.prefix}\nipv4-network = ${OPS_POOL.network}\nipv4-netmask = 255.255.255.224\n`);
   fs.writeFileSync(path.join(perUser, 'carol'), `dns = ${CAROL_DNS}\n`);
+  fs.writeFileSync(path.join(perUser, 'erin'), `explicit-ipv4 = ${ERIN_ADDRESS}\n`);
   gw = await startWolfguard({
     ns: topo.gw.ns,
     dir: path.join(workDir, 'gw'),
@@ -112,7 +128,7 @@ before(async () => {
     udpPort: 0,
     cert: pki.ecCert,
     key: pki.ecKey,
-    users: USERS.map((name) => ({ name, password: PASSWORD, groups: name === 'dave' ? ['eng'] : name === 'alice' || name === 'erin' || name === 'frank' ? [] : ['eng', 'ops'] })),
+    users: USERS.map((name) => ({ name, password: PASSWORD, groups: name === 'dave' ? ['eng'] : name === 'grace' ? ['ops'] : name === 'alice' || name === 'erin' || name === 'frank' ? [] : ['eng', 'ops'] })),
     ipv4Pool: POOL4,
     routes: [topo.lan.prefix],
     dns: ['10.79.0.1'],
@@ -147,9 +163,17 @@ test('password then TOTP: openconnect --token-mode=totp answers the second round
   }
 });
 
-test('a base32 secret in the OTP file works too', { timeout: 60_000 }, async () => {
+test("a base32 secret in the OTP file works too; explicit-ipv4 in the user's file gives exactly that address", { timeout: 60_000 }, async () => {
   const c = await startOpenconnect(clientOpts(1, 'erin'));
-  await c.stop();
+  try {
+    assert.equal(c.state.ip4?.address, ERIN_ADDRESS);
+    const a = await topo.exec(topo.clients[1]!.ns, 'ip', ['-4', '-o', 'addr', 'show', 'dev', c.interfaceName]);
+    assert.match(a.stdout, new RegExp(`inet ${ERIN_ADDRESS.replace(/\./g, '\\.')}[/ ]`));
+    const p = await topo.tryExec(topo.clients[1]!.ns, 'ping', ['-c', '2', '-W', '2', '-i', '0.2', topo.lan.ip]);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+  } finally {
+    await c.stop();
+  }
 });
 
 test('a wrong code is refused (401), with no session made', { timeout: 60_000 }, async () => {
@@ -181,7 +205,7 @@ test('the same code twice: the second login is refused', { timeout: 60_000 }, as
   }
 });
 
-test('--authgroup picks the group from the form: its routes (config-per-group) reach the client', { timeout: 60_000 }, async () => {
+test('--authgroup picks the group from the form: its routes and address pool (config-per-group) reach the client', { timeout: 60_000 }, async () => {
   const ops = await startOpenconnect(clientOpts(0, 'bob', ['--authgroup=ops']));
   const eng = await startOpenconnect(clientOpts(1, 'carol', ['--authgroup=eng']));
   try {
@@ -189,6 +213,9 @@ test('--authgroup picks the group from the form: its routes (config-per-group) r
     assert.equal((ops.stdout().match(/POST https:\/\/\S+\/auth/g) ?? []).length, 3, 'group change, password, OTP');
     assert.deepEqual([...ops.state.splitInclude].sort(), [OPS_ROUTE, topo.lan.prefix].sort());
     assert.deepEqual(eng.state.splitInclude, [ENG_ROUTE]);
+    // Each client's tunnel address comes from its group's pool.
+    assert.ok(inPool(ops.state.ip4?.address, OPS_POOL), `ops address ${ops.state.ip4?.address} in ${OPS_POOL.network}/${OPS_POOL.prefix}`);
+    assert.ok(inPool(eng.state.ip4?.address, ENG_POOL), `eng address ${eng.state.ip4?.address} in ${ENG_POOL.network}/${ENG_POOL.prefix}`);
     // The routes are in the clients' namespaces.
     const r0 = await topo.exec(topo.clients[0]!.ns, 'ip', ['-4', 'route', 'show', OPS_ROUTE]);
     assert.match(r0.stdout, new RegExp(`${OPS_ROUTE.replace(/[./]/g, '\\$&')}.*dev ${ops.interfaceName}`));
@@ -212,4 +239,33 @@ test('a group the user is not in is refused', { timeout: 60_000 }, async () => {
   const e = await refused(clientOpts(2, 'frank', ['--authgroup=ops']));
   assert.match(e.stdout + e.stderr, /HTTP\/1.1 401 Unauthorized[^]*Failed to complete authentication/);
   await logged(/"user":"frank".*not a member of group/);
+});
+
+test('reload: a group pool outside the gateway pool is refused naming file and line; a held session keeps its address', { timeout: 60_000 }, async () => {
+  const perGroup = path.join(workDir, 'config-per-group');
+  const broken = path.join(perGroup, 'broken');
+  const c = await startOpenconnect(clientOpts(2, 'grace', ['--authgroup=ops']));
+  const reloads = (re: RegExp) => gw.log().split('\n').filter((l) => re.test(l)).length;
+  try {
+    const address = c.state.ip4?.address;
+    assert.ok(inPool(address, OPS_POOL), `grace's address ${address}`);
+    fs.writeFileSync(broken, 'route = 10.93.0.0/24\nipv4-network = 10.80.0.0/24\n');
+    fs.chownSync(broken, 65534, 65534);
+    process.kill(gw.pid, 'SIGHUP');
+    await logged(/configuration not reloaded/);
+    assert.match(gw.log(), new RegExp(`${broken.replace(/[./]/g, '\\$&')}:2: ipv4-network: 10\\.80\\.0\\.0/24 is not inside the gateway's ipv4-network 10\\.79\\.0\\.0/24`));
+    fs.rmSync(broken);
+    const before = reloads(/"configuration reloaded/);
+    process.kill(gw.pid, 'SIGHUP');
+    for (let i = 0; i < 50 && reloads(/"configuration reloaded/) === before; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(reloads(/"configuration reloaded/), before + 1);
+    // The tunnel kept its address through both reloads.
+    const a = await topo.exec(topo.clients[2]!.ns, 'ip', ['-4', '-o', 'addr', 'show', 'dev', c.interfaceName]);
+    assert.match(a.stdout, new RegExp(`inet ${address!.replace(/\./g, '\\.')}[/ ]`));
+    const p = await topo.tryExec(topo.clients[2]!.ns, 'ping', ['-c', '2', '-W', '2', '-i', '0.2', topo.lan.ip]);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+  } finally {
+    fs.rmSync(broken, { force: true });
+    await c.stop();
+  }
 });

@@ -147,6 +147,24 @@ test(
 );
 
 test(
+  '-t checks the per-group/user files too: a group pool outside ipv4-network fails naming file and line',
+  withDir((dir) => {
+    const groups = path.join(dir, 'groups');
+    fs.mkdirSync(groups);
+    fs.writeFileSync(path.join(groups, 'eng'), 'ipv4-network = 10.8.0.128/25\n');
+    const conf = path.join(dir, 'gw.conf');
+    fs.writeFileSync(conf, ['server-cert = c.pem', 'server-key = k.pem', 'auth = "plain[passwd=ocpasswd]"', 'ipv4-network = 10.8.0.0/24', `config-per-group = ${groups}`].join('\n'));
+    let r = run(['-c', conf, '-t']);
+    assert.equal(r.status, 0, r.stderr);
+    fs.writeFileSync(path.join(groups, 'ops'), '# ops\nipv4-network = 10.9.0.0/24\n');
+    r = run(['-c', conf, '-t']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`${groups}/ops:2: ipv4-network: 10\\.9\\.0\\.0/24 is not inside the gateway's ipv4-network 10\\.8\\.0\\.0/24`));
+    assertNoStack(r);
+  }),
+);
+
+test(
   '-t without -c makes the embedded default once and prints the admin password once',
   withDir((dir) => {
     const env = { WOLFGUARD_STATE_DIR: path.join(dir, 'state') };

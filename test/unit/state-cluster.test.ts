@@ -178,3 +178,18 @@ test('a store that is down: logins and claims answer "cluster state unavailable"
     assert.equal(n.pool.used, 0);
   }
 });
+
+test('cluster logins with a group pool or explicit address: the store leases only there; a held explicit address is refused by name', async () => {
+  const [a, b] = await pair();
+  const group = { kind: 'range' as const, first: 4, end: 6, label: '10.9.0.4/31' };
+  const g = await Promise.all([a.cluster.login('g1', [], 'x', 'eng', 1, group), b.cluster.login('g2', [], 'x', 'eng', 1, group), a.cluster.login('g3', [], 'x', 'eng', 1, group)]);
+  assert.deepEqual(g.map((r) => (r.ok ? r.session.addresses.ipv4 : r.reason)).sort(), ['10.9.0.4', '10.9.0.5', 'no free tunnel address']);
+  const vip = { kind: 'exact' as const, lease: 2, label: '10.9.0.2' };
+  const v1 = await b.cluster.login('vip', [], 'x', undefined, 1, vip);
+  assert.ok(v1.ok);
+  assert.equal(v1.session.addresses.ipv4, '10.9.0.2');
+  assert.deepEqual(await a.cluster.login('vip', [], 'x', undefined, 1, vip), { ok: false, reason: 'tunnel address 10.9.0.2 is in use by another session' });
+  const rest = await a.cluster.login('any', [], 'x', undefined, 1);
+  assert.ok(rest.ok);
+  assert.equal(rest.session.addresses.ipv4, '10.9.0.3', 'the whole pool gets what the group and the explicit address left');
+});

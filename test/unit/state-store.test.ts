@@ -189,6 +189,33 @@ for (const [name, make] of IMPLEMENTATIONS) {
       }
     });
 
+    test('a sub-range (a group pool) leases only inside it, with a cursor of its own; a one-lease range (explicit address) is refused while held', async () => {
+      const p = await make();
+      try {
+        const wide = { first: 2, end: 12 };
+        const group = { first: 6, end: 9 };
+        const lease = async (store: StateStore, user: string, range: { first: number; end: number }): Promise<number | string> => {
+          const r = await store.createSession(newSession(user), UNLIMITED, range, TTL);
+          return r.ok ? r.session.lease : r.outcome;
+        };
+        assert.equal(await lease(p.a, 'g1', group), 6);
+        assert.equal(await lease(p.b, 'w1', wide), 2, 'the whole pool keeps its own cursor');
+        assert.equal(await lease(p.b, 'g2', group), 7, 'and the group its own');
+        assert.equal(await lease(p.a, 'w2', wide), 3);
+        assert.equal(await lease(p.a, 'g3', group), 8);
+        assert.equal(await lease(p.b, 'g4', group), 'no_lease', 'the group pool is full, the rest of the pool is not');
+        assert.equal(await lease(p.a, 'x1', { first: 10, end: 11 }), 10);
+        assert.equal(await lease(p.b, 'x2', { first: 10, end: 11 }), 'no_lease', 'an explicit lease someone holds');
+        assert.equal(await lease(p.b, 'w3', wide), 4);
+        assert.equal(await lease(p.b, 'w4', wide), 5);
+        assert.equal(await lease(p.b, 'w5', wide), 9, 'the whole pool skips what the group and the explicit lease hold');
+        assert.equal(await lease(p.b, 'w6', wide), 11);
+        assert.equal(await lease(p.b, 'w7', wide), 'no_lease');
+      } finally {
+        await p.close();
+      }
+    });
+
     test('a cookie is claimable on another node with the same lease and App-ID; the live old owner is told to drop it', async () => {
       const p = await make();
       try {

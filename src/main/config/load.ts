@@ -15,7 +15,7 @@ import { isValidNodeId } from '../state/store';
 import { IGNORED_OCSERV_KEYS, IMPLEMENTED_KEYS, suggestKey } from './ocserv-keys';
 import { tokenizeConfig, type ConfigToken } from './ocserv-syntax';
 import type { AuthMethod, GatewayConfig, Ipv4Pool, Ipv6Pool } from './types';
-import { MAX_PORT, ValueError, clip, netmaskToPrefix, parseAddress, parseBool, parseNetworkWithLength, parsePort, parseRoute, parseUint } from './values';
+import { Ipv4NetworkError, MAX_PORT, ValueError, clip, ipv4NetworkOf, netmaskToPrefix, parseAddress, parseBool, parseNetworkWithLength, parsePort, parseRoute, parseUint } from './values';
 
 /**
  * Defaults, as ocserv's apply_default_conf() and src/vpn.h (1.3.x) set them.
@@ -182,15 +182,12 @@ function readIpv4Pool(r: Reader): Ipv4Pool | null {
     return null;
   }
   const maskLen = mask ? r.value(mask, netmaskToPrefix) : undefined;
-  let text = net.value;
-  if (!text.includes('/')) {
-    if (maskLen === undefined) throw r.fail(net, 'no netmask: write ipv4-network = ADDRESS/PREFIX or add ipv4-netmask');
-    text = `${text}/${maskLen}`;
-  }
-  const parsed = r.value({ ...net, value: text }, parseNetworkWithLength);
-  if (parsed.family !== FAMILY_V4) throw r.fail(net, `"${clip(net.value)}" is not an IPv4 network`);
-  if (mask && maskLen !== undefined && net.value.includes('/') && maskLen !== parsed.length) {
-    throw r.fail(mask, `netmask /${maskLen} contradicts ipv4-network ${net.value} on line ${net.line}`);
+  let parsed;
+  try {
+    parsed = ipv4NetworkOf(net.value, maskLen, `line ${net.line}`);
+  } catch (e) {
+    if (e instanceof Ipv4NetworkError) throw r.fail(e.key === 'ipv4-netmask' && mask ? mask : net, e.message);
+    throw e;
   }
   return { network: formatAddress(parsed.words, FAMILY_V4), prefix: parsed.length };
 }

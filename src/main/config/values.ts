@@ -67,6 +67,43 @@ export function parseNetworkWithLength(value: string): Prefix {
   return prefix(value);
 }
 
+/** A complaint about ipv4-network + ipv4-netmask, naming the key that is wrong. */
+export class Ipv4NetworkError extends ValueError {
+  constructor(
+    readonly key: 'ipv4-network' | 'ipv4-netmask',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * ipv4-network with the prefix length of an optional ipv4-netmask, combined
+ * as ocserv does: the network may carry /N (or /dotted.mask) itself, the
+ * netmask then must agree; a bare address needs the netmask. Shared by the
+ * main configuration and the per-user/group files so both read it alike.
+ * `networkAt` ("line 5") only goes into the message of a contradiction.
+ */
+export function ipv4NetworkOf(network: string, maskLength: number | undefined, networkAt: string): Prefix {
+  let text = network;
+  if (!text.includes('/')) {
+    if (maskLength === undefined) throw new Ipv4NetworkError('ipv4-network', 'no netmask: write ipv4-network = ADDRESS/PREFIX or add ipv4-netmask');
+    text = `${text}/${maskLength}`;
+  }
+  let parsed: Prefix;
+  try {
+    parsed = parseNetworkWithLength(text);
+  } catch (e) {
+    if (e instanceof ValueError) throw new Ipv4NetworkError('ipv4-network', e.message);
+    throw e;
+  }
+  if (parsed.family !== FAMILY_V4) throw new Ipv4NetworkError('ipv4-network', `"${clip(network)}" is not an IPv4 network`);
+  if (maskLength !== undefined && network.includes('/') && maskLength !== parsed.length) {
+    throw new Ipv4NetworkError('ipv4-netmask', `netmask /${maskLength} contradicts ipv4-network ${network} on ${networkAt}`);
+  }
+  return parsed;
+}
+
 /** A route / no-route entry as CIDR text; `default` (and 0.0.0.0/0) come back as 'default'. */
 export function parseRoute(value: string): string {
   if (value === 'default') return 'default';

@@ -8,7 +8,7 @@
 // after its last connection dropped, at the session timeout (counted from the
 // login, so reconnecting does not reset it), or by an operator.
 import { createHash } from 'node:crypto';
-import type { IpPool, LeaseAddresses } from './ip-pool';
+import type { IpPool, LeaseAddresses, LeaseRequest } from './ip-pool';
 
 /** Bytes of randomness in a cookie (256 bits; sent to the client base64url-encoded). */
 export const COOKIE_BYTES = 32;
@@ -103,6 +103,10 @@ export class SessionRegistry {
     return this.#byId.size;
   }
 
+  get pool(): IpPool {
+    return this.#opts.pool;
+  }
+
   sessions(): IterableIterator<SessionRecord> {
     return this.#byId.values();
   }
@@ -121,17 +125,23 @@ export class SessionRegistry {
     return this.#byAppId.get(hex);
   }
 
-  /** A user proved who they are: make a session (limits and the pool permitting). */
-  login(user: string, groups: readonly string[], peer: string, now: number): LoginResult {
+  /**
+   * A user proved who they are: make a session (limits and the pool
+   * permitting), its lease from `lease` (a group's range, an explicit
+   * address) when given.
+   */
+  login(user: string, groups: readonly string[], peer: string, now: number, lease?: LeaseRequest): LoginResult {
     const id = this.#opts.random(SESSION_ID_BYTES).toString('hex');
     const r = this.#opts.limits.reserve(user, id, now);
     if (!r.ok) {
       return { ok: false, reason: r.outcome === 'max_same_clients' ? 'too many sessions for this user' : 'the gateway is full' };
     }
-    const addresses = this.#opts.pool.allocate();
+    const pool = this.#opts.pool;
+    // ocserv refuses the login when the explicit address is taken rather than giving another.
+    const addresses = lease === undefined ? pool.allocate() : lease.kind === 'exact' && pool.isLeased(lease.lease) ? undefined : pool.allocateFor(lease);
     if (!addresses) {
       this.#opts.limits.release(id);
-      return { ok: false, reason: 'no free tunnel address' };
+      return { ok: false, reason: lease ? noLeaseReason(lease) : NO_FREE_ADDRESS };
     }
     const cookie = this.#opts.random(COOKIE_BYTES).toString('base64url');
     const dtlsAppId = this.#opts.random(DTLS_APP_ID_BYTES).toString('hex');
@@ -252,6 +262,14 @@ export class SessionRegistry {
     if (s.state === 'connected') ended.kick = { shard: s.shard, conn: s.conn };
     return ended;
   }
+}
+
+/** What a login gets when its pool (the gateway's or a group's) has no free address. */
+export const NO_FREE_ADDRESS = 'no free tunnel address';
+
+/** Why a login with this lease request got no lease: a full range reads like a full pool; an explicit address is named. */
+export function noLeaseReason(lease: LeaseRequest): string {
+  return lease.kind === 'exact' ? `tunnel address ${lease.label} is in use by another session` : NO_FREE_ADDRESS;
 }
 
 function cookieKey(cookie: string): string {

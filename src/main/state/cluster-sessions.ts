@@ -11,8 +11,8 @@
 import { formatPrefix, parsePrefix } from '../../common/address';
 import type { AdmissionEngine } from '../admission/engine';
 import type { BanScoreConfig } from '../admission/ban-score';
-import { FIRST_CLIENT_LEASE, type IpPool } from '../sessions/ip-pool';
-import { COOKIE_BYTES, DTLS_APP_ID_BYTES, SESSION_ID_BYTES, type Ended, type SessionRecord, type SessionRegistry } from '../sessions/registry';
+import { FIRST_CLIENT_LEASE, type IpPool, type LeaseRequest } from '../sessions/ip-pool';
+import { COOKIE_BYTES, DTLS_APP_ID_BYTES, NO_FREE_ADDRESS, SESSION_ID_BYTES, noLeaseReason, type Ended, type SessionRecord, type SessionRegistry } from '../sessions/registry';
 import { cookieDigest, type LeaseRange, type SessionLimitsSpec, type StateEvent, type StateStore, type StoredBan, type StoredSession } from './store';
 
 /** The reason a login or CONNECT gets when the store cannot be reached (HTTP 503). */
@@ -50,6 +50,13 @@ export interface ClusterOptions {
 
 export function leaseRange(pool: IpPool, hasIpv4: boolean): LeaseRange {
   return { first: FIRST_CLIENT_LEASE, end: hasIpv4 ? pool.capacity - 1 : pool.capacity };
+}
+
+/** The store's range for a login: a group's sub-range or one explicit lease, within the pool's client leases. */
+export function requestRange(all: LeaseRange, lease: LeaseRequest | undefined): LeaseRange {
+  if (lease === undefined) return all;
+  const r = lease.kind === 'exact' ? { first: lease.lease, end: lease.lease + 1 } : lease;
+  return { first: Math.max(r.first, all.first), end: Math.min(r.end, all.end) };
 }
 
 export class ClusterSessions {
@@ -108,8 +115,12 @@ export class ClusterSessions {
     await this.#o.store.close();
   }
 
-  /** A user proved who they are: store the session cluster-wide, then the registry adopts it. */
-  async login(user: string, groups: readonly string[], peer: string, group: string | undefined, now: number): Promise<ClusterLogin> {
+  /**
+   * A user proved who they are: store the session cluster-wide, then the
+   * registry adopts it. `lease` narrows where its address comes from (a
+   * group's pool, an explicit address); the store searches only that range.
+   */
+  async login(user: string, groups: readonly string[], peer: string, group: string | undefined, now: number, lease?: LeaseRequest): Promise<ClusterLogin> {
     const store = this.#o.store;
     if (!store.up) return { ok: false, reason: STATE_UNAVAILABLE, status: 503 };
     const r = this.#o.random;
@@ -118,18 +129,18 @@ export class ClusterSessions {
     const dtlsAppId = r(DTLS_APP_ID_BYTES).toString('hex');
     let created;
     try {
-      created = await store.createSession({ id, cookieDigest: cookieDigest(cookie), user, groups, ...(group !== undefined ? { group } : {}), createdAt: now, peer, dtlsAppId }, this.#limits, this.#range, this.sessionTtlMs);
+      created = await store.createSession({ id, cookieDigest: cookieDigest(cookie), user, groups, ...(group !== undefined ? { group } : {}), createdAt: now, peer, dtlsAppId }, this.#limits, requestRange(this.#range, lease), this.sessionTtlMs);
     } catch {
       return { ok: false, reason: STATE_UNAVAILABLE, status: 503 };
     }
     if (!created.ok) {
-      const reason = created.outcome === 'max_same_clients' ? 'too many sessions for this user' : created.outcome === 'max_clients' ? 'the gateway is full' : 'no free tunnel address';
+      const reason = created.outcome === 'max_same_clients' ? 'too many sessions for this user' : created.outcome === 'max_clients' ? 'the gateway is full' : lease ? noLeaseReason(lease) : NO_FREE_ADDRESS;
       return { ok: false, reason };
     }
     const session = this.#record(created.session, cookie, now);
     if (!this.#o.registry.adopt(session, now)) {
       await store.endSession(id).catch(() => undefined);
-      return { ok: false, reason: 'no free tunnel address' };
+      return { ok: false, reason: lease ? noLeaseReason(lease) : NO_FREE_ADDRESS };
     }
     if (group !== undefined) this.#groups.set(id, group);
     return { ok: true, session };

@@ -17,7 +17,8 @@ export class LocalBackend {
   readonly sessions = new Map<string, Held>();
   readonly byCookie = new Map<string, string>();
   readonly leases = new Map<number, string>();
-  leaseCursor = -1;
+  /** Where the next lease search of a range starts, by "first:end" (each group's pool has its own). */
+  readonly leaseCursors = new Map<string, number>();
   readonly nodes = new Map<string, number>();
   readonly bans = new Map<string, StoredBan>();
   readonly points = new Map<string, { score: number; expires: number }>();
@@ -95,9 +96,11 @@ export class LocalStore implements StateStore {
     let same = 0;
     for (const h of b.sessions.values()) if (h.session.user === s.user) same++;
     if (limits.maxSameClients > 0 && same >= limits.maxSameClients) return Promise.resolve({ ok: false, outcome: 'max_same_clients' });
-    const lease = nextLease(range, b.leaseCursor, (n) => !b.leases.has(n));
+    const cursorKey = `${range.first}:${range.end}`;
+    const lease = nextLease(range, b.leaseCursors.get(cursorKey) ?? -1, (n) => !b.leases.has(n));
     if (lease === undefined) return Promise.resolve({ ok: false, outcome: 'no_lease' });
-    b.leaseCursor = lease + 1;
+    // One lease (an explicit address) needs no cursor: no key per user piles up.
+    if (range.end - range.first > 1) b.leaseCursors.set(cursorKey, lease + 1);
     const session: StoredSession = { ...s, lease, owner: this.nodeId };
     b.sessions.set(s.id, { session, expires: b.now() + ttlMs });
     b.byCookie.set(s.cookieDigest, s.id);

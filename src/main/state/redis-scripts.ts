@@ -7,7 +7,8 @@
 //   P s:<sid>          hash: id ck user groups group lease createdAt peer app owner
 //   P ck:<digest>      string: sid (digest = SHA-256 of the cookie, base64)
 //   P lease:<n>        string: sid (SET NX: no address leased twice)
-//   P lease-cursor     string: where the next lease search starts
+//   P lease-cursor:<first>-<end>  string: where the next search of that lease range starts
+//                      (one per range: the whole pool, each group's pool)
 //   P all              zset: sid -> expiry (ms)      (max-clients)
 //   P users:<user>     zset: sid -> expiry (ms)      (max-same-clients)
 //   P owned:<node>     set: sids the node serves (its heartbeat refreshes them)
@@ -59,7 +60,8 @@ if maxSame > 0 and redis.call('ZCARD', KEYS[2]) >= maxSame then return {'max_sam
 if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('EXISTS', KEYS[4]) == 1 then return {'duplicate'} end
 local span = last - first
 if span <= 0 then return {'no_lease'} end
-local cur = tonumber(redis.call('GET', P .. 'lease-cursor') or first)
+local ckey = P .. 'lease-cursor:' .. first .. '-' .. last
+local cur = tonumber(redis.call('GET', ckey) or first)
 if cur == nil or cur < first or cur >= last then cur = first end
 local lease = nil
 for i = 0, span - 1 do
@@ -67,7 +69,7 @@ for i = 0, span - 1 do
   if redis.call('SET', P .. 'lease:' .. n, sid, 'NX', 'PX', ttl) then lease = n; break end
 end
 if lease == nil then return {'no_lease'} end
-redis.call('SET', P .. 'lease-cursor', lease + 1)
+if span > 1 then redis.call('SET', ckey, lease + 1) end
 for i = 9, #ARGV, 2 do redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1]) end
 redis.call('HSET', KEYS[4], 'lease', lease, 'owner', me)
 redis.call('PEXPIRE', KEYS[4], ttl)

@@ -8,7 +8,7 @@ import type { Authenticator } from '../session-service';
 import { PlainBackend } from '../auth/plain-backend';
 import { OtpChecker } from '../auth/otp-checker';
 import { certMode, certificateBackendFor } from '../auth/cert-backend';
-import type { SupConfigDirs } from '../auth/sup-config';
+import { supDirsOf } from '../auth/sup-config';
 import type { AuthBackend } from '../auth/backend';
 import { OathFile } from './oath-file';
 import { PasswordFile, verifyUser } from './password-file';
@@ -36,11 +36,7 @@ export function passwordAuthenticator(cfg: GatewayConfig): Authenticator {
 
 /** The parts of the configuration a login flow needs. */
 export function loginSetup(cfg: GatewayConfig, backend: AuthBackend): NonNullable<Authenticator['setup']> {
-  const dirs: SupConfigDirs = {};
-  if (cfg.configPerUser !== undefined) dirs.perUser = cfg.configPerUser;
-  if (cfg.configPerGroup !== undefined) dirs.perGroup = cfg.configPerGroup;
-  if (cfg.defaultUserConfig !== undefined) dirs.defaultUser = cfg.defaultUserConfig;
-  if (cfg.defaultGroupConfig !== undefined) dirs.defaultGroup = cfg.defaultGroupConfig;
+  const dirs = supDirsOf(cfg);
   const s: NonNullable<Authenticator['setup']> = {
     backend,
     ttlMs: cfg.authTimeout * 1000,
