@@ -13,13 +13,22 @@ function wantText(): boolean {
   return process.stderr.isTTY === true;
 }
 
+/**
+ * Fields that hold a secret wherever they appear: a line that carries one by
+ * mistake (a whole login message logged while debugging) shows [redacted]
+ * instead. The gateway logs none of them on purpose.
+ */
+export const REDACTED_FIELDS = ['password', 'secondaryPassword', 'cookie', 'context', 'key', 'secret', 'psk', 'masterSecret'];
+
+const redact = { paths: [...REDACTED_FIELDS, ...REDACTED_FIELDS.map((f) => `*.${f}`)], censor: '[redacted]' };
+
 export function createLogger(name = 'wolfguard'): Logger {
   const level = process.env.WOLFGUARD_LOG_LEVEL ?? 'info';
   if (wantText()) {
     // Synchronous (no transport thread): a gateway that is stopping must not lose its last lines.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const pretty = require('pino-pretty') as (o: object) => NodeJS.WritableStream;
-    return pino({ name, level }, pretty({ destination: 2, sync: true, translateTime: 'SYS:standard', ignore: 'pid,hostname' }));
+    return pino({ name, level, redact }, pretty({ destination: 2, sync: true, translateTime: 'SYS:standard', ignore: 'pid,hostname' }));
   }
-  return pino({ name, level }, pino.destination(2));
+  return pino({ name, level, redact }, pino.destination(2));
 }

@@ -106,7 +106,7 @@ const printers = {
     const lines = flat('', s)
       .filter(([k]) => k !== 'shards')
       .map(([k, v]) => `${k.padEnd(22)} ${String(v)}`);
-    process.stdout.write(`${lines.join('\n')}\n\n${table(s.shards, ['shard', 'live', 'total', 'tunnels', 'dtls'])}`);
+    process.stdout.write(`${lines.join('\n')}\n\n${table(s.shards, ['shard', 'live', 'total', 'restarts', 'tunnels', 'dtls'])}`);
   }) as Print,
   rules: ((b) => {
     const r = b as RulesBody;
@@ -125,7 +125,13 @@ const printers = {
     }
     process.stdout.write(`${out.join('\n')}\n`);
   }) as Print,
-  done: ((b) => process.stdout.write(`${JSON.stringify(b)}\n`)) as Print,
+  // What a command did, one fact a line ("disconnected  3f9a..., 77c1...").
+  done: ((b) => {
+    const o = b as Record<string, unknown>;
+    const text = (v: unknown) => (Array.isArray(v) ? (v.length === 0 ? '(none)' : v.join(', ')) : v === null ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+    const width = Math.max(...Object.keys(o).map((k) => k.length));
+    process.stdout.write(Object.entries(o).map(([k, v]) => `${k.padEnd(width)}  ${text(v)}`).join('\n') + '\n');
+  }) as Print,
 };
 
 function program(run: { action?: () => Promise<number> }): Command {
@@ -185,7 +191,8 @@ function program(run: { action?: () => Promise<number> }): Command {
       .action((ip: string, o: { seconds?: string }) => call('POST', `/bans?prefix=${enc(ip)}${o.seconds ? `&seconds=${enc(o.seconds)}` : ''}`, printers.done));
   }
   root.command('unban').argument('<ip>').description('lift a ban').action((ip: string) => call('POST', `/unban?prefix=${enc(ip)}`, printers.done));
-  for (const name of ['reload', 'reload_rules']) root.command(name).description('re-read the admission rules').action(() => call('POST', '/reload', printers.done));
+  root.command('reload').description('re-read the configuration file and the admission rules, as SIGHUP (sessions stay)').action(() => call('POST', '/reload-config', printers.done));
+  root.command('reload_rules').description('re-read the admission rules and the geofilter alone').action(() => call('POST', '/reload', printers.done));
   root.command('stop').description('stop the gateway').action(() => call('POST', '/stop', printers.done));
   return root;
 }
@@ -200,7 +207,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     return await run.action();
   } catch (e) {
-    if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' ? EXIT_OK : EXIT_USAGE;
+    // --help is success; help shown because a command was missing ("show" alone) is a usage error.
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     if (e instanceof CtlError || isWolfguardError(e)) {
       process.stderr.write(`wolfguard-ctl: ${(e as Error).message}\n`);
       return e instanceof CtlError && /expected "user"/.test(e.message) ? EXIT_USAGE : EXIT_FAILURE;

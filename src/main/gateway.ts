@@ -22,7 +22,7 @@ import { SessionService, type Authenticator } from './session-service';
 import { passwordAuthenticator } from './users/authenticator';
 import { checkSupConfigFiles } from './auth/sup-pool';
 import { supDirsOf } from './auth/sup-config';
-import { startAdminServer, type AdminServer } from './admin/server';
+import { startAdminServer, type AdminServer, type ReloadOutcome } from './admin/server';
 import { startDtlsDispatch, type DtlsDispatch } from './dtls-dispatch';
 import { startMetrics, type MetricsServer } from './metrics';
 import { randomBytes } from '../../native/lib';
@@ -49,6 +49,8 @@ export interface GatewayOptions {
   authenticator?: Authenticator;
   /** Called when the admin socket asks the gateway to stop (absent: refused). */
   onStopRequest?: () => void;
+  /** Called when the admin socket asks for a configuration reload (absent: refused). */
+  onReloadRequest?: () => ReloadOutcome;
 }
 
 export interface Gateway {
@@ -166,12 +168,19 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     });
     cluster = setup?.cluster;
     const svc = new SessionService(registry, auth, (shard, m) => pool?.post(shard, m), {
-      login: (user, peer, ok, reason) => {
+      // Every session line names user, peer and session id (never the cookie).
+      login: (user, peer, ok, reason, session) => {
         metrics?.logins.inc({ result: ok ? 'ok' : 'failed' });
-        if (ok) log.info({ user, peer }, 'login');
+        if (ok) log.info({ user, peer, session }, 'login');
         else log.warn({ user, peer, reason }, 'login refused');
       },
-      ended: (e) => log.info({ user: e.session.user, session: e.session.id, reason: e.reason }, 'session ended'),
+      tunnel: (e) => {
+        const f = { user: e.user, peer: e.peer, session: e.session, shard: e.shard };
+        if (e.kind === 'open') log.info({ ...f, tunnels: e.tunnels }, 'tunnel open');
+        else if (e.kind === 'closed') log.info({ ...f, reason: e.reason }, 'tunnel closed; the session waits for its client');
+        else log.warn({ peer: e.peer, shard: e.shard, reason: e.reason }, 'tunnel refused');
+      },
+      ended: (e) => log.info({ user: e.session.user, peer: e.session.peer, session: e.session.id, reason: e.reason }, 'session ended'),
       warning: (m) => log.warn(m),
     }, cluster ? clusterLoginGuard(adm.loginGuard(), cluster) : adm.loginGuard(), cluster);
     service = svc;
@@ -222,7 +231,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     }
     // occtl-socket-group: its members may use the admin socket too (the group is resolved like run-as-group).
     const socketGid = cfg.adminSocketGroup !== undefined ? identityFromSystem('root', cfg.adminSocketGroup).gid : undefined;
-    if (cfg.adminSocket) admin = await startAdminServer(cfg.adminSocket, { service: svc, pool, workers, admission: adm, startedAt: Date.now(), status: { fips: fipsInfo }, ...(cluster ? { cluster } : {}), ...(socketGid !== undefined ? { socketGid } : {}), ...(opts.onStopRequest ? { stop: opts.onStopRequest } : {}) });
+    if (cfg.adminSocket) admin = await startAdminServer(cfg.adminSocket, { service: svc, pool, workers, admission: adm, startedAt: Date.now(), status: { fips: fipsInfo }, ...(cluster ? { cluster } : {}), ...(socketGid !== undefined ? { socketGid } : {}), ...(opts.onStopRequest ? { stop: opts.onStopRequest } : {}), ...(opts.onReloadRequest ? { reloadConfig: opts.onReloadRequest } : {}) });
     // Ports bound, TUN open, sockets made: root is no longer needed (src/main/privileges.ts).
     if (cfg.runAsUser !== undefined) {
       const who = identityFromSystem(cfg.runAsUser, cfg.runAsGroup);
@@ -317,14 +326,14 @@ export async function runGateway(cfg: GatewayConfig, opts: GatewayOptions = {}):
   const log = opts.log ?? createLogger();
   let stop: (why: string) => void = () => undefined;
   const stopped = new Promise<string>((resolve) => (stop = resolve));
-  const gw = await startGateway(cfg, { ...opts, log, onStopRequest: () => stop('admin socket') });
-  log.info({ port: gw.port, device: gw.device, workers: gw.workers, config: cfg.source }, `wolfguard listening on TCP port ${gw.port} (${gw.workers} shards, device ${gw.device})`);
-  const onSignal = (sig: string) => stop(sig);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  // SIGHUP: re-read the configuration file and the admission rules; sessions,
-  // bans and rates are kept (users are re-read whenever their file changes).
-  const onHup = () => {
+  // SIGHUP and `wolfguard-ctl reload`: re-read the configuration file and the
+  // admission rules; sessions, bans and rates are kept (users are re-read
+  // whenever their file changes).
+  let gwRef: Gateway | undefined;
+  const reloadAll = (): ReloadOutcome => {
+    const gw = gwRef;
+    if (gw === undefined) return { config: cfg.source, needRestart: [], rules: 0, error: 'the gateway is still starting' };
+    const out: ReloadOutcome = { config: cfg.source, needRestart: [], rules: 0 };
     // The admission files the new configuration names (the old ones when it cannot be read).
     let sources: GatewayConfig | undefined;
     // stat, not existsSync: access(2) ignores the capabilities kept after a privilege drop.
@@ -334,18 +343,29 @@ export async function runGateway(cfg: GatewayConfig, opts: GatewayOptions = {}):
         for (const w of warnings) log.warn(w);
         const kept = gw.reload(next);
         sources = next;
+        out.needRestart = kept;
         log.info({ file: cfg.source, needRestart: kept }, kept.length > 0 ? `configuration reloaded; ${kept.join(', ')} take effect at the next start` : 'configuration reloaded');
       } catch (e) {
+        out.error = `configuration not reloaded; the old one stays: ${(e as Error).message}`;
         log.error({ err: (e as Error).message }, 'configuration not reloaded; the old one stays');
       }
     }
     try {
-      gw.admission.reload(sources);
+      out.rules = gw.admission.reload(sources).rules.length;
       log.info({ file: sources?.admissionRules ?? cfg.admissionRules, geofilter: sources?.geofilterFile ?? cfg.geofilterFile }, 'admission rules reloaded');
     } catch (e) {
+      out.error ??= `admission rules not reloaded; the old ones stay: ${(e as Error).message}`;
       log.error({ err: (e as Error).message }, 'admission rules not reloaded; the old ones stay');
     }
+    return out;
   };
+  const gw = await startGateway(cfg, { ...opts, log, onStopRequest: () => stop('admin socket'), onReloadRequest: reloadAll });
+  gwRef = gw;
+  log.info({ port: gw.port, device: gw.device, workers: gw.workers, config: cfg.source }, `wolfguard listening on TCP port ${gw.port} (${gw.workers} shards, device ${gw.device})`);
+  const onSignal = (sig: string) => stop(sig);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const onHup = () => void reloadAll();
   process.on('SIGHUP', onHup);
   const why = await stopped;
   process.off('SIGHUP', onHup);

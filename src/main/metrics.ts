@@ -54,6 +54,17 @@ export async function startMetrics(listen: string, ctx: MetricsContext): Promise
       for (const [state, v] of Object.entries(n)) this.set({ state }, v);
     },
   });
+  new Gauge({
+    name: 'wolfguard_shard_sessions',
+    help: 'Connected sessions by the shard that holds their tunnel',
+    labelNames: ['shard'] as const,
+    registers: [reg],
+    collect() {
+      const n = new Array<number>(ctx.pool.size).fill(0);
+      for (const s of ctx.service.registry.sessions()) if (s.state === 'connected' && s.shard >= 0 && s.shard < n.length) n[s.shard]!++;
+      n.forEach((v, shard) => this.set({ shard: String(shard) }, v));
+    },
+  });
   const stateUp = ctx.stateUp;
   if (stateUp) {
     new Gauge({

@@ -60,8 +60,22 @@ export const SUP_POOL_REFUSED = 'the address pool of this user or group is misco
 /** A session's per-user/group settings, or why its login must be refused. */
 type SupChoice = { ok: true; net: SessionNetwork; lease?: LeaseRequest } | { ok: false; error: string };
 
+/** A tunnel connection opened, was refused, or closed while its session stays (the client may come back). */
+export interface TunnelEvent {
+  kind: 'open' | 'refused' | 'closed';
+  peer: string;
+  shard: number;
+  user?: string;
+  session?: string;
+  reason?: string;
+  /** Tunnels opened with this session's cookie so far (open). */
+  tunnels?: number;
+}
+
 export interface SessionEvents {
-  login?(user: string, peer: string, ok: boolean, reason?: string): void;
+  /** `session` is the new session's id (never its cookie) when the login succeeded. */
+  login?(user: string, peer: string, ok: boolean, reason?: string, session?: string): void;
+  tunnel?(e: TunnelEvent): void;
   ended?(e: Ended): void;
   /** A problem worth a log line (a bad per-user configuration line, ...). */
   warning?(message: string): void;
@@ -120,6 +134,10 @@ export class SessionService {
       case 'tunnel-closed': {
         const e = this.#registry.closed(m.sessionId, { shard: m.shard, conn: m.conn }, m.logout, Date.now());
         if (e) this.#ended(e);
+        else {
+          const r = this.#registry.byId(m.sessionId);
+          if (r && r.state === 'dropped' && r.shard === m.shard && r.conn === m.conn) this.#events.tunnel?.({ kind: 'closed', peer: r.peer, shard: m.shard, user: r.user, session: r.id, reason: m.reason });
+        }
         return;
       }
       default:
@@ -129,9 +147,11 @@ export class SessionService {
   #connect(m: ConnectMessage): void {
     const r = this.#registry.connect(m.cookie, { shard: m.shard, conn: m.conn }, Date.now(), m.local);
     if (!r.ok) {
+      this.#events.tunnel?.({ kind: 'refused', peer: m.peer, shard: m.shard, reason: r.reason });
       this.#post(m.shard, { type: 'reply', id: m.id, result: { ok: false, status: 401, reason: r.reason } });
       return;
     }
+    this.#events.tunnel?.({ kind: 'open', peer: m.peer, shard: m.shard, user: r.session.user, session: r.session.id, tunnels: r.session.tunnels });
     if (r.displaced) this.#post(r.displaced.shard, { type: 'kick', conn: r.displaced.conn, reason: 'session reconnected on another connection' });
     this.#post(m.shard, { type: 'reply', id: m.id, result: { ok: true, session: { ...tunnelView(r.session), ...this.#network.get(r.session.id) } } });
   }
@@ -157,7 +177,13 @@ export class SessionService {
   /** Closes a session's tunnel connection; the session and its cookie stay (admin "disconnect"). */
   disconnect(sessionId: string): boolean {
     const ref = this.#registry.disconnect(sessionId, Date.now());
-    if (ref) this.#post(ref.shard, { type: 'kick', conn: ref.conn, reason: 'disconnected by the operator' });
+    if (ref) {
+      const reason = 'disconnected by the operator';
+      this.#post(ref.shard, { type: 'kick', conn: ref.conn, reason });
+      // The shard reports no close for a kick (main already knows): the line is written here.
+      const r = this.#registry.byId(sessionId)!;
+      this.#events.tunnel?.({ kind: 'closed', peer: r.peer, shard: ref.shard, user: r.user, session: r.id, reason });
+    }
     return ref !== undefined;
   }
 
@@ -185,6 +211,7 @@ export class SessionService {
     if (m.cert !== undefined) sub.cert = m.cert;
     let user = this.#flows.userOf(sub, now) ?? m.username;
     let result: LoginReply;
+    let sessionId: string | undefined;
     try {
       const refused = this.#guard?.before(user, m.peer, now);
       if (refused !== undefined) {
@@ -209,7 +236,10 @@ export class SessionService {
             result = { ok: false, reason: SUP_POOL_REFUSED };
           } else {
             const l = this.#cluster ? await this.#cluster.login(r.user, r.groups, m.peer, r.group, Date.now(), sup.lease) : this.#registry.login(r.user, r.groups, m.peer, Date.now(), sup.lease);
-            if (l.ok) this.#network.set(l.session.id, sup.net);
+            if (l.ok) {
+              this.#network.set(l.session.id, sup.net);
+              sessionId = l.session.id;
+            }
             result = l.ok ? { ok: true, cookie: l.session.cookie, user: r.user } : l;
           }
         }
@@ -217,7 +247,7 @@ export class SessionService {
     } catch {
       result = { ok: false, reason: 'authentication backend error' };
     }
-    this.#events.login?.(user, m.peer, result.ok, result.ok ? undefined : result.reason);
+    this.#events.login?.(user, m.peer, result.ok, result.ok ? undefined : result.reason, sessionId);
     this.#post(m.shard, { type: 'reply', id: m.id, result });
   }
 

@@ -101,7 +101,13 @@ export class ShardPool {
   #onShardExit: ShardPoolOptions['onShardExit'];
   /** Receives TLS handshake durations (ms) as shards report them. */
   onHandshakes: ((ms: number[]) => void) | undefined;
+  #handshakes = 0;
   #closing = false;
+
+  /** TLS handshakes the shards finished since start (restarted shards included). */
+  get handshakes(): number {
+    return this.#handshakes;
+  }
 
   #spawn(state: ShardState): void {
     const worker = new Worker(path.join(__dirname, '..', 'workers', 'shard.js'), { workerData: state.cfg });
@@ -178,6 +184,7 @@ export class ShardPool {
     if (m.type === 'ready') s.ready = true;
     else if (m.type === 'released') {
       s.live = Math.max(0, s.live - m.count);
+      this.#handshakes += m.handshakeMs.length;
       if (m.handshakeMs.length > 0) this.onHandshakes?.(m.handshakeMs);
     }
     else if (m.type === 'stats') this.#statsWaiters.get(m.id)?.(m.stats);

@@ -10,7 +10,7 @@ import { WolfguardError, ErrorCodes } from '../../src/common/errors';
 import { spawnInNs } from './netns';
 import { exitOf, stopChild, trackPath, untrackPath, type ExitStatus } from './reaper';
 
-const OPENCONNECT = '/usr/sbin/openconnect';
+export const OPENCONNECT = '/usr/sbin/openconnect';
 const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
 const STATE_POLL_MS = 20;
 const STOP_GRACE_MS = 5_000;

@@ -75,7 +75,7 @@ const query = fc.oneof(
 );
 /** The routes the server knows, with generated parameters: random paths alone rarely reach past the first match. */
 const knownRoute = fc.oneof(
-  fc.constantFrom('/status', '/sessions', '/shards', '/bans', '/unban', '/reload', '/admission', '/restarts', '/stop', '/test/crash-shard'),
+  fc.constantFrom('/status', '/sessions', '/shards', '/bans', '/unban', '/reload', '/reload-config', '/admission', '/restarts', '/stop', '/test/crash-shard'),
   fc.tuple(fc.constantFrom('sessions', 'users'), segment).map(([a, b]) => `/${a}/${b}`),
   fc.tuple(fc.constantFrom('sessions', 'users'), segment, fc.constantFrom('disconnect', 'terminate', 'x')).map(([a, b, c]) => `/${a}/${b}/${c}`),
 );

@@ -1,6 +1,7 @@
 // The admin interface: JSON over HTTP on a Unix socket (ocserv's
-// occtl-socket-file role), readable only by root (mode 0600). `wolfguard-ctl`
-// and the tests use it.
+// occtl-socket-file role), readable only by root (mode 0600), or also by the
+// occtl-socket-group (0660). `wolfguard-ctl` and the tests use it; the JSON
+// each command answers is listed in docs/wolfguard-ctl.md.
 //   GET  /status                          uptime, sessions, shards, traffic totals
 //   GET  /sessions                        every session
 //   GET  /sessions/<id>                   one session
@@ -13,6 +14,7 @@
 //   POST /bans?prefix=P[&seconds=N]       ban an address or prefix (no seconds: until unbanned)
 //   POST /unban?prefix=P                  lift a ban (and the address's ban points)
 //   POST /reload                          re-read the admission rules
+//   POST /reload-config                   re-read the configuration file and the rules (as SIGHUP)
 //   GET  /admission                       decision counters
 //   POST /stop                            stop the gateway (when it runs as a service)
 //   GET  /rules                           the admission policy: JSON rules, geofilter, bans
@@ -23,13 +25,15 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import { sniffProtocol } from './protocol-sniff';
 import { serveJsonLines, JSON_IDLE_TIMEOUT_MS } from './json-session';
 import { banView, rulesView, sessionView } from './views';
+import { RATE_SAMPLE_MS, RateWindow, type Totals } from './rates';
 import type { SessionService } from '../session-service';
 import type { ShardPool } from '../shard-pool';
 import type { GatewayAdmission } from '../admission/gateway-admission';
-import { isWolfguardError } from '../../common/errors';
+import { ErrorCodes, WolfguardError, isWolfguardError } from '../../common/errors';
 import { formatPrefix, parsePrefix } from '../../common/address';
 
 export interface AdminServer {
@@ -47,16 +51,31 @@ export interface AdminContext {
   status?: Record<string, unknown>;
   /** Asks the gateway to stop (absent: not allowed, e.g. embedded in tests). */
   stop?: () => void;
+  /** Re-reads the configuration file as SIGHUP does (absent: no file to re-read, e.g. embedded in tests). */
+  reloadConfig?: () => ReloadOutcome;
   /** Numeric group that may use the socket too (mode 0660); absent: root only (0600). */
   socketGid?: number;
   /** Shared cluster state: bans and unbans made here are applied on every node. */
   cluster?: { banned(prefix: string, until: number, reason?: string): void; unbanned(prefix: string): void };
 }
 
+/** What a configuration reload did; `error` set when the file was refused and the old configuration stays. */
+export interface ReloadOutcome {
+  config: string;
+  needRestart: string[];
+  rules: number;
+  error?: string;
+}
+
 /** Largest request body the admin socket reads (commands have none). */
 const MAX_ADMIN_BODY = 4096;
 
 export async function startAdminServer(socketPath: string, ctx: AdminContext): Promise<AdminServer> {
+  const rates = new RateWindow(ctx.startedAt ?? Date.now());
+  const sampler = setInterval(() => {
+    void totals(ctx).then((t) => rates.add(Date.now(), t), () => undefined);
+  }, RATE_SAMPLE_MS);
+  sampler.unref();
   // A socket file left by a previous run that is not listening any more.
   try {
     if (fs.statSync(socketPath).isSocket()) fs.unlinkSync(socketPath);
@@ -64,7 +83,7 @@ export async function startAdminServer(socketPath: string, ctx: AdminContext): P
     /* absent */
   }
   const httpServer = http.createServer((req, res) => {
-    route(ctx, req).then(
+    route(ctx, rates, req).then(
       ([status, body]) => reply(res, status, body),
       (e: Error) => reply(res, 500, { error: e.message }),
     );
@@ -104,9 +123,15 @@ export async function startAdminServer(socketPath: string, ctx: AdminContext): P
     socket.on('data', onData);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (e: NodeJS.ErrnoException) => {
+      clearInterval(sampler);
+      // The usual cause is a directory that does not exist yet (/run/wolfguard without systemd's RuntimeDirectory); libuv reports that as EACCES.
+      const missing = fs.statSync(path.dirname(socketPath), { throwIfNoEntry: false }) === undefined;
+      reject(new WolfguardError(ErrorCodes.SOCKET, `admin socket ${socketPath} (occtl-socket-file): ${missing ? `directory ${path.dirname(socketPath)} does not exist` : e.message}`));
+    };
+    server.once('error', failed);
     server.listen(socketPath, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });
@@ -120,6 +145,7 @@ export async function startAdminServer(socketPath: string, ctx: AdminContext): P
     path: socketPath,
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(sampler);
         server.close(() => resolve());
         httpServer.closeAllConnections();
         for (const s of lineSockets) s.destroy();
@@ -133,7 +159,14 @@ export async function startAdminServer(socketPath: string, ctx: AdminContext): P
   };
 }
 
-async function route(ctx: AdminContext, req: http.IncomingMessage): Promise<[number, unknown]> {
+/** The growing counters behind the status rates. */
+async function totals(ctx: AdminContext): Promise<Totals> {
+  const shards = await ctx.pool.shardStats();
+  const sum = (k: 'tunRxBytes' | 'tunTxBytes') => shards.reduce((a, s) => a + (s.pump?.[k] ?? 0), 0);
+  return { bytesFromClients: sum('tunTxBytes'), bytesToClients: sum('tunRxBytes'), handshakes: ctx.pool.handshakes ?? 0 };
+}
+
+async function route(ctx: AdminContext, rates: RateWindow, req: http.IncomingMessage): Promise<[number, unknown]> {
   let size = 0;
   for await (const c of req) {
     size += (c as Buffer).length;
@@ -159,13 +192,15 @@ async function route(ctx: AdminContext, req: http.IncomingMessage): Promise<[num
         sessions: reg.size,
         connected: [...reg.sessions()].filter((s) => s.state === 'connected').length,
         workers: ctx.workers,
-        shards: ctx.pool.stats().map((s) => ({ ...s, tunnels: shards.find((x) => x.shard === s.shard)?.tunnels ?? 0, dtls: shards.find((x) => x.shard === s.shard)?.dtls.up ?? 0 })),
+        shards: ctx.pool.stats().map((s) => ({ ...s, restarts: ctx.pool.restarts()[s.shard] ?? 0, tunnels: shards.find((x) => x.shard === s.shard)?.tunnels ?? 0, dtls: shards.find((x) => x.shard === s.shard)?.dtls.up ?? 0 })),
         // What the tunnels moved: from the clients (written to the TUN) and to them (read from it).
         bytesFromClients: sum('tunTxBytes'),
         bytesToClients: sum('tunRxBytes'),
         ringCrossings: sum('ringOut'),
         ringDrops: sum('ringOutDrops'),
         tunDrops: sum('tunTxDrops'),
+        handshakes: ctx.pool.handshakes ?? 0,
+        ...rates.rates(Date.now(), { bytesFromClients: sum('tunTxBytes'), bytesToClients: sum('tunRxBytes'), handshakes: ctx.pool.handshakes ?? 0 }),
         ...(ctx.status ?? {}),
         connectionsPerSecond: Math.round((ctx.pool.stats().reduce((a, s) => a + s.total, 0) / Math.max(1, (Date.now() - started) / 1000)) * 100) / 100,
       },
@@ -201,6 +236,11 @@ async function route(ctx: AdminContext, req: http.IncomingMessage): Promise<[num
     return [200, { crashing: shard }];
   }
   if (req.method === 'GET' && p === '/restarts') return [200, ctx.pool.restarts()];
+  if (req.method === 'POST' && p === '/reload-config') {
+    if (!ctx.reloadConfig) return [403, { error: 'this gateway has no configuration file to reload' }];
+    const r = ctx.reloadConfig();
+    return r.error === undefined ? [200, r] : [400, { error: r.error, config: r.config }];
+  }
   if (req.method === 'POST' && p === '/stop') {
     if (!ctx.stop) return [403, { error: 'this gateway cannot be stopped over the admin socket' }];
     setImmediate(ctx.stop);
