@@ -206,6 +206,8 @@ export class TlsContext {
       if (keys.length < 1 || keys.length > 2 || keys.some((k) => !Buffer.isBuffer(k) || k.length !== TICKET_KEY_BYTES)) {
         throw invalidArgument(`tickets.keys must be 1 or 2 Buffers of ${TICKET_KEY_BYTES} bytes`);
       }
+      // An all-0xff name marks tickets that must never resume (certificate logins over TLS 1.3, context.cc).
+      if (keys.some((k) => k.subarray(0, 16).every((b) => b === 0xff))) throw invalidArgument('a ticket key name (its first 16 bytes) must not be all 0xff');
       ret = this.native.setTicketKeys(keys[0]!, keys[1]);
       if (ret !== WOLFSSL_SUCCESS) throw wolfError(ErrorCodes.TLS_CONTEXT, 'cannot set ticket keys', ret);
     }

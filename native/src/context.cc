@@ -24,6 +24,16 @@ static int TicketCb(WOLFSSL* ssl, unsigned char keyName[WOLFSSL_TICKET_NAME_SZ],
   auto* self = static_cast<Context*>(userCtx);
   if (self == nullptr) return WOLFSSL_TICKET_RET_FATAL;
   int ret = self->TicketCrypt(keyName, iv, mac, enc, ticket, inLen, outLen);
+  // A TLS 1.3 ticket does not carry the client's certificate (TLS 1.2
+  // resumption keeps it), so a connection resumed from it would reach a
+  // certificate login without one. A client that authenticated with a
+  // certificate gets a ticket under a key name we never hold (all 0xff; all
+  // zeros is refused by wolfSSL): it is refused on use and the client does a
+  // full handshake, certificate included.
+  if (enc && ret == WOLFSSL_TICKET_RET_OK && ssl != nullptr && wolfSSL_version(ssl) == TLS1_3_VERSION) {
+    WOLFSSL_X509_CHAIN* chain = wolfSSL_get_peer_chain(ssl);
+    if (chain != nullptr && wolfSSL_get_chain_count(chain) > 0) std::memset(keyName, 0xff, WOLFSSL_TICKET_NAME_SZ);
+  }
   // TLS 1.3 resumes only on RET_OK (wolfSSL treats RET_CREATE as a refused
   // PSK there) and sends a fresh ticket after every handshake anyway, so a
   // ticket under the previous key is simply accepted. TLS 1.2 keeps CREATE:

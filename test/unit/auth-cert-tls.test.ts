@@ -5,9 +5,9 @@
 // an expired one and a revoked one.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { TlsContext, type TlsSocket } from '../../native/lib';
+import { TlsContext, newTicketKey, type TlsSocket } from '../../native/lib';
 import { makePki, clientCa, otherClientCa, type ClientCert, type TestPki } from '../helpers/certs';
-import { startAddonServer, addonConnect, type AddonServer } from '../helpers/tls-pair';
+import { startAddonServer, addonConnect, echoRoundTrip, type AddonServer } from '../helpers/tls-pair';
 import { certificateOf } from '../../src/workers/auth-routes';
 import { certUser } from '../../src/main/auth/cert-backend';
 import { OID_CN } from '../../src/main/auth/cert-fields';
@@ -157,4 +157,51 @@ test('reloadCrl: a certificate revoked after start is refused once the new CRL i
   } finally {
     await srv.close();
   }
+});
+
+/**
+ * Two connections from one client context over a server with shard-shared
+ * ticket keys: what the server saw on the second (resumed? certificate?).
+ */
+async function reconnect(version: 'TLSv1.3' | 'TLSv1.2', cert?: ClientCert): Promise<{ resumed: boolean; certs: number }> {
+  const sctx = new TlsContext({ role: 'server', cert: { file: pki.ecCert }, key: { file: pki.ecKey }, ca: { file: pki.caCert }, verifyPeer: 'optional', tickets: { keys: [newTicketKey()] }, maxVersion: version });
+  const seen: Array<{ resumed: boolean; certs: number }> = [];
+  const srv = await startAddonServer(sctx, (s) => {
+    s.once('secure', () => seen.push({ resumed: s.info()?.resumed ?? false, certs: s.peerCertificates().length }));
+    s.pipe(s);
+  });
+  const cctx = new TlsContext({ role: 'client', ca: { file: pki.caCert }, maxVersion: version, ...(cert ? { cert: { file: cert.cert }, key: { file: cert.key } } : {}) });
+  try {
+    const first = await addonConnect(cctx, srv.port);
+    // TLS 1.3 tickets come after the handshake: one echo makes sure the client has read them.
+    await echoRoundTrip(first, Buffer.from('1'));
+    const session = first.session();
+    first.destroy();
+    assert.ok(session, 'the first connection left a session to resume');
+    const second = await addonConnect(cctx, srv.port, { session });
+    await echoRoundTrip(second, Buffer.from('2'));
+    second.destroy();
+    assert.equal(seen.length, 2);
+    assert.deepEqual(seen[0], { resumed: false, certs: cert ? 1 : 0 });
+    return seen[1]!;
+  } finally {
+    await srv.close();
+    sctx.close();
+    cctx.close();
+  }
+}
+
+test('resumption never yields a connection without the certificate it logged in with: TLS 1.3 certificate clients get a full handshake, others resume', async () => {
+  // A TLS 1.3 ticket does not carry the client's certificate: resuming would hand a certificate login a connection without one.
+  assert.deepEqual(await reconnect('TLSv1.3', certs.get('good')), { resumed: false, certs: 1 });
+  // Password users keep TLS 1.3 resumption.
+  assert.deepEqual(await reconnect('TLSv1.3'), { resumed: true, certs: 0 });
+  // TLS 1.2 resumption keeps the certificate, so it stays.
+  assert.deepEqual(await reconnect('TLSv1.2', certs.get('good')), { resumed: true, certs: 1 });
+});
+
+test('ticket keys: a key name of all 0xff (the never-resume marker) is refused', () => {
+  const key = newTicketKey();
+  key.fill(0xff, 0, 16);
+  assert.throws(() => new TlsContext({ role: 'server', cert: { file: pki.ecCert }, key: { file: pki.ecKey }, tickets: { keys: [key] } }), /must not be all 0xff/);
 });
