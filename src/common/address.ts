@@ -302,3 +302,12 @@ export function netmaskFromPrefix(length: number): string {
   const m = length === 0 ? 0 : (~0 << (V4_BITS - length)) >>> 0;
   return `${m >>> 24}.${(m >>> 16) & 0xff}.${(m >>> 8) & 0xff}.${m & 0xff}`;
 }
+
+/**
+ * "::ffff:10.0.0.1" → "10.0.0.1": a dual-stack socket reports IPv4 peers in
+ * the mapped form; logs, the admin socket and the cluster store show them as
+ * operators write them. Any other text is returned as it is.
+ */
+export function unmapIpv4(a: string): string {
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}

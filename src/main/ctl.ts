@@ -29,7 +29,13 @@ interface Globals {
 export function socketPath(g: Globals, env: NodeJS.ProcessEnv = process.env): string {
   if (g.socket) return g.socket;
   if (g.config) {
-    const { config } = loadConfigFile(g.config);
+    let config;
+    try {
+      ({ config } = loadConfigFile(g.config));
+    } catch (e) {
+      // The running gateway may still have the last good file: say how to reach it anyway.
+      throw new CtlError(`cannot take the admin socket from ${g.config}: ${(e as Error).message} (--socket PATH reaches the gateway without reading it)`);
+    }
     if (!config.adminSocket) throw new CtlError(`${g.config} enables no admin socket (occtl-socket-file / use-occtl)`);
     return config.adminSocket;
   }

@@ -10,6 +10,7 @@ import { closeFd, udpConnect } from '../../native/lib';
 import { clientHelloPskIdentity, clientHelloSessionId } from '../protocol/dtls-hello';
 import type { SessionRegistry } from './sessions/registry';
 import type { ToShard } from '../workers/messages';
+import { unmapIpv4 } from '../common/address';
 
 /**
  * A client whose socket was handed over recently is not handed over again:
@@ -37,10 +38,6 @@ export interface DtlsDispatch {
   close(): Promise<void>;
 }
 
-/** "::ffff:10.0.0.1" → "10.0.0.1": a dual-stack socket reports IPv4 peers mapped. */
-function unmap(a: string): string {
-  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
-}
 
 /**
  * The address the session's DTLS socket answers from: the one its TLS
@@ -50,7 +47,7 @@ function unmap(a: string): string {
  */
 export function localFor(tlsLocal: string | undefined, peer: string): string {
   const v6 = peer.includes(':');
-  const local = tlsLocal === undefined ? '' : unmap(tlsLocal);
+  const local = tlsLocal === undefined ? '' : unmapIpv4(tlsLocal);
   if (local !== '' && local.includes(':') === v6) return local;
   return v6 ? '::' : '0.0.0.0';
 }
@@ -77,7 +74,7 @@ export async function startDtlsDispatch(o: DtlsDispatchOptions): Promise<DtlsDis
   const recent = new Map<string, number>();
   const stats = { handedOff: 0, dropped: 0 };
   sock.on('message', (msg, rinfo) => {
-    const peer = unmap(rinfo.address);
+    const peer = unmapIpv4(rinfo.address);
     const session = sessionOfHello(o.registry, msg);
     if (!session || session.state !== 'connected' || (o.admit && !o.admit(peer))) {
       stats.dropped++;

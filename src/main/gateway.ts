@@ -34,6 +34,7 @@ import { negotiateMtu } from '../protocol/mtu';
 import { effectiveLimits } from './limits';
 import { checkFipsFiles, describeFipsBuild, fipsBuildStatus } from './fips';
 import { capabilitiesFor, dropPrivileges, identityFromSystem, readableBy, warmThreadPool } from './privileges';
+import { unmapIpv4 } from '../common/address';
 
 /**
  * Packets the kernel may queue per TUN queue for a shard to read. One device
@@ -210,7 +211,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     await pool.ready();
     acceptor = await startAcceptor(pool, cfg.listenHost ?? '::', cfg.tcpPort, (ip) => {
       const d = adm.checkConnect(ip);
-      if (!d.allow) log.warn({ peer: ip, reason: d.reason, rule: d.ruleId }, 'connection refused');
+      if (!d.allow) log.warn({ peer: unmapIpv4(ip), reason: d.reason, rule: d.ruleId }, 'connection refused');
       return d.allow;
     });
     if (cfg.udpPort !== null) {

@@ -92,6 +92,7 @@ test('-c FILE that enables no socket, or is no configuration, exits 1 naming the
   r = run(CTL, ['-c', bad, 'status']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /tcp-port/);
+  assert.match(r.stderr, /--socket PATH reaches the gateway/, 'says how to reach a gateway still running on its last good file');
 });
 
 test('a socket nobody listens on, and one not ours to open, are clear errors (exit 1)', () => {
