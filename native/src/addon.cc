@@ -2,6 +2,9 @@
 // be loaded by the main thread and by any number of worker_threads at once.
 #include "common.h"
 
+#include <cstdlib>
+#include <cstring>
+
 namespace wg {
 
 InstanceData* Instance(Napi::Env env) { return env.GetInstanceData<InstanceData>(); }
@@ -63,6 +66,11 @@ bool ArgString(const Napi::CallbackInfo& info, size_t i, std::string* out) {
   }
   *out = info[i].As<Napi::String>().Utf8Value();
   return true;
+}
+
+bool EnvSwitchOn(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr || std::strcmp(v, "0") != 0;
 }
 
 static void FreeInstance(Napi::Env, InstanceData* d) {

@@ -48,6 +48,10 @@ bool ArgBuffer(const Napi::CallbackInfo& info, size_t i, const uint8_t** data, s
 bool ArgInt(const Napi::CallbackInfo& info, size_t i, int64_t* out);
 bool ArgString(const Napi::CallbackInfo& info, size_t i, std::string* out);
 
+// A data-plane switch from the environment for side-by-side measurements:
+// on unless set to "0". Callers read it once (a function-local static).
+bool EnvSwitchOn(const char* name);
+
 // Module pieces, each registering its functions/classes on `exports`.
 void InitAlloc(Napi::Env env, Napi::Object exports);
 void InitContext(Napi::Env env, Napi::Object exports);

@@ -55,10 +55,7 @@ static constexpr uint64_t kDrainPollMaxMs = 50;
 static constexpr uint64_t kDrainMaxPauseMs = 1000;
 // WOLFGUARD_OVERLOAD_PAUSE=0 turns the hand-back off (for side-by-side measurements).
 static bool OverloadPauseOn() {
-  static const bool on = [] {
-    const char* v = std::getenv("WOLFGUARD_OVERLOAD_PAUSE");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
+  static const bool on = EnvSwitchOn("WOLFGUARD_OVERLOAD_PAUSE");
   return on;
 }
 

@@ -12,7 +12,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -22,19 +21,18 @@ namespace wg {
 // each connection are flushed and the loop gets a turn: enough to fill TLS
 // records when traffic is heavy, small enough to keep latency fair.
 static constexpr int kTunBatch = 64;
-// While every tunnel of this pump is paused for an overloaded client, the
-// TUN queue is read one batch per kThrottleMs instead of as fast as packets
-// come: most of what it holds would be dropped here after a read() each, and
-// left unread the kernel drops it at no cost to the gateway (ocserv's
-// behaviour, its worker not reading while blocked). Not stopped outright: the
-// queue also carries packets for other shards' clients (flow hash), which
-// wait at most this long. WOLFGUARD_TUN_THROTTLE=0 turns it off.
+// While every tunnel of this pump, or of the whole gateway, is paused for an
+// overloaded client, the TUN queue is read one batch per kThrottleMs instead
+// of as fast as packets come: most of what it holds would be dropped after a
+// read() each, and left unread the kernel drops it at no cost to the gateway
+// (ocserv's behaviour, its worker not reading while blocked). The gateway-wide
+// test matters because a flow lands in any shard's queue (flow hash), not
+// only in its tunnel's owner's. Not stopped outright: the queue also carries
+// packets for other shards' clients, which wait at most this long.
+// WOLFGUARD_TUN_THROTTLE=0 turns it off.
 static constexpr uint64_t kThrottleMs = 2;
 static bool ThrottleOn() {
-  static const bool on = [] {
-    const char* v = std::getenv("WOLFGUARD_TUN_THROTTLE");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
+  static const bool on = EnvSwitchOn("WOLFGUARD_TUN_THROTTLE");
   return on;
 }
 // Largest IP packet a TUN read can return (the device MTU is far lower).
@@ -101,6 +99,8 @@ Pump::~Pump() {
 
 void Pump::CloseAll() {
   for (Connection* c : attached_) c->DetachPump();
+  Count(WG_RT_OFF_TUNNELS, -static_cast<int32_t>(attached_.size()));
+  Count(WG_RT_OFF_PAUSED, -static_cast<int32_t>(paused_.size()));
   attached_.clear();
   paused_.clear();
   v4_.clear();
@@ -219,6 +219,8 @@ void Pump::ReadTun() {
   }
   Flush(this, dirty);
   WakePeers();
+  // Every tunnel of the gateway paused (their owners said so): throttle here too.
+  if (!throttling_ && routes_ != nullptr && ThrottleOn() && wg_rt_all_paused(routes_)) UpdateTunPoll();
 }
 
 // One eventfd write per peer per batch, not per packet.
@@ -289,19 +291,27 @@ void Pump::WriteToTun(const uint8_t* pkt, size_t len) {
   }
 }
 
+void Pump::Count(size_t off, int32_t delta) {
+  if (routes_ != nullptr && delta != 0) wg_rt_count(routes_, off, delta);
+}
+
 void Pump::SetPaused(Connection* c, bool paused) {
   if (paused) {
     if (attached_.count(c) == 0) return;
-    paused_.insert(c);
+    if (paused_.insert(c).second) Count(WG_RT_OFF_PAUSED, 1);
   } else {
-    paused_.erase(c);
+    if (paused_.erase(c) > 0) Count(WG_RT_OFF_PAUSED, -1);
   }
   UpdateTunPoll();
 }
 
+bool Pump::ShouldThrottle() const {
+  return ThrottleOn() && (AllPaused() || (routes_ != nullptr && wg_rt_all_paused(routes_)));
+}
+
 void Pump::UpdateTunPoll() {
   if (poll_ == nullptr || throttle_ == nullptr) return;
-  bool throttle = ThrottleOn() && AllPaused();
+  bool throttle = ShouldThrottle();
   if (throttle == throttling_) return;
   throttling_ = throttle;
   if (throttle) {
@@ -319,11 +329,15 @@ void Pump::OnThrottle(uv_timer_t* t) {
   Napi::HandleScope scope(self->Env());
   self->counters_.throttledReads++;
   self->ReadTun();
+  // Another shard's tunnel may have resumed: nothing local says so.
+  self->UpdateTunPoll();
 }
 
 void Pump::Detach(Connection* c) {
-  attached_.erase(c);
-  if (paused_.erase(c) > 0 || throttling_) UpdateTunPoll();
+  if (attached_.erase(c) > 0) Count(WG_RT_OFF_TUNNELS, -1);
+  bool wasPaused = paused_.erase(c) > 0;
+  if (wasPaused) Count(WG_RT_OFF_PAUSED, -1);
+  if (wasPaused || throttling_) UpdateTunPoll();
   for (auto it = v4_.begin(); it != v4_.end();) it = it->second == c ? v4_.erase(it) : std::next(it);
   for (auto it = v6_.begin(); it != v6_.end();) it = it->second == c ? v6_.erase(it) : std::next(it);
 }
@@ -356,7 +370,7 @@ Napi::Value Pump::AddRoute(const Napi::CallbackInfo& info) {
   } else {
     return Napi::Number::New(env, BAD_FUNC_ARG);
   }
-  attached_.insert(c);
+  if (attached_.insert(c).second) Count(WG_RT_OFF_TUNNELS, 1);
   UpdateTunPoll();  // a new, unpaused tunnel ends a throttle
   return Napi::Number::New(env, WOLFSSL_SUCCESS);
 }
@@ -449,6 +463,9 @@ Napi::Value Pump::AttachMesh(const Napi::CallbackInfo& info) {
   meshRefs_.push_back(Napi::Persistent(info[2]));
   meshRefs_.push_back(Napi::Persistent(info[3]));
   routes_ = rt;
+  // Tunnels attached before the mesh: count them now (normally none).
+  Count(WG_RT_OFF_TUNNELS, static_cast<int32_t>(attached_.size()));
+  Count(WG_RT_OFF_PAUSED, static_cast<int32_t>(paused_.size()));
   peers_ = std::move(peers);
   self_ = static_cast<int>(self);
   // Packets may already wait in our rings.

@@ -60,6 +60,8 @@ class Pump : public Napi::ObjectWrap<Pump> {
   void CloseAll();
   // Throttled reading while every tunnel here is paused: see tun.cc.
   bool AllPaused() const { return !attached_.empty() && paused_.size() >= attached_.size(); }
+  bool ShouldThrottle() const;
+  void Count(size_t off, int32_t delta);
   void UpdateTunPoll();
   static void OnThrottle(uv_timer_t* t);
   uv_timer_t* throttle_ = nullptr;
@@ -85,7 +87,7 @@ class Pump : public Napi::ObjectWrap<Pump> {
     bool pending = false; // pushed since the last wake-up write
   };
   int self_ = -1;
-  const uint8_t* routes_ = nullptr;
+  uint8_t* routes_ = nullptr;  // also holds the gateway-wide tunnel/paused counts (route_table.h)
   std::vector<Peer> peers_;
   std::vector<Napi::Reference<Napi::Value>> meshRefs_;  // keep the SharedArrayBuffers alive
   uv_poll_t* wakePoll_ = nullptr;

@@ -5,7 +5,6 @@ import * as net from 'node:net';
 import { once } from 'node:events';
 import { adoptSocket } from '../../native/lib';
 import type { ShardPool } from './shard-pool';
-import { unmapIpv4 } from '../common/address';
 
 export interface Acceptor {
   port: number;
@@ -17,9 +16,8 @@ export type Admit = (address: string) => boolean;
 
 export async function startAcceptor(pool: ShardPool, host: string, port: number, admit?: Admit): Promise<Acceptor> {
   const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (sock) => {
-    const address = sock.remoteAddress ?? '';
-    // Admission reads the socket's text as it comes (its memo is keyed by it); everything after sees IPv4 peers unmapped.
-    if (admit && !admit(address)) {
+    const peer = { address: sock.remoteAddress ?? '', port: sock.remotePort ?? 0, local: sock.localAddress ?? '' };
+    if (admit && !admit(peer.address)) {
       // A reset, not a FIN: the refused peer learns nothing and costs nothing more.
       sock.resetAndDestroy();
       return;
@@ -32,7 +30,7 @@ export async function startAcceptor(pool: ShardPool, host: string, port: number,
     } catch {
       return; // the peer went away between accept and hand-off
     }
-    pool.dispatch(fd, { address: unmapIpv4(address), port: sock.remotePort ?? 0, local: sock.localAddress ?? '' });
+    pool.dispatch(fd, peer);
   });
   server.listen(port, host);
   await once(server, 'listening');

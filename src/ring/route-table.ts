@@ -11,6 +11,7 @@
 //   0   magic, version, slot count, v4 prefix, v4 network (host order),
 //       v6 prefix, v6 subnet prefix                       (read-only after create)
 //   32  v6 network, 16 bytes, network order               (read-only after create)
+//   48  tunnels, paused: Int32 each, gateway-wide counts   (native pumps, atomic adds)
 //   64  slots: Int32 × slotCount; 0 = nobody, s + 1 = shard s
 //
 // Owners are written by the shard that opens a tunnel (store) and cleared by
@@ -21,7 +22,7 @@ import { FAMILY_V4, FAMILY_V6, parseAddressInto } from '../common/address';
 
 /** "WGRT" */
 export const ROUTE_MAGIC = 0x54524757;
-export const ROUTE_LAYOUT_VERSION = 1;
+export const ROUTE_LAYOUT_VERSION = 2;
 export const RT_OFF_MAGIC = 0;
 export const RT_OFF_VERSION = 4;
 export const RT_OFF_SLOT_COUNT = 8;
@@ -30,6 +31,10 @@ export const RT_OFF_V4_NETWORK = 16;
 export const RT_OFF_V6_PREFIX = 20;
 export const RT_OFF_V6_SUBNET = 24;
 export const RT_OFF_V6_NETWORK = 32;
+/** Int32, written by the native pumps only: tunnels in their route maps, gateway-wide. */
+export const RT_OFF_TUNNELS = 48;
+/** Int32, native pumps only: of those, tunnels paused for an overloaded client (the TUN read throttle reads both). */
+export const RT_OFF_PAUSED = 52;
 export const RT_HEADER_BYTES = 64;
 /** A prefix field holding this means "no pool of that family". */
 export const RT_NO_PREFIX = 255;

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #define WG_ROUTE_MAGIC 0x54524757u /* "WGRT" */
-#define WG_ROUTE_LAYOUT_VERSION 1
+#define WG_ROUTE_LAYOUT_VERSION 2
 #define WG_RT_OFF_MAGIC 0
 #define WG_RT_OFF_VERSION 4
 #define WG_RT_OFF_SLOT_COUNT 8
@@ -18,6 +18,10 @@
 #define WG_RT_OFF_V6_PREFIX 20
 #define WG_RT_OFF_V6_SUBNET 24
 #define WG_RT_OFF_V6_NETWORK 32
+/* Gateway-wide tunnel counts the pumps keep (atomic adds): every tunnel in
+ * the pumps' route maps, and those paused for an overloaded client. */
+#define WG_RT_OFF_TUNNELS 48
+#define WG_RT_OFF_PAUSED 52
 #define WG_RT_HEADER_BYTES 64
 #define WG_RT_NO_PREFIX 255
 
@@ -72,6 +76,17 @@ static inline int64_t wg_rt_lease(const void* base, const uint8_t* addr, size_t 
     return -1;
   }
   return lease < slots ? (int64_t)lease : -1;
+}
+
+static inline void wg_rt_count(void* base, size_t off, int32_t delta) {
+  __atomic_add_fetch((int32_t*)((uint8_t*)base + off), delta, __ATOMIC_RELAXED);
+}
+
+/* True when the gateway has tunnels and every one of them is paused. */
+static inline int wg_rt_all_paused(const void* base) {
+  int32_t tunnels = __atomic_load_n((const int32_t*)((const uint8_t*)base + WG_RT_OFF_TUNNELS), __ATOMIC_RELAXED);
+  int32_t paused = __atomic_load_n((const int32_t*)((const uint8_t*)base + WG_RT_OFF_PAUSED), __ATOMIC_RELAXED);
+  return tunnels > 0 && paused >= tunnels;
 }
 
 /* The shard owning `lease`, or -1. */

@@ -42,10 +42,11 @@ int main(int argc, char** argv) {
   if (argc == 2 && strcmp(argv[1], "route-constants") == 0) {
     printf("{\"ROUTE_MAGIC\":%u,\"ROUTE_LAYOUT_VERSION\":%d,\"RT_OFF_MAGIC\":%d,\"RT_OFF_VERSION\":%d,"
            "\"RT_OFF_SLOT_COUNT\":%d,\"RT_OFF_V4_PREFIX\":%d,\"RT_OFF_V4_NETWORK\":%d,\"RT_OFF_V6_PREFIX\":%d,"
-           "\"RT_OFF_V6_SUBNET\":%d,\"RT_OFF_V6_NETWORK\":%d,\"RT_HEADER_BYTES\":%d,\"RT_NO_PREFIX\":%d}\n",
+           "\"RT_OFF_V6_SUBNET\":%d,\"RT_OFF_V6_NETWORK\":%d,\"RT_OFF_TUNNELS\":%d,\"RT_OFF_PAUSED\":%d,"
+           "\"RT_HEADER_BYTES\":%d,\"RT_NO_PREFIX\":%d}\n",
            WG_ROUTE_MAGIC, WG_ROUTE_LAYOUT_VERSION, WG_RT_OFF_MAGIC, WG_RT_OFF_VERSION, WG_RT_OFF_SLOT_COUNT,
            WG_RT_OFF_V4_PREFIX, WG_RT_OFF_V4_NETWORK, WG_RT_OFF_V6_PREFIX, WG_RT_OFF_V6_SUBNET, WG_RT_OFF_V6_NETWORK,
-           WG_RT_HEADER_BYTES, WG_RT_NO_PREFIX);
+           WG_RT_OFF_TUNNELS, WG_RT_OFF_PAUSED, WG_RT_HEADER_BYTES, WG_RT_NO_PREFIX);
     return 0;
   }
   if (argc != 4) return 2;
