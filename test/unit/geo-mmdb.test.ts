@@ -132,3 +132,17 @@ test('fuzz: corrupted databases either fail to open with CONFIG_INVALID or answe
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a database whose build_epoch is damaged is CONFIG_INVALID naming it, not a RangeError (found by the fuzz test above)', () => {
+  const b = Buffer.from(buildMmdb(NETWORKS));
+  // The fuzz counterexample: one byte of the metadata's build_epoch changed, the tail cut.
+  b[2166] = 1;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wg-mmdb-'));
+  const file = path.join(dir, 'epoch.mmdb');
+  try {
+    fs.writeFileSync(file, b.subarray(0, Math.max(2231, b.length - 64)));
+    assert.throws(() => openCountryDb(file), (e: unknown) => isWolfguardError(e, ErrorCodes.CONFIG_INVALID) && /build_epoch/.test(e.message));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

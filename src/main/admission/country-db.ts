@@ -66,7 +66,10 @@ export class CountryDb implements CountryLookup {
     this.cache4 = new BoundedCache(cacheSize);
     this.cache6 = new BoundedCache(cacheSize);
     const m = reader.metadata;
-    this.info = { path, databaseType: m.databaseType, ipVersion: m.ipVersion, buildEpoch: m.buildEpoch.toISOString(), nodeCount: m.nodeCount };
+    // A corrupt build_epoch decodes to an invalid Date, whose toISOString() throws a RangeError.
+    const epoch = m.buildEpoch instanceof Date ? m.buildEpoch.getTime() : NaN;
+    if (!Number.isFinite(epoch)) throw new WolfguardError(ErrorCodes.CONFIG_INVALID, `GeoIP database ${path}: its build_epoch metadata is not a valid time (a damaged file?)`, { file: path });
+    this.info = { path, databaseType: m.databaseType, ipVersion: m.ipVersion, buildEpoch: new Date(epoch).toISOString(), nodeCount: m.nodeCount };
   }
 
   lookup(family: number, words: Uint32Array): string | undefined {
