@@ -159,11 +159,24 @@ export async function startAdminServer(socketPath: string, ctx: AdminContext): P
   };
 }
 
-/** The growing counters behind the status rates. */
+type ShardStatsList = Awaited<ReturnType<ShardPool['shardStats']>>;
+type PumpCounter = 'tunRxBytes' | 'tunTxBytes' | 'tunRxPackets' | 'tunTxPackets' | 'ringOut' | 'ringOutDrops' | 'tunTxDrops';
+
+/** A pump counter summed over the shards. */
+function pumpSum(shards: ShardStatsList, k: PumpCounter): number {
+  return shards.reduce((a, s) => a + (s.pump?.[k] ?? 0), 0);
+}
+
+/**
+ * The growing counters behind the status rates: what the tunnels moved from
+ * the clients (written to the TUN) and to them (read from it), and handshakes.
+ */
+function totalsOf(ctx: AdminContext, shards: ShardStatsList): Totals {
+  return { bytesFromClients: pumpSum(shards, 'tunTxBytes'), bytesToClients: pumpSum(shards, 'tunRxBytes'), handshakes: ctx.pool.handshakes ?? 0 };
+}
+
 async function totals(ctx: AdminContext): Promise<Totals> {
-  const shards = await ctx.pool.shardStats();
-  const sum = (k: 'tunRxBytes' | 'tunTxBytes') => shards.reduce((a, s) => a + (s.pump?.[k] ?? 0), 0);
-  return { bytesFromClients: sum('tunTxBytes'), bytesToClients: sum('tunRxBytes'), handshakes: ctx.pool.handshakes ?? 0 };
+  return totalsOf(ctx, await ctx.pool.shardStats());
 }
 
 async function route(ctx: AdminContext, rates: RateWindow, req: http.IncomingMessage): Promise<[number, unknown]> {
@@ -183,7 +196,9 @@ async function route(ctx: AdminContext, rates: RateWindow, req: http.IncomingMes
   const p = url.pathname;
   if (req.method === 'GET' && p === '/status') {
     const shards = await ctx.pool.shardStats();
-    const sum = (k: 'tunRxBytes' | 'tunTxBytes' | 'tunRxPackets' | 'tunTxPackets' | 'ringOut' | 'ringOutDrops' | 'tunTxDrops') => shards.reduce((a, s) => a + (s.pump?.[k] ?? 0), 0);
+    const sum = (k: PumpCounter) => pumpSum(shards, k);
+    const now = totalsOf(ctx, shards);
+    const restarts = ctx.pool.restarts();
     const started = ctx.startedAt ?? Date.now();
     return [
       200,
@@ -192,15 +207,13 @@ async function route(ctx: AdminContext, rates: RateWindow, req: http.IncomingMes
         sessions: reg.size,
         connected: [...reg.sessions()].filter((s) => s.state === 'connected').length,
         workers: ctx.workers,
-        shards: ctx.pool.stats().map((s) => ({ ...s, restarts: ctx.pool.restarts()[s.shard] ?? 0, tunnels: shards.find((x) => x.shard === s.shard)?.tunnels ?? 0, dtls: shards.find((x) => x.shard === s.shard)?.dtls.up ?? 0 })),
+        shards: ctx.pool.stats().map((s) => ({ ...s, restarts: restarts[s.shard] ?? 0, tunnels: shards.find((x) => x.shard === s.shard)?.tunnels ?? 0, dtls: shards.find((x) => x.shard === s.shard)?.dtls.up ?? 0 })),
         // What the tunnels moved: from the clients (written to the TUN) and to them (read from it).
-        bytesFromClients: sum('tunTxBytes'),
-        bytesToClients: sum('tunRxBytes'),
+        ...now,
         ringCrossings: sum('ringOut'),
         ringDrops: sum('ringOutDrops'),
         tunDrops: sum('tunTxDrops'),
-        handshakes: ctx.pool.handshakes ?? 0,
-        ...rates.rates(Date.now(), { bytesFromClients: sum('tunTxBytes'), bytesToClients: sum('tunRxBytes'), handshakes: ctx.pool.handshakes ?? 0 }),
+        ...rates.rates(Date.now(), now),
         ...(ctx.status ?? {}),
         connectionsPerSecond: Math.round((ctx.pool.stats().reduce((a, s) => a + s.total, 0) / Math.max(1, (Date.now() - started) / 1000)) * 100) / 100,
       },
