@@ -137,8 +137,8 @@ export class SessionRegistry {
       return { ok: false, reason: r.outcome === 'max_same_clients' ? 'too many sessions for this user' : 'the gateway is full' };
     }
     const pool = this.#opts.pool;
-    // ocserv refuses the login when the explicit address is taken rather than giving another.
-    const addresses = lease === undefined ? pool.allocate() : lease.kind === 'exact' && pool.isLeased(lease.lease) ? undefined : pool.allocateFor(lease);
+    // An explicit address already held gets none (allocateFor claims exactly that lease): ocserv refuses the login rather than giving another.
+    const addresses = lease === undefined ? pool.allocate() : pool.allocateFor(lease);
     if (!addresses) {
       this.#opts.limits.release(id);
       return { ok: false, reason: lease ? noLeaseReason(lease) : NO_FREE_ADDRESS };
