@@ -22,7 +22,8 @@
         "src/privileges.cc",
         "src/fips.cc",
         "src/sockets.cc",
-        "src/tun.cc"
+        "src/tun.cc",
+        "src/tun-steering.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

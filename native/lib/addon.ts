@@ -103,6 +103,8 @@ export interface PumpStats {
   wakeups: number;
   /** TUN reads done on the throttle timer while every tunnel of the pump was paused (WOLFGUARD_TUN_THROTTLE). */
   throttledReads: number;
+  /** Steering map writes the kernel refused (its address map full, say); those tunnels' packets take the ring path. */
+  steerErrors: number;
 }
 
 export interface NativePump {
@@ -110,7 +112,7 @@ export interface NativePump {
   removeRoutes(conn: NativeConnection): void;
   stats(): PumpStats;
   close(): void;
-  attachMesh(self: number, routes: Uint8Array, outRings: Array<Uint8Array | null>, inRings: Array<Uint8Array | null>, wakeFds: number[]): number;
+  attachMesh(self: number, routes: Uint8Array, outRings: Array<Uint8Array | null>, inRings: Array<Uint8Array | null>, wakeFds: number[], steerFd?: number): number;
 }
 
 export interface NativeAddon {
@@ -122,6 +124,12 @@ export interface NativeAddon {
   Pump: new (tunQueueFd: number) => NativePump;
   tunOpen(name: string, queues: number): { name: string; fds: number[] };
   eventFd(): number;
+  /** Attaches the queue-steering program to the TUN device of tunFd: [address map fd, queue map fd]; throws naming the failing step. */
+  tunSteer(tunFd: number, addressCapacity: number, shards: number): [number, number];
+  /** 0 or -errno. */
+  tunSteerQueue(queueMapFd: number, shard: number, queueIndex: number): number;
+  /** The owner shard the address map holds for an address, or -errno (-2: none). */
+  tunSteerOwner(addressMapFd: number, address: Buffer): number;
   routeLease(routes: Uint8Array, address: Buffer): [number, number];
   ciphers(): string | null;
   /** A client session to resume as a legacy Cisco DTLS client does, or a wolfSSL code. */

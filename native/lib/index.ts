@@ -6,6 +6,7 @@ export type { ContextOptions, KeyExchangeGroup, PemSource, ProtocolVersion, TlsV
 export { TlsSocket, DEFAULT_TUNNEL_QUEUE_BYTES } from './tls-socket';
 export type { TunnelOptions } from './tls-socket';
 export { TunnelPump, openTun, addressBytes, createWakeFd, routeLease } from './tun';
+export { TunSteering, QueueOrder } from './tun-steering';
 export type { TlsSocketOptions } from './tls-socket';
 export { DtlsSession } from './dtls-session';
 export type { DtlsSessionOptions } from './dtls-session';

@@ -75,13 +75,16 @@ export class TunnelPump {
    * Joins the cross-shard mesh: packets this pump reads for a lease another
    * shard owns go into that shard's ring; packets other shards read for our
    * clients arrive on our rings. Index i of each array is shard i.
+   * `steerFd`: the TUN steering program's address map (tun-steering.ts), where
+   * this pump records its tunnels' addresses so the kernel queues their
+   * packets here in the first place.
    */
-  attachMesh(mesh: { self: number; routes: SharedArrayBuffer; outRings: Array<SharedArrayBuffer | null>; inRings: Array<SharedArrayBuffer | null>; wakeFds: number[] }): void {
+  attachMesh(mesh: { self: number; routes: SharedArrayBuffer; outRings: Array<SharedArrayBuffer | null>; inRings: Array<SharedArrayBuffer | null>; wakeFds: number[]; steerFd?: number }): void {
     const n = mesh.wakeFds.length;
     if (!Number.isInteger(mesh.self) || mesh.self < 0 || mesh.self >= n) throw invalidArgument(`shard ${mesh.self} outside 0..${n - 1}`);
     if (mesh.outRings.length !== n || mesh.inRings.length !== n) throw invalidArgument('one ring per shard in each direction');
     const view = (b: SharedArrayBuffer | null, i: number) => (i === mesh.self || !b ? null : new Uint8Array(b));
-    const r = this.#native.attachMesh(mesh.self, new Uint8Array(mesh.routes), mesh.outRings.map(view), mesh.inRings.map(view), mesh.wakeFds);
+    const r = this.#native.attachMesh(mesh.self, new Uint8Array(mesh.routes), mesh.outRings.map(view), mesh.inRings.map(view), mesh.wakeFds, mesh.steerFd ?? -1);
     if (r !== 1) throw new WolfguardError(ErrorCodes.INVALID_ARGUMENT, `pump refused the mesh (code ${r}: bad route table, ring or wake-up fd)`);
   }
 

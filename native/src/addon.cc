@@ -103,6 +103,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitPasswd(env, exports);
   InitSockets(env, exports);
   InitTun(env, exports);
+  InitTunSteering(env, exports);
   InitPrivileges(env, exports);
   InitFips(env, exports);
 

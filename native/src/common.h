@@ -60,6 +60,7 @@ void InitWolfCrypt(Napi::Env env, Napi::Object exports);
 void InitPasswd(Napi::Env env, Napi::Object exports);
 void InitSockets(Napi::Env env, Napi::Object exports);
 void InitTun(Napi::Env env, Napi::Object exports);
+void InitTunSteering(Napi::Env env, Napi::Object exports);
 
 // Process-wide wolfSSL initialisation (allocators first, then wolfSSL_Init),
 // done once whichever thread loads the addon first.

@@ -3,6 +3,7 @@
 #include "connection.h"
 #include "ring/ring_layout.h"
 #include "ring/route_table.h"
+#include "tun-steering.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -338,8 +339,32 @@ void Pump::Detach(Connection* c) {
   bool wasPaused = paused_.erase(c) > 0;
   if (wasPaused) Count(WG_RT_OFF_PAUSED, -1);
   if (wasPaused || throttling_) UpdateTunPoll();
-  for (auto it = v4_.begin(); it != v4_.end();) it = it->second == c ? v4_.erase(it) : std::next(it);
-  for (auto it = v6_.begin(); it != v6_.end();) it = it->second == c ? v6_.erase(it) : std::next(it);
+  for (auto it = v4_.begin(); it != v4_.end();) {
+    if (it->second != c) {
+      ++it;
+      continue;
+    }
+    SteerDisown(reinterpret_cast<const uint8_t*>(&it->first), 4);
+    it = v4_.erase(it);
+  }
+  for (auto it = v6_.begin(); it != v6_.end();) {
+    if (it->second != c) {
+      ++it;
+      continue;
+    }
+    SteerDisown(it->first.data(), 16);
+    it = v6_.erase(it);
+  }
+}
+
+void Pump::SteerOwn(const uint8_t* address, size_t len) {
+  if (steerFd_ < 0 || self_ < 0) return;
+  if (SteerSetOwner(steerFd_, address, len, static_cast<uint32_t>(self_)) != 0) counters_.steerErrors++;
+}
+
+void Pump::SteerDisown(const uint8_t* address, size_t len) {
+  if (steerFd_ < 0 || self_ < 0) return;
+  if (SteerClearOwner(steerFd_, address, len, static_cast<uint32_t>(self_)) != 0) counters_.steerErrors++;
 }
 
 // addRoute(connection, address: Buffer of 4 or 16 bytes). The connection must
@@ -370,6 +395,7 @@ Napi::Value Pump::AddRoute(const Napi::CallbackInfo& info) {
   } else {
     return Napi::Number::New(env, BAD_FUNC_ARG);
   }
+  SteerOwn(a, alen);
   if (attached_.insert(c).second) Count(WG_RT_OFF_TUNNELS, 1);
   UpdateTunPoll();  // a new, unpaused tunnel ends a throttle
   return Napi::Number::New(env, WOLFSSL_SUCCESS);
@@ -401,6 +427,7 @@ Napi::Value Pump::Stats(const Napi::CallbackInfo& info) {
   n("ringInNoRoute", counters_.ringInNoRoute);
   n("wakeups", counters_.wakeups);
   n("throttledReads", counters_.throttledReads);
+  n("steerErrors", counters_.steerErrors);
   return o;
 }
 
@@ -421,8 +448,9 @@ static bool SharedBytes(Napi::Value v, uint8_t** data, size_t* len) {
 }
 
 // attachMesh(self, routeTable: Uint8Array, outRings: (Uint8Array|null)[],
-// inRings: (Uint8Array|null)[], wakeFds: number[]). Index i of each array is
-// shard i; entry `self` of the ring arrays is null. Returns 1, or a negative
+// inRings: (Uint8Array|null)[], wakeFds: number[], steerFd = -1). Index i of
+// each array is shard i; entry `self` of the ring arrays is null. steerFd:
+// the steering program's address map (tun-steering.h), if there is one. Returns 1, or a negative
 // code naming what was wrong (the TypeScript side validates first).
 Napi::Value Pump::AttachMesh(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -432,6 +460,8 @@ Napi::Value Pump::AttachMesh(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   if (routes_ != nullptr || fd_ < 0) return Napi::Number::New(env, -1);
+  int64_t steerFd = -1;
+  if (info.Length() > 5 && !info[5].IsUndefined() && !ArgInt(info, 5, &steerFd)) return env.Undefined();
   uint8_t* rt;
   size_t rtLen;
   if (!SharedBytes(info[1], &rt, &rtLen) || wg_rt_check(rt, rtLen) != 0) return Napi::Number::New(env, -2);
@@ -468,6 +498,10 @@ Napi::Value Pump::AttachMesh(const Napi::CallbackInfo& info) {
   Count(WG_RT_OFF_PAUSED, static_cast<int32_t>(paused_.size()));
   peers_ = std::move(peers);
   self_ = static_cast<int>(self);
+  steerFd_ = steerFd >= 0 ? static_cast<int>(steerFd) : -1;
+  // Routes added before the mesh: steer them now (normally none).
+  for (auto& [k, c] : v4_) SteerOwn(reinterpret_cast<const uint8_t*>(&k), 4);
+  for (auto& [k, c] : v6_) SteerOwn(k.data(), 16);
   // Packets may already wait in our rings.
   DrainRings();
   return Napi::Number::New(env, WOLFSSL_SUCCESS);

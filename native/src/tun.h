@@ -36,6 +36,7 @@ class Pump : public Napi::ObjectWrap<Pump> {
     uint64_t ringInNoRoute = 0;                 // ... whose session had left this shard meanwhile
     uint64_t wakeups = 0;                       // eventfd wake-ups from other shards
     uint64_t throttledReads = 0;                // TUN reads done on the throttle timer (every tunnel paused)
+    uint64_t steerErrors = 0;                   // steering map writes the kernel refused (map full, say)
   };
 
  private:
@@ -91,6 +92,12 @@ class Pump : public Napi::ObjectWrap<Pump> {
   std::vector<Peer> peers_;
   std::vector<Napi::Reference<Napi::Value>> meshRefs_;  // keep the SharedArrayBuffers alive
   uv_poll_t* wakePoll_ = nullptr;
+  // The steering program's address map (tun-steering.h), or -1: this pump
+  // writes its tunnels' addresses there so the kernel queues their packets
+  // here. Owned by the main thread.
+  int steerFd_ = -1;
+  void SteerOwn(const uint8_t* address, size_t len);
+  void SteerDisown(const uint8_t* address, size_t len);
 };
 
 void InitTun(Napi::Env env, Napi::Object exports);

@@ -3,10 +3,10 @@
 // session registry, the TCP acceptor and the admin socket. startGateway()
 // returns a handle (tests use it); runGateway() runs until a signal.
 import { execFileSync } from 'node:child_process';
-import { closeFd, createWakeFd, openTun } from '../../native/lib';
+import { closeFd, createWakeFd, openTun, TunSteering } from '../../native/lib';
 import { createRing } from '../ring/spsc-ring';
 import { DEFAULT_SLOT_COUNT, DEFAULT_SLOT_SIZE } from '../ring/layout';
-import { RouteTable, createRouteTable, type RoutePools } from '../ring/route-table';
+import { RouteTable, createRouteTable, leaseCapacity, type RoutePools } from '../ring/route-table';
 import { ErrorCodes, WolfguardError } from '../common/errors';
 import type { MeshConfig } from '../workers/messages';
 import type { GatewayConfig } from './config/types';
@@ -93,6 +93,28 @@ function ip(args: string[]): void {
   }
 }
 
+/** Most addresses the steering map holds: an IPv4 and an IPv6 address per lease, within the map's own limit. */
+const STEERING_MAX_ADDRESSES = 2 ** 24;
+
+/**
+ * The TUN queue-steering program, or the reason it is off. Off is a
+ * slower path, not a failure: every packet still reaches its shard through
+ * the rings. WOLFGUARD_TUN_STEERING=0 turns it off (for side-by-side runs).
+ */
+function startSteering(tunFd: number, leases: number, workers: number, log: Logger): TunSteering | string {
+  if (process.env.WOLFGUARD_TUN_STEERING === '0') return 'WOLFGUARD_TUN_STEERING=0';
+  if (workers === 1) return 'one shard';
+  try {
+    const s = TunSteering.attach(tunFd, Math.min(2 * leases, STEERING_MAX_ADDRESSES), workers);
+    log.info({ shards: workers }, 'TUN steering: each client\'s packets are queued for the shard that owns it');
+    return s;
+  } catch (e) {
+    const why = (e as Error).message;
+    log.warn({ reason: why }, 'TUN steering unavailable: packets reach their shard through the rings (one hop more for a flow the kernel queues elsewhere)');
+    return why;
+  }
+}
+
 export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const log = opts.log ?? createLogger();
   // Limits from the environment are checked now, not at the first connection.
@@ -123,6 +145,8 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   const tun = openTun(cfg.device, workers);
   const owned: number[] = [...tun.fds];
   const wakeFds: number[] = [];
+  // The queue-steering program (native/lib/tun-steering.ts), or why it is off.
+  let steering: TunSteering | string = 'not started';
   let pool: ShardPool | undefined;
   let acceptor: Acceptor | undefined;
   let admin: AdminServer | undefined;
@@ -139,12 +163,14 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     ip(['link', 'set', 'dev', tun.name, 'mtu', String(mtu), 'txqueuelen', String(envInt('WOLFGUARD_TUN_TXQUEUELEN', DEFAULT_TUN_TXQUEUELEN)), 'up']);
 
     const routes = createRouteTable(pools);
+    steering = startSteering(tun.fds[0]!, leaseCapacity(pools), workers, log);
     const slots = envInt('WOLFGUARD_RING_SLOTS', DEFAULT_SLOT_COUNT);
     const slotSize = envInt('WOLFGUARD_RING_SLOT_BYTES', DEFAULT_SLOT_SIZE);
     // rings[i][j]: shard i → shard j.
     const rings = Array.from({ length: workers }, (_, i) => Array.from({ length: workers }, (_, j) => (i === j ? null : createRing(slots, slotSize))));
     for (let i = 0; i < workers; i++) wakeFds.push(createWakeFd());
-    const mesh: MeshConfig[] = rings.map((row, i) => ({ routes, outRings: row, inRings: rings.map((r) => r[i]!), wakeFds }));
+    const steerFd = steering instanceof TunSteering ? { steerFd: steering.addressMapFd } : {};
+    const mesh: MeshConfig[] = rings.map((row, i) => ({ routes, outRings: row, inRings: rings.map((r) => r[i]!), wakeFds, ...steerFd }));
 
     const registry = new SessionRegistry({
       pool: ipPool,
@@ -204,7 +230,15 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
         for (const s of dropped) table.release(s.addresses.lease, shard);
         log.error({ shard, code, sessions: dropped.length }, 'shard died; restarting it (its clients reconnect with their cookies)');
         // Its TUN queue went with it: attach a fresh one to the same device.
-        return openTun(tun.name, 1).fds[0];
+        const fd = openTun(tun.name, 1).fds[0];
+        if (steering instanceof TunSteering) {
+          try {
+            steering.reattached(shard);
+          } catch (e) {
+            log.warn({ shard, err: (e as Error).message }, 'TUN steering did not follow the new queue; packets reach their shard through the rings');
+          }
+        }
+        return fd;
       },
     });
     owned.length = 0; // the shards own the TUN queue fds now
@@ -232,7 +266,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     }
     // occtl-socket-group: its members may use the admin socket too (the group is resolved like run-as-group).
     const socketGid = cfg.adminSocketGroup !== undefined ? identityFromSystem('root', cfg.adminSocketGroup).gid : undefined;
-    if (cfg.adminSocket) admin = await startAdminServer(cfg.adminSocket, { service: svc, pool, workers, admission: adm, startedAt: Date.now(), status: { fips: fipsInfo }, ...(cluster ? { cluster } : {}), ...(socketGid !== undefined ? { socketGid } : {}), ...(opts.onStopRequest ? { stop: opts.onStopRequest } : {}), ...(opts.onReloadRequest ? { reloadConfig: opts.onReloadRequest } : {}) });
+    if (cfg.adminSocket) admin = await startAdminServer(cfg.adminSocket, { service: svc, pool, workers, admission: adm, startedAt: Date.now(), status: { fips: fipsInfo, tunSteering: steering instanceof TunSteering ? 'on' : `off: ${steering}` }, ...(cluster ? { cluster } : {}), ...(socketGid !== undefined ? { socketGid } : {}), ...(opts.onStopRequest ? { stop: opts.onStopRequest } : {}), ...(opts.onReloadRequest ? { reloadConfig: opts.onReloadRequest } : {}) });
     // Ports bound, TUN open, sockets made: root is no longer needed (src/main/privileges.ts).
     if (cfg.runAsUser !== undefined) {
       const who = identityFromSystem(cfg.runAsUser, cfg.runAsGroup);
@@ -255,6 +289,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     await cluster?.close();
     admission?.close();
     await pool?.close();
+    if (steering instanceof TunSteering) steering.close();
     for (const fd of [...owned, ...wakeFds]) closeFd(fd);
     throw e;
   }
@@ -266,6 +301,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   const dt = dtls;
   const me = metrics;
   const cl = cluster;
+  const st = steering;
   let current = cfg;
   let stopped = false;
   const stopGw = async (): Promise<void> => {
@@ -279,6 +315,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     await cl?.close();
     adm.close();
     await p.close();
+    if (st instanceof TunSteering) st.close();
     for (const fd of wakeFds) closeFd(fd);
   };
   return {

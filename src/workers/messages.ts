@@ -177,6 +177,8 @@ export interface MeshConfig {
   /** inRings[i]: shard i → this shard. */
   inRings: Array<SharedArrayBuffer | null>;
   wakeFds: number[];
+  /** The TUN steering program's address map fd (process-wide; owned by the main thread), when steering is on. */
+  steerFd?: number;
 }
 
 export interface ShardConfig {

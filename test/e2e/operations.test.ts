@@ -234,6 +234,7 @@ test('wolfguard-ctl -c CONFIG with live clients: every command, --json with the 
     const st = ctlJson<Record<string, unknown>>('status');
     assertDocumented('status', st);
     assert.equal(st.connected, 2);
+    assert.equal(st.tunSteering, 'on', 'two shards: the steering program is attached');
     assert.ok((st.handshakes as number) >= 2, 'both clients\' handshakes counted');
     assert.match(assertReadable('status'), /^handshakesPerSecond\s+\d/m);
 

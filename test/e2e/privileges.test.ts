@@ -170,4 +170,12 @@ test('a shard crashing after the drop is restarted on a fresh TUN queue (CAP_NET
     assert.equal(t.capPrm, 0n, `thread ${t.tid} (${t.name}) CapPrm ${t.capPrm.toString(16)} after the restart`);
   }
   assert.doesNotMatch(gw.log(), /EACCES|EPERM|Operation not permitted/);
+  // The shards, holding no capability, still wrote their tunnels' addresses
+  // to the TUN steering map (an fd they were given while root), and the
+  // program followed the restarted shard's renumbered queue.
+  const shards = (await gw.admin<Array<{ pump?: { steerErrors: number } }>>('GET', '/shards')).body;
+  assert.equal(shards.length, 2);
+  for (const s of shards) assert.equal(s.pump?.steerErrors, 0, `steering map writes refused: ${JSON.stringify(s.pump)}`);
+  assert.match(gw.log(), /TUN steering: each client/);
+  assert.doesNotMatch(gw.log(), /TUN steering (unavailable|did not follow)/);
 });

@@ -47,3 +47,47 @@ test('packets read by a shard that does not own their destination cross the ring
     execFileSync('ip', ['netns', 'del', NS]);
   }
 });
+
+// TUN steering (native/src/tun-steering.cc), in a namespace of its own:
+//
+//   namespace sockets ──64 one-way UDP flows per family──► wgsteer0 (2 queues)
+//        on:  the program queues every one for shard 1 (the owner)
+//        off: the kernel's flow hash sends some to shard 0, which hands them over the ring
+//   then (on) shard 0's queue is closed and replaced; the kernel renumbers, the program follows
+function runSteeringChild(mode: 'on' | 'off'): Record<string, any> {
+  const ns = `wgsteer${mode}${process.pid}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  try {
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    const child = path.join(__dirname, '..', 'helpers', 'steering-child.js');
+    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, child, mode], { encoding: 'utf8', timeout: 45_000 });
+    assert.equal(r.status, 0, `child failed: ${r.stderr}`);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, any>;
+  } finally {
+    execFileSync('ip', ['netns', 'del', ns]);
+  }
+}
+
+test('TUN steering queues a client\'s packets for the shard that owns it, and follows a replaced queue', { timeout: 60_000 }, () => {
+  assert.equal(process.getuid?.(), 0, 'end-to-end tests need root (network namespaces, TUN)');
+  const on = runSteeringChild('on');
+  assert.equal(on.delivered, 128);
+  // The namespace's own traffic (an IPv6 router solicitation, say) is for no
+  // tunnel: whichever queue it lands on, it counts as noRoute there.
+  assert.equal(on.pump0.tunRxPackets, on.pump0.noRoute, 'shard 0 read none of shard 1\'s packets');
+  assert.equal(on.pump0.ringOut, 0);
+  assert.equal(on.pump1.tunRxPackets - on.pump1.noRoute, 128, 'shard 1 read all 128 flows from its own queue');
+  assert.equal(on.pump1.steerErrors, 0);
+  assert.deepEqual(on.owner, [1, 1, null], 'the map names shard 1 for both tunnel addresses and nothing for others');
+  assert.deepEqual(on.afterRestart.queueIndexes, [1, 0], 'shard 1 took queue 0, the new queue of shard 0 is 1');
+  assert.equal(on.afterRestart.pump0.tunRxPackets, on.afterRestart.pump0.noRoute, 'the restarted shard 0 read none of them');
+  assert.equal(on.afterRestart.pump0.ringOut, 0);
+  assert.ok(on.afterRestart.pump1Read >= 128, 'shard 1 still reads its flows on its renumbered queue');
+  assert.deepEqual(on.ownerAfterClose, [null, null], 'a closed tunnel leaves the map');
+
+  // The control: without the program the same flows are spread by hash, and
+  // shard 0 reads a share (all 128 on queue 1 by chance: odds 2^-128).
+  const off = runSteeringChild('off');
+  assert.equal(off.delivered, 128);
+  assert.ok(off.pump0.tunRxPackets > 0 && off.pump0.ringOut === off.pump0.tunRxPackets, `shard 0 read some and passed them over the ring (${JSON.stringify(off.pump0)})`);
+});
