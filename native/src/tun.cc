@@ -32,6 +32,11 @@ static constexpr int kTunBatch = 64;
 // packets for other shards' clients, which wait at most this long.
 // WOLFGUARD_TUN_THROTTLE=0 turns it off.
 static constexpr uint64_t kThrottleMs = 2;
+// With TUN steering on, this shard's queue holds only its own tunnels'
+// packets (tun-steering.h), so while they are all paused nothing in it is
+// worth reading; the slow tick only serves a destination the steering map
+// misses (a map write the kernel refused), which waits at most this long.
+static constexpr uint64_t kSteeredThrottleMs = 50;
 static bool ThrottleOn() {
   static const bool on = EnvSwitchOn("WOLFGUARD_TUN_THROTTLE");
   return on;
@@ -317,7 +322,8 @@ void Pump::UpdateTunPoll() {
   throttling_ = throttle;
   if (throttle) {
     uv_poll_stop(poll_);
-    uv_timer_start(throttle_, OnThrottle, kThrottleMs, kThrottleMs);
+    uint64_t every = steerFd_ >= 0 ? kSteeredThrottleMs : kThrottleMs;
+    uv_timer_start(throttle_, OnThrottle, every, every);
   } else {
     uv_timer_stop(throttle_);
     uv_poll_start(poll_, UV_READABLE, OnPoll);
