@@ -16,10 +16,13 @@ import { startOpenconnect, pinSha256 } from '../../test/helpers/openconnect';
 import { treeCpu, cpuDelta } from '../tunnel/measure';
 import { renderLoadPlot, type LoadPoint } from '../lib/svg-plot';
 import type { LatencySummary } from './latency';
+import { REPEATS, medianOf } from '../lib/repeats';
 import type { Row, Table } from '../lib/report';
 
 const QUICK = process.env.BENCH_QUICK !== undefined && process.env.BENCH_QUICK !== '';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 5));
+/** Idle runs are repeated (REPEATS) and the median of each percentile kept. */
+const IDLE_SECONDS = QUICK ? 2 : Math.min(SECONDS, 3);
 /** Shorter steps for the sweep: it has many. */
 const SWEEP_SECONDS = QUICK ? 2 : Math.min(SECONDS, 4);
 const PROBE_INTERVAL_MS = 1;
@@ -45,7 +48,9 @@ interface SweepPoint {
 }
 
 interface Side {
+  /** Median of idleRuns, percentile by percentile. */
   idle: LatencySummary;
+  idleRuns: LatencySummary[];
   sweep: SweepPoint[];
   /** The load tunnel's address and every address the probe sessions got: two tunnels must never share one. */
   loadAddress: string;
@@ -106,7 +111,9 @@ async function runSide(env: BenchEnv, which: GatewayName): Promise<Side> {
       await probe(1); // warm-up: JIT, ARP, the first session of each gateway
       const sinkIp = oc.state.ip4?.address;
       if (sinkIp === undefined) throw new Error(`openconnect to ${which} got no IPv4 address`);
-      const idle = await probe(SECONDS);
+      const idleRuns: LatencySummary[] = [];
+      for (let i = 0; i < REPEATS; i++) idleRuns.push(await probe(IDLE_SECONDS));
+      const idle = medianOf(idleRuns);
       const sweep: SweepPoint[] = [];
       for (const offered of SWEEP_MBIT) {
         const before = treeCpu(gw.pid);
@@ -118,7 +125,7 @@ async function runSide(env: BenchEnv, which: GatewayName): Promise<Side> {
         const got = await sink.result;
         sweep.push({ offeredMbit: offered, sentMbit: mbit(sent), deliveredMbit: (got.bytes * BITS_PER_BYTE) / sent.seconds / BITS_PER_MBIT, lostPercent: sent.packets > 0 ? (100 * (sent.packets - got.packets)) / sent.packets : NaN, cpuSeconds: cpuDelta(before, treeCpu(gw.pid)), rtt });
       }
-      return { idle, sweep, loadAddress: sinkIp, probeAddresses };
+      return { idle, idleRuns, sweep, loadAddress: sinkIp, probeAddresses };
     } finally {
       await oc.stop();
     }
@@ -161,7 +168,8 @@ export async function benchRtt(): Promise<Table> {
       oursName: 'wolfguard',
       theirsName: 'ocserv',
       notes: [
-        `probe: bench/rtt/probe.ts logs in over CSTP (TLS 1.3) and sends a 84-byte ICMP echo to the lan host every ${PROBE_INTERVAL_MS} ms; RTT from hrtime, HDR histogram (3 digits); idle run ${SECONDS} s, each sweep step ${SWEEP_SECONDS} s`,
+        `probe: bench/rtt/probe.ts logs in over CSTP (TLS 1.3) and sends a 84-byte ICMP echo to the lan host every ${PROBE_INTERVAL_MS} ms; RTT from hrtime, HDR histogram (3 digits); idle: median of ${REPEATS} run(s) of ${IDLE_SECONDS} s (BENCH_REPEATS), each sweep step one run of ${SWEEP_SECONDS} s`,
+        `idle p99 of each run, ms: ${GATEWAYS.map((g) => `${g} ${sides[g].idleRuns.map((r) => ms(r.p99Us).toFixed(2)).join(', ')}`).join('; ')}`,
         `load: a second tunnel (openconnect --no-dtls) receiving UDP (bench/rtt/udp-load.ts, ${LOAD_PAYLOAD_BYTES}-byte payloads) paced from the lan host at each offered rate; delivered = what a UDP sink behind openconnect counted, in payload Mbit/s`,
         `probes answered/lost (idle, then each step): wolfguard ${probes(w)}; ocserv ${probes(o)}`,
         `sent Mbit/s per step: wolfguard ${w.sweep.map((p) => p.sentMbit.toFixed(0)).join(', ')}; ocserv ${o.sweep.map((p) => p.sentMbit.toFixed(0)).join(', ')}`,

@@ -13,10 +13,12 @@ import { BENCH_PORT, BENCH_USER, GATEWAYS, startGateway, WOLFGUARD_SHARDS, type 
 import { startOpenconnect, pinSha256 } from '../../test/helpers/openconnect';
 import { runIperf } from '../../test/helpers/iperf';
 import { treeCpu, cpuDelta } from './measure';
+import { REPEATS, medianOf } from '../lib/repeats';
 import type { Row, Table } from '../lib/report';
 
 const QUICK = process.env.BENCH_QUICK !== undefined && process.env.BENCH_QUICK !== '';
-const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 5));
+/** Shorter than the other rows' runs: each is repeated (REPEATS) and the median kept. */
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 3));
 const IP_PACKET_BYTES = 200;
 const IP_UDP_HEADERS = 28;
 const PAYLOAD_BYTES = IP_PACKET_BYTES - IP_UDP_HEADERS;
@@ -36,8 +38,11 @@ interface Flow {
 }
 
 interface Side {
+  /** Medians over the runs. */
   upload: Flow;
   download: Flow;
+  /** Every run, in order. */
+  runs: Array<{ upload: Flow; download: Flow }>;
   mtu: number | undefined;
 }
 
@@ -79,13 +84,17 @@ async function runSide(env: BenchEnv, which: GatewayName, dtls: boolean): Promis
       if (dtls) await oc.waitForOutput(/Established DTLS connection/, 15_000);
       const iperf = (seconds: number) => runIperf({ serverNs: topo.lan.ns, serverIp: topo.lan.ip, clientNs, seconds, extraArgs: ['-u', '-b', '0', '-l', String(PAYLOAD_BYTES)] });
       await iperf(1); // warm-up
-      const before = treeCpu(gw.pid);
-      const up = await iperf(SECONDS);
-      const upCpu = cpuDelta(before, treeCpu(gw.pid));
-      const upload = flow(up.receivedBytes / PAYLOAD_BYTES, up.seconds, up.sentBytes / PAYLOAD_BYTES, upCpu);
       const ip = oc.state.ip4?.address;
       if (ip === undefined) throw new Error(`openconnect to ${which} got no IPv4 address`);
-      return { upload, download: await download(env, gw.pid, clientNs, ip), mtu: oc.state.mtu };
+      const runs: Side['runs'] = [];
+      for (let i = 0; i < REPEATS; i++) {
+        const before = treeCpu(gw.pid);
+        const up = await iperf(SECONDS);
+        const upCpu = cpuDelta(before, treeCpu(gw.pid));
+        const upload = flow(up.receivedBytes / PAYLOAD_BYTES, up.seconds, up.sentBytes / PAYLOAD_BYTES, upCpu);
+        runs.push({ upload, download: await download(env, gw.pid, clientNs, ip) });
+      }
+      return { upload: medianOf(runs.map((r) => r.upload)), download: medianOf(runs.map((r) => r.download)), runs, mtu: oc.state.mtu };
     } finally {
       await oc.stop();
     }
@@ -121,6 +130,7 @@ export async function benchSmallPackets(): Promise<Table> {
       theirsName: 'ocserv',
       notes: [
         `one openconnect client; upload: iperf3 -u -b 0 -l ${PAYLOAD_BYTES} for ${SECONDS} s after a 1 s warm-up; download: bench/rtt/udp-load.ts paced at ${DOWNLOAD_OFFERED_MBIT} Mbit/s of payload for ${SECONDS} s to a UDP sink behind openconnect`,
+        `each figure is the median of ${REPEATS} upload + download run(s) on the same session (BENCH_REPEATS); CSTP download Mbit/s of each run: ${GATEWAYS.map((g) => `${g} ${res.tls[g].runs.map((r) => r.download.mbitPerSec.toFixed(1)).join(', ')}`).join('; ')}`,
         'Mbit/s and CPU per GB count whole 200-byte IP packets delivered; gateway CPU from /proc over its process tree during the run',
         `loss between sender and receiver (openconnect, the client TUN and the gateway all drop when saturated): CSTP ${loss('tls')}; DTLS ${loss('dtls')}`,
         `wolfguard with ${WOLFGUARD_SHARDS} shards; ocserv one worker per client; the offered load exceeds what the client (openconnect, one core) forwards, so packets/s is the client-limited figure and CPU per GB the gateway's own cost`,

@@ -261,6 +261,7 @@ int Connection::IoRecv(char* buf, int sz) {
   // the records behind them) from one recv() into a read-ahead buffer.
   if (!dtls_) {
     if (rxOff_ == rxEnd_) {
+      if (rxDrained_) return WOLFSSL_CBIO_ERR_WANT_READ;
       if (rxAhead_.size() < kReadAhead) rxAhead_.resize(kReadAhead);
       ssize_t n;
       do {
@@ -275,6 +276,7 @@ int Connection::IoRecv(char* buf, int sz) {
       }
       rxOff_ = 0;
       rxEnd_ = static_cast<size_t>(n);
+      rxDrained_ = rxEnd_ < rxAhead_.size();
     }
     size_t take = std::min(static_cast<size_t>(sz), rxEnd_ - rxOff_);
     std::memcpy(buf, rxAhead_.data() + rxOff_, take);
@@ -563,6 +565,7 @@ void Connection::OnPoll(uv_poll_t* h, int status, int events) {
     return;
   }
   if (events & UV_WRITABLE) self->wantWrite_ = false;
+  if (events & UV_READABLE) self->rxDrained_ = false;
   self->Drive();
 }
 

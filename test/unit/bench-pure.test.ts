@@ -9,6 +9,7 @@ import { newRttHistogram, recordRtt, summarize } from '../../bench/rtt/latency';
 import { niceMax, renderLoadPlot } from '../../bench/lib/svg-plot';
 import { kbField } from '../../bench/memory/rss';
 import { icmpEchoV4 } from '../helpers/packets';
+import { median, medianOf } from '../../bench/lib/repeats';
 
 function asReply(req: Buffer): Buffer {
   const r = Buffer.from(req);
@@ -146,4 +147,17 @@ test('kbField: table', () => {
   assert.equal(kbField(status, 'Pss'), 0);
   assert.equal(kbField('', 'VmRSS'), 0);
   assert.equal(kbField('Rss:                9 kB\nPss:               7 kB\n', 'Pss'), 7);
+});
+
+test('repeated runs: median of odd and even counts, field by field for records', () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.ok(Number.isNaN(median([])));
+  const m = medianOf([
+    { p50Us: 100, p99Us: 900, address: 'a' },
+    { p50Us: 120, p99Us: 4000, address: 'b' },
+    { p50Us: 90, p99Us: 800, address: 'c' },
+  ]);
+  assert.deepEqual(m, { p50Us: 100, p99Us: 900, address: 'a' }, 'one slow run does not decide the p99');
+  assert.throws(() => medianOf([]));
 });
