@@ -329,11 +329,13 @@ int Connection::RecvBatched(char* buf, int sz) {
       tRx.msgs[i].msg_hdr.msg_iov = &tRx.iov[i];
       tRx.msgs[i].msg_hdr.msg_iovlen = 1;
     }
+    if (rxDrained_) return WOLFSSL_CBIO_ERR_WANT_READ;
     recvCalls_++;
     int r = recvmmsg(fd_, tRx.msgs, kDatagramBatch, MSG_DONTWAIT, nullptr);
     if (r > 0) {
       tRx.owner = this;
       tRx.count = static_cast<unsigned>(r);
+      rxDrained_ = tRx.count < kDatagramBatch;
       continue;
     }
     if (r == 0) return WOLFSSL_CBIO_ERR_WANT_READ;

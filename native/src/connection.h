@@ -186,9 +186,10 @@ class Connection : public Napi::ObjectWrap<Connection> {
   bool PeerCaughtUp();
   uint64_t dataIn_ = 0;
   std::vector<uint8_t> rxAhead_;  // TLS read-ahead (see IoRecv)
-  // The last recv() came back short: the socket was empty then. The next
-  // read waits for the poll to say readable (level-triggered) instead of a
-  // recv() that would only say EAGAIN: one syscall less per burst.
+  // The last recv() (TLS) or recvmmsg() (DTLS tunnel) came back short: the
+  // socket was empty then. The next read waits for the poll to say readable
+  // (level-triggered) instead of a call that would only say EAGAIN: one
+  // syscall less per burst.
   bool rxDrained_ = false;
   size_t rxOff_ = 0, rxEnd_ = 0;  // DATA frames from the peer (idle-timeout looks at these)
 };
