@@ -25,31 +25,30 @@ static void MakeKey(const uint8_t* address, size_t len, uint8_t key[kSteerKeyByt
   std::memcpy(key, address, len);
 }
 
-int SteerSetOwner(int mapFd, const uint8_t* address, size_t len, uint32_t owner) {
-  if (len != 4 && len != 16) return -EINVAL;
-  uint8_t key[kSteerKeyBytes];
-  MakeKey(address, len, key);
+// One map element command (update, lookup or delete): 0 or -errno.
+static int MapElem(int cmd, int mapFd, const void* key, void* value, uint64_t flags = 0) {
   bpf_attr a;
   std::memset(&a, 0, sizeof(a));
   a.map_fd = static_cast<uint32_t>(mapFd);
   a.key = reinterpret_cast<uint64_t>(key);
-  a.value = reinterpret_cast<uint64_t>(&owner);
-  a.flags = BPF_ANY;
-  int r = Bpf(BPF_MAP_UPDATE_ELEM, &a);
+  a.value = reinterpret_cast<uint64_t>(value);
+  a.flags = flags;
+  int r = Bpf(cmd, &a);
   return r < 0 ? r : 0;
+}
+
+int SteerSetOwner(int mapFd, const uint8_t* address, size_t len, uint32_t owner) {
+  if (len != 4 && len != 16) return -EINVAL;
+  uint8_t key[kSteerKeyBytes];
+  MakeKey(address, len, key);
+  return MapElem(BPF_MAP_UPDATE_ELEM, mapFd, key, &owner, BPF_ANY);
 }
 
 static int SteerLookup(int mapFd, const uint8_t* address, size_t len, uint32_t* owner) {
   if (len != 4 && len != 16) return -EINVAL;
   uint8_t key[kSteerKeyBytes];
   MakeKey(address, len, key);
-  bpf_attr a;
-  std::memset(&a, 0, sizeof(a));
-  a.map_fd = static_cast<uint32_t>(mapFd);
-  a.key = reinterpret_cast<uint64_t>(key);
-  a.value = reinterpret_cast<uint64_t>(owner);
-  int r = Bpf(BPF_MAP_LOOKUP_ELEM, &a);
-  return r < 0 ? r : 0;
+  return MapElem(BPF_MAP_LOOKUP_ELEM, mapFd, key, owner);
 }
 
 int SteerClearOwner(int mapFd, const uint8_t* address, size_t len, uint32_t owner) {
@@ -62,12 +61,8 @@ int SteerClearOwner(int mapFd, const uint8_t* address, size_t len, uint32_t owne
   if (now != owner) return 0;
   uint8_t key[kSteerKeyBytes];
   MakeKey(address, len, key);
-  bpf_attr a;
-  std::memset(&a, 0, sizeof(a));
-  a.map_fd = static_cast<uint32_t>(mapFd);
-  a.key = reinterpret_cast<uint64_t>(key);
-  r = Bpf(BPF_MAP_DELETE_ELEM, &a);
-  return r < 0 && r != -ENOENT ? r : 0;
+  r = MapElem(BPF_MAP_DELETE_ELEM, mapFd, key, nullptr);
+  return r == -ENOENT ? 0 : r;
 }
 
 // ------------------------------------------------------------ the program
@@ -144,38 +139,30 @@ constexpr int32_t kMix = static_cast<int32_t>(0x9E3779B1u);
 std::vector<bpf_insn> SteeringProgram(int addrMap, int queueMap) {
   Asm a;
   int miss = a.NewLabel(), v6 = a.NewLabel(), lookup = a.NewLabel(), none = a.NewLabel();
+  // bpf_skb_load_bytes(skb, offset, fp + at, len); any failure: not a packet we can read.
+  auto loadBytes = [&](int32_t offset, int16_t at, int32_t len) {
+    a.MovReg(R1, R6);
+    a.MovImm(R2, offset);
+    a.MovReg(R3, R10);
+    a.AddImm(R3, at);
+    a.MovImm(R4, len);
+    a.Call(BPF_FUNC_skb_load_bytes);
+    a.Jump(BPF_JNE, R0, 0, none);
+  };
   a.MovReg(R6, R1);
   a.StoreImm(BPF_DW, R10, kKey, 0);
   a.StoreImm(BPF_DW, R10, kKey + 8, 0);
   a.StoreImm(BPF_DW, R10, kScratch, 0);
   // The IP version: first nibble of the first byte.
-  a.MovReg(R1, R6);
-  a.MovImm(R2, 0);
-  a.MovReg(R3, R10);
-  a.AddImm(R3, kScratch);
-  a.MovImm(R4, 1);
-  a.Call(BPF_FUNC_skb_load_bytes);
-  a.Jump(BPF_JNE, R0, 0, none);
+  loadBytes(0, kScratch, 1);
   a.Load(BPF_B, R0, R10, kScratch);
   a.Alu32Imm(BPF_RSH, R0, 4);
   a.Jump(BPF_JEQ, R0, 6, v6);
   a.Jump(BPF_JNE, R0, 4, none);
-  a.MovReg(R1, R6);
-  a.MovImm(R2, kV4Dst);
-  a.MovReg(R3, R10);
-  a.AddImm(R3, kKey);
-  a.MovImm(R4, 4);
-  a.Call(BPF_FUNC_skb_load_bytes);
-  a.Jump(BPF_JNE, R0, 0, none);
+  loadBytes(kV4Dst, kKey, 4);
   a.Jump(BPF_JA, 0, 0, lookup);
   a.Bind(v6);
-  a.MovReg(R1, R6);
-  a.MovImm(R2, kV6Dst);
-  a.MovReg(R3, R10);
-  a.AddImm(R3, kKey);
-  a.MovImm(R4, 16);
-  a.Call(BPF_FUNC_skb_load_bytes);
-  a.Jump(BPF_JNE, R0, 0, none);
+  loadBytes(kV6Dst, kKey, 16);
   a.Bind(lookup);
   a.MapFd(R1, addrMap);
   a.MovReg(R2, R10);
@@ -244,14 +231,7 @@ Napi::Value TunSteer(const Napi::CallbackInfo& info) {
     close(addrMap);
     return fail("creating the queue map", queueMap, "");
   }
-  for (uint32_t i = 0; i < static_cast<uint32_t>(shards); i++) {
-    bpf_attr u;
-    std::memset(&u, 0, sizeof(u));
-    u.map_fd = static_cast<uint32_t>(queueMap);
-    u.key = reinterpret_cast<uint64_t>(&i);
-    u.value = reinterpret_cast<uint64_t>(&i);
-    Bpf(BPF_MAP_UPDATE_ELEM, &u);
-  }
+  for (uint32_t i = 0; i < static_cast<uint32_t>(shards); i++) MapElem(BPF_MAP_UPDATE_ELEM, queueMap, &i, &i);
   std::vector<bpf_insn> prog = SteeringProgram(addrMap, queueMap);
   static const char kLicense[] = "GPL";
   std::vector<char> log(16384, 0);
@@ -294,13 +274,7 @@ Napi::Value TunSteerQueue(const Napi::CallbackInfo& info) {
   if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &shard) || !ArgInt(info, 2, &queue)) return env.Undefined();
   if (shard < 0 || shard > 255 || queue < 0 || queue > 255) return Napi::Number::New(env, -EINVAL);
   uint32_t k = static_cast<uint32_t>(shard), v = static_cast<uint32_t>(queue);
-  bpf_attr u;
-  std::memset(&u, 0, sizeof(u));
-  u.map_fd = static_cast<uint32_t>(fd);
-  u.key = reinterpret_cast<uint64_t>(&k);
-  u.value = reinterpret_cast<uint64_t>(&v);
-  int r = Bpf(BPF_MAP_UPDATE_ELEM, &u);
-  return Napi::Number::New(env, r < 0 ? r : 0);
+  return Napi::Number::New(env, MapElem(BPF_MAP_UPDATE_ELEM, static_cast<int>(fd), &k, &v));
 }
 
 // tunSteerOwner(addressMapFd, address) → the owner shard, or -errno (-ENOENT: none).
