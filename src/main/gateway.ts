@@ -96,22 +96,27 @@ function ip(args: string[]): void {
 /** Most addresses the steering map holds: an IPv4 and an IPv6 address per lease, within the map's own limit. */
 const STEERING_MAX_ADDRESSES = 2 ** 24;
 
+/** The TUN queue-steering program when it runs; `status` says `on`, or `off: ` and why (admin status). */
+interface Steering {
+  program?: TunSteering;
+  status: string;
+}
+
 /**
- * The TUN queue-steering program, or the reason it is off. Off is a
- * slower path, not a failure: every packet still reaches its shard through
- * the rings. WOLFGUARD_TUN_STEERING=0 turns it off (for side-by-side runs).
+ * Off is a slower path, not a failure: every packet still reaches its shard
+ * through the rings. WOLFGUARD_TUN_STEERING=0 turns it off (for side-by-side runs).
  */
-function startSteering(tunFd: number, leases: number, workers: number, log: Logger): TunSteering | string {
-  if (process.env.WOLFGUARD_TUN_STEERING === '0') return 'WOLFGUARD_TUN_STEERING=0';
-  if (workers === 1) return 'one shard';
+function startSteering(tunFd: number, leases: number, workers: number, log: Logger): Steering {
+  if (process.env.WOLFGUARD_TUN_STEERING === '0') return { status: 'off: WOLFGUARD_TUN_STEERING=0' };
+  if (workers === 1) return { status: 'off: one shard' };
   try {
-    const s = TunSteering.attach(tunFd, Math.min(2 * leases, STEERING_MAX_ADDRESSES), workers);
+    const program = TunSteering.attach(tunFd, Math.min(2 * leases, STEERING_MAX_ADDRESSES), workers);
     log.info({ shards: workers }, 'TUN steering: each client\'s packets are queued for the shard that owns it');
-    return s;
+    return { program, status: 'on' };
   } catch (e) {
     const why = (e as Error).message;
     log.warn({ reason: why }, 'TUN steering unavailable: packets reach their shard through the rings (one hop more for a flow the kernel queues elsewhere)');
-    return why;
+    return { status: `off: ${why}` };
   }
 }
 
@@ -145,8 +150,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   const tun = openTun(cfg.device, workers);
   const owned: number[] = [...tun.fds];
   const wakeFds: number[] = [];
-  // The queue-steering program (native/lib/tun-steering.ts), or why it is off.
-  let steering: TunSteering | string = 'not started';
+  let steering: Steering = { status: 'off: not started' };
   let pool: ShardPool | undefined;
   let acceptor: Acceptor | undefined;
   let admin: AdminServer | undefined;
@@ -169,7 +173,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     // rings[i][j]: shard i → shard j.
     const rings = Array.from({ length: workers }, (_, i) => Array.from({ length: workers }, (_, j) => (i === j ? null : createRing(slots, slotSize))));
     for (let i = 0; i < workers; i++) wakeFds.push(createWakeFd());
-    const steerFd = steering instanceof TunSteering ? { steerFd: steering.addressMapFd } : {};
+    const steerFd = steering.program ? { steerFd: steering.program.addressMapFd } : {};
     const mesh: MeshConfig[] = rings.map((row, i) => ({ routes, outRings: row, inRings: rings.map((r) => r[i]!), wakeFds, ...steerFd }));
 
     const registry = new SessionRegistry({
@@ -231,9 +235,9 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
         log.error({ shard, code, sessions: dropped.length }, 'shard died; restarting it (its clients reconnect with their cookies)');
         // Its TUN queue went with it: attach a fresh one to the same device.
         const fd = openTun(tun.name, 1).fds[0];
-        if (steering instanceof TunSteering) {
+        if (steering.program) {
           try {
-            steering.reattached(shard);
+            steering.program.reattached(shard);
           } catch (e) {
             log.warn({ shard, err: (e as Error).message }, 'TUN steering did not follow the new queue; packets reach their shard through the rings');
           }
@@ -266,7 +270,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     }
     // occtl-socket-group: its members may use the admin socket too (the group is resolved like run-as-group).
     const socketGid = cfg.adminSocketGroup !== undefined ? identityFromSystem('root', cfg.adminSocketGroup).gid : undefined;
-    if (cfg.adminSocket) admin = await startAdminServer(cfg.adminSocket, { service: svc, pool, workers, admission: adm, startedAt: Date.now(), status: { fips: fipsInfo, tunSteering: steering instanceof TunSteering ? 'on' : `off: ${steering}` }, ...(cluster ? { cluster } : {}), ...(socketGid !== undefined ? { socketGid } : {}), ...(opts.onStopRequest ? { stop: opts.onStopRequest } : {}), ...(opts.onReloadRequest ? { reloadConfig: opts.onReloadRequest } : {}) });
+    if (cfg.adminSocket) admin = await startAdminServer(cfg.adminSocket, { service: svc, pool, workers, admission: adm, startedAt: Date.now(), status: { fips: fipsInfo, tunSteering: steering.status }, ...(cluster ? { cluster } : {}), ...(socketGid !== undefined ? { socketGid } : {}), ...(opts.onStopRequest ? { stop: opts.onStopRequest } : {}), ...(opts.onReloadRequest ? { reloadConfig: opts.onReloadRequest } : {}) });
     // Ports bound, TUN open, sockets made: root is no longer needed (src/main/privileges.ts).
     if (cfg.runAsUser !== undefined) {
       const who = identityFromSystem(cfg.runAsUser, cfg.runAsGroup);
@@ -289,7 +293,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     await cluster?.close();
     admission?.close();
     await pool?.close();
-    if (steering instanceof TunSteering) steering.close();
+    steering.program?.close();
     for (const fd of [...owned, ...wakeFds]) closeFd(fd);
     throw e;
   }
@@ -301,7 +305,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   const dt = dtls;
   const me = metrics;
   const cl = cluster;
-  const st = steering;
+  const st = steering.program;
   let current = cfg;
   let stopped = false;
   const stopGw = async (): Promise<void> => {
@@ -315,7 +319,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     await cl?.close();
     adm.close();
     await p.close();
-    if (st instanceof TunSteering) st.close();
+    st?.close();
     for (const fd of wakeFds) closeFd(fd);
   };
   return {

@@ -5,11 +5,12 @@
 // the address's lease belongs to shard 1: every reply must cross the ring
 // 0 → 1 and leave through pump 1. Prints one JSON line.
 import { execFileSync } from 'node:child_process';
-import { TlsContext, TunnelPump, createWakeFd, openTun, routeLease, closeFd, type TlsSocket } from '../../native/lib';
+import { TunnelPump, createWakeFd, openTun, routeLease, closeFd } from '../../native/lib';
 import { createRing } from '../../src/ring/spsc-ring';
 import { RouteTable, createRouteTable } from '../../src/ring/route-table';
 import { makePki } from './certs';
-import { addonConnect, startAddonServer } from './tls-pair';
+import { tunnelPair } from './tls-pair';
+import { waitFor } from './wait';
 import { FrameReader, cstpFrame, icmpEchoV4, icmpEchoV6 } from './packets';
 
 async function main(): Promise<void> {
@@ -28,28 +29,15 @@ async function main(): Promise<void> {
   pumps[0]!.attachMesh({ self: 0, routes, outRings: [null, r01], inRings: [null, r10], wakeFds: wake });
   pumps[1]!.attachMesh({ self: 1, routes, outRings: [r10, null], inRings: [r01, null], wakeFds: wake });
 
-  const sctx = new TlsContext({ role: 'server', cert: { file: pki.ecCert }, key: { file: pki.ecKey } });
-  const cctx = new TlsContext({ role: 'client', ca: { file: pki.caCert } });
-  let server: TlsSocket | undefined;
-  const srv = await startAddonServer(sctx, (s) => {
-    server = s;
-    s.on('secure', () => {
-      s.startTunnel(pumps[0]!);
-      pumps[1]!.addRoute(s, '10.202.0.2');
-      pumps[1]!.addRoute(s, 'fd00:202::2');
-      table.claim(2, 1);
-    });
+  const { client, srv } = await tunnelPair(pki, (s) => {
+    s.startTunnel(pumps[0]!);
+    pumps[1]!.addRoute(s, '10.202.0.2');
+    pumps[1]!.addRoute(s, 'fd00:202::2');
+    table.claim(2, 1);
   });
-  const client = await addonConnect(cctx, srv.port);
   const reader = new FrameReader();
   const frames: Array<{ type: number; payload: Buffer }> = [];
   client.on('data', (d: Buffer) => frames.push(...reader.push(d)));
-  const waitFor = async (pred: () => boolean, what: string) => {
-    for (let i = 0; i < 300 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
-    if (!pred()) throw new Error(`timed out waiting for ${what}`);
-  };
-  await waitFor(() => server?.secure === true, 'server handshake');
-  await new Promise((r) => setTimeout(r, 20));
 
   const pings = 20;
   const out: Buffer[] = [];
@@ -60,7 +48,7 @@ async function main(): Promise<void> {
   client.write(Buffer.concat(out));
   const isReply = (f: { type: number; payload: Buffer }) =>
     f.type === 0 && ((f.payload[0] === 0x45 && f.payload[20] === 0) || (f.payload[0]! >> 4 === 6 && f.payload[40] === 129));
-  await waitFor(() => frames.filter(isReply).length >= 2 * pings, 'echo replies through the ring');
+  await waitFor(() => frames.filter(isReply).length >= 2 * pings, 'echo replies through the ring', 3000);
 
   const result = {
     replies: frames.filter(isReply).length,

@@ -12,6 +12,7 @@ import { once } from 'node:events';
 import { TlsContext, TunnelPump, openTun, type TlsSocket } from '../../native/lib';
 import { makePki } from './certs';
 import { startAddonServer } from './tls-pair';
+import { waitFor } from './wait';
 import { FrameReader, cstpFrame, icmpEchoV4 } from './packets';
 
 /** Small bounded queue so the flood overflows it quickly (the gateway's default is 1 MiB). */
@@ -37,10 +38,6 @@ async function main(): Promise<void> {
   });
   const client = tls.connect({ port: srv.port, host: '127.0.0.1', ca: [fs.readFileSync(pki.caCert)], servername: 'localhost' });
   await once(client, 'secureConnect');
-  const waitFor = async (pred: () => boolean, what: string, ms = 5000) => {
-    for (let i = 0; i < ms / 10 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
-    if (!pred()) throw new Error(`timed out waiting for ${what}`);
-  };
   await waitFor(() => server?.secure === true && pump.stats().routes > 0, 'tunnel up');
 
   // The client stops reading: its socket buffer, then the gateway's queue fill.

@@ -3,9 +3,10 @@
 // an addon TLS client that speaks CSTP to it. The kernel of the namespace is
 // the far end: it answers pings sent through the tunnel. Prints one JSON line.
 import { execFileSync } from 'node:child_process';
-import { TlsContext, TunnelPump, openTun, type TlsSocket } from '../../native/lib';
+import { TunnelPump, openTun } from '../../native/lib';
 import { makePki } from './certs';
-import { addonConnect, startAddonServer } from './tls-pair';
+import { tunnelPair } from './tls-pair';
+import { waitFor } from './wait';
 import { FrameReader, cstpFrame, icmpEchoV4, icmpEchoV6 } from './packets';
 
 async function main(): Promise<void> {
@@ -16,33 +17,20 @@ async function main(): Promise<void> {
   ip('addr', 'add', '10.201.0.1/24', 'dev', 'wgtun0');
   ip('-6', 'addr', 'add', 'fd00:201::1/64', 'dev', 'wgtun0', 'nodad');
   const pump = new TunnelPump(tun.fds[0]!);
-  const sctx = new TlsContext({ role: 'server', cert: { file: pki.ecCert }, key: { file: pki.ecKey } });
-  const cctx = new TlsContext({ role: 'client', ca: { file: pki.caCert } });
   const controls: Array<[number, string]> = [];
-  let server: TlsSocket | undefined;
-  const srv = await startAddonServer(sctx, (s) => {
-    server = s;
-    s.on('secure', () => {
-      s.startTunnel(pump);
-      pump.addRoute(s, '10.201.0.2');
-      pump.addRoute(s, 'fd00:201::2');
-      s.on('control', (type: number, payload: Buffer) => controls.push([type, payload.toString('hex')]));
-    });
+  const { client, server, srv } = await tunnelPair(pki, (s) => {
+    s.startTunnel(pump);
+    pump.addRoute(s, '10.201.0.2');
+    pump.addRoute(s, 'fd00:201::2');
+    s.on('control', (type: number, payload: Buffer) => controls.push([type, payload.toString('hex')]));
   });
-  const client = await addonConnect(cctx, srv.port);
   const reader = new FrameReader();
   const frames: Array<{ type: number; payload: Buffer }> = [];
   client.on('data', (d: Buffer) => frames.push(...reader.push(d)));
-  const waitFor = async (pred: () => boolean, what: string) => {
-    for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
-    if (!pred()) throw new Error(`timed out waiting for ${what}`);
-  };
-  await waitFor(() => server?.secure === true, 'server handshake');
-  await new Promise((r) => setTimeout(r, 20));
 
   // DPD request answered natively with the same payload.
   client.write(cstpFrame(0x03, Buffer.from('dpd-probe-payload')));
-  await waitFor(() => frames.some((f) => f.type === 0x04), 'DPD response');
+  await waitFor(() => frames.some((f) => f.type === 0x04), 'DPD response', 2000);
   const dpd = frames.find((f) => f.type === 0x04)!;
 
   // Two pings in one TLS write (several frames per record), v4 and v6.
@@ -53,13 +41,13 @@ async function main(): Promise<void> {
   ]));
   const isReply4 = (f: { type: number; payload: Buffer }) => f.type === 0 && f.payload[0] === 0x45 && f.payload[9] === 1 && f.payload[20] === 0;
   const isReply6 = (f: { type: number; payload: Buffer }) => f.type === 0 && f.payload[0] >> 4 === 6 && f.payload[6] === 58 && f.payload[40] === 129;
-  await waitFor(() => frames.some(isReply4) && frames.some(isReply6), 'echo replies');
+  await waitFor(() => frames.some(isReply4) && frames.some(isReply6), 'echo replies', 2000);
   const r4 = frames.find(isReply4)!.payload;
   const r6 = frames.find(isReply6)!.payload;
 
   // A DISCONNECT goes to JavaScript.
   client.write(cstpFrame(0x05, Buffer.from([0xb0, 0x62, 0x79, 0x65])));
-  await waitFor(() => controls.length > 0, 'control frame');
+  await waitFor(() => controls.length > 0, 'control frame', 2000);
 
   const result = {
     dpdPayload: dpd.payload.toString(),
@@ -67,7 +55,7 @@ async function main(): Promise<void> {
     reply6: { data: r6.subarray(48).toString() },
     controls,
     pump: pump.stats(),
-    conn: server!.stats(),
+    conn: server.stats(),
   };
   client.destroy();
   await srv.close();

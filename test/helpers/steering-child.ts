@@ -9,11 +9,12 @@
 // queues), and the flows are sent again. Prints one JSON line.
 import * as dgram from 'node:dgram';
 import { execFileSync } from 'node:child_process';
-import { TlsContext, TunSteering, TunnelPump, createWakeFd, openTun, closeFd, type TlsSocket } from '../../native/lib';
+import { TunSteering, TunnelPump, createWakeFd, openTun, closeFd } from '../../native/lib';
 import { createRing } from '../../src/ring/spsc-ring';
 import { RouteTable, createRouteTable } from '../../src/ring/route-table';
 import { makePki } from './certs';
-import { addonConnect, startAddonServer } from './tls-pair';
+import { tunnelPair } from './tls-pair';
+import { waitFor } from './wait';
 import { FrameReader } from './packets';
 
 const FLOWS = 64;
@@ -38,28 +39,15 @@ async function main(): Promise<void> {
   pumps[0]!.attachMesh({ self: 0, routes, outRings: [null, r01], inRings: [null, r10], wakeFds: wake, ...steerFd });
   pumps[1]!.attachMesh({ self: 1, routes, outRings: [r10, null], inRings: [r01, null], wakeFds: wake, ...steerFd });
 
-  const sctx = new TlsContext({ role: 'server', cert: { file: pki.ecCert }, key: { file: pki.ecKey } });
-  const cctx = new TlsContext({ role: 'client', ca: { file: pki.caCert } });
-  let server: TlsSocket | undefined;
-  const srv = await startAddonServer(sctx, (s) => {
-    server = s;
-    s.on('secure', () => {
-      s.startTunnel(pumps[1]!);
-      pumps[1]!.addRoute(s, '10.204.0.2');
-      pumps[1]!.addRoute(s, 'fd00:204::2');
-      table.claim(2, 1);
-    });
+  const { client, server, srv } = await tunnelPair(pki, (s) => {
+    s.startTunnel(pumps[1]!);
+    pumps[1]!.addRoute(s, '10.204.0.2');
+    pumps[1]!.addRoute(s, 'fd00:204::2');
+    table.claim(2, 1);
   });
-  const client = await addonConnect(cctx, srv.port);
   const reader = new FrameReader();
   let data = 0;
   client.on('data', (d: Buffer) => (data += reader.push(d).filter((f) => f.type === 0).length));
-  const waitFor = async (pred: () => boolean, what: string) => {
-    for (let i = 0; i < 500 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
-    if (!pred()) throw new Error(`timed out waiting for ${what}`);
-  };
-  await waitFor(() => server?.secure === true, 'server handshake');
-  await new Promise((r) => setTimeout(r, 20));
 
   // One datagram per flow, each from a socket (source port) of its own.
   const sendFlows = async () => {
@@ -97,7 +85,7 @@ async function main(): Promise<void> {
     await waitFor(() => data >= 4 * FLOWS, 'the flows after the queue was replaced');
     result.afterRestart = { queueIndexes: steering.queueIndexes(), pump0: counts(pump0b), pump1Read: counts(pumps[1]!).tunRxPackets - before };
     // The tunnel ends: its addresses leave the map.
-    server!.destroy();
+    server.destroy();
     await waitFor(() => steering.ownerOf('10.204.0.2') === null, 'the address map entry to go');
     result.ownerAfterClose = [steering.ownerOf('10.204.0.2'), steering.ownerOf('fd00:204::2')];
     pump0b.close();

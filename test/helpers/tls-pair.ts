@@ -2,7 +2,9 @@
 // addon, and an addon client over a fresh TCP connection.
 import * as net from 'node:net';
 import { once } from 'node:events';
-import { adoptSocket, TlsSocket, type TlsContext, type TlsSocketOptions } from '../../native/lib';
+import { adoptSocket, TlsContext, TlsSocket, type TlsSocketOptions } from '../../native/lib';
+import type { TestPki } from './certs';
+import { waitFor } from './wait';
 
 export interface AddonServer {
   port: number;
@@ -44,6 +46,26 @@ export async function addonConnect(ctx: TlsContext, port: number, options: TlsSo
     s.once('error', reject);
   });
   return s;
+}
+
+/**
+ * A loopback pair for tunnel tests: an addon TLS server (the test PKI's EC
+ * certificate) whose connection runs `onSecure` at its handshake (tests put
+ * it in tunnel mode there), and an addon client; resolves once both ends are
+ * secure and the server's handlers have run.
+ */
+export async function tunnelPair(pki: TestPki, onSecure: (s: TlsSocket) => void): Promise<{ client: TlsSocket; server: TlsSocket; srv: AddonServer }> {
+  const sctx = new TlsContext({ role: 'server', cert: { file: pki.ecCert }, key: { file: pki.ecKey } });
+  const cctx = new TlsContext({ role: 'client', ca: { file: pki.caCert } });
+  let server: TlsSocket | undefined;
+  const srv = await startAddonServer(sctx, (s) => {
+    server = s;
+    s.on('secure', () => onSecure(s));
+  });
+  const client = await addonConnect(cctx, srv.port);
+  await waitFor(() => server?.secure === true, 'server handshake', 2000);
+  await new Promise((r) => setTimeout(r, 20));
+  return { client, server: server!, srv };
 }
 
 /** Writes `data`, collects exactly data.length bytes back. */
