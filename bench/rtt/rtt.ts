@@ -18,6 +18,7 @@ import { renderLoadPlot, type LoadPoint } from '../lib/svg-plot';
 import type { LatencySummary } from './latency';
 import { REPEATS, medianOf } from '../lib/repeats';
 import type { Row, Table } from '../lib/report';
+import { reached, startSink } from './sink';
 
 const QUICK = process.env.BENCH_QUICK !== undefined && process.env.BENCH_QUICK !== '';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 5));
@@ -73,27 +74,6 @@ function mbit(c: LoadCount): number {
   return c.seconds > 0 ? (c.bytes * BITS_PER_BYTE) / c.seconds / BITS_PER_MBIT : NaN;
 }
 
-/** Starts the counting sink in the client namespace; resolves once it is bound. */
-async function startSink(env: BenchEnv, ns: string, seconds: number): Promise<{ result: Promise<LoadCount> }> {
-  const child = env.topo.spawn(ns, process.execPath, [UDP_LOAD, 'sink', String(LOAD_PORT), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  const result = new Promise<LoadCount>((resolve, reject) => {
-    child.once('exit', (code) => {
-      const last = out.trim().split('\n').pop() ?? '';
-      if (code === 0) resolve(JSON.parse(last) as LoadCount);
-      else reject(new Error(`udp sink exited with ${String(code)}: ${out}`));
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      if (out.includes('"ready"')) resolve();
-    });
-    result.catch(reject);
-  });
-  return { result };
-}
-
 async function runSide(env: BenchEnv, which: GatewayName): Promise<Side> {
   const { topo } = env;
   const clientNs = topo.clients[0]!.ns;
@@ -117,13 +97,13 @@ async function runSide(env: BenchEnv, which: GatewayName): Promise<Side> {
       const sweep: SweepPoint[] = [];
       for (const offered of SWEEP_MBIT) {
         const before = treeCpu(gw.pid);
-        const sink = await startSink(env, clientNs, SWEEP_SECONDS + LOAD_EXTRA_SECONDS);
+        const sink = await startSink(env, clientNs, LOAD_PORT, SWEEP_SECONDS + LOAD_EXTRA_SECONDS);
         const load = topo.exec(topo.lan.ns, process.execPath, [UDP_LOAD, 'send', sinkIp, String(LOAD_PORT), String(offered), String(LOAD_PAYLOAD_BYTES), String(SWEEP_SECONDS + LOAD_EXTRA_SECONDS)], { timeoutMs: (SWEEP_SECONDS + 30) * 1000 });
         await new Promise((r) => setTimeout(r, PROBE_LEAD_MS));
         const rtt = await probe(SWEEP_SECONDS);
         const sent = JSON.parse((await load).stdout.trim()) as LoadCount;
         const got = await sink.result;
-        sweep.push({ offeredMbit: offered, sentMbit: mbit(sent), deliveredMbit: (got.bytes * BITS_PER_BYTE) / sent.seconds / BITS_PER_MBIT, lostPercent: sent.packets > 0 ? (100 * (sent.packets - got.packets)) / sent.packets : NaN, cpuSeconds: cpuDelta(before, treeCpu(gw.pid)), rtt });
+        sweep.push({ offeredMbit: offered, sentMbit: mbit(sent), deliveredMbit: (reached(got) * LOAD_PAYLOAD_BYTES * BITS_PER_BYTE) / sent.seconds / BITS_PER_MBIT, lostPercent: sent.packets > 0 ? (100 * (sent.packets - reached(got))) / sent.packets : NaN, cpuSeconds: cpuDelta(before, treeCpu(gw.pid)), rtt });
       }
       return { idle, idleRuns, sweep, loadAddress: sinkIp, probeAddresses };
     } finally {
@@ -170,7 +150,7 @@ export async function benchRtt(): Promise<Table> {
       notes: [
         `probe: bench/rtt/probe.ts logs in over CSTP (TLS 1.3) and sends a 84-byte ICMP echo to the lan host every ${PROBE_INTERVAL_MS} ms; RTT from hrtime, HDR histogram (3 digits); idle: median of ${REPEATS} run(s) of ${IDLE_SECONDS} s (BENCH_REPEATS), each sweep step one run of ${SWEEP_SECONDS} s`,
         `idle p99 of each run, ms: ${GATEWAYS.map((g) => `${g} ${sides[g].idleRuns.map((r) => ms(r.p99Us).toFixed(2)).join(', ')}`).join('; ')}`,
-        `load: a second tunnel (openconnect --no-dtls) receiving UDP (bench/rtt/udp-load.ts, ${LOAD_PAYLOAD_BYTES}-byte payloads) paced from the lan host at each offered rate; delivered = what a UDP sink behind openconnect counted, in payload Mbit/s`,
+        `load: a second tunnel (openconnect --no-dtls) receiving UDP (bench/rtt/udp-load.ts, ${LOAD_PAYLOAD_BYTES}-byte payloads) paced from the lan host at each offered rate; delivered = datagrams that reached a UDP sink's socket behind openconnect (read, or dropped by the kernel when the sink fell behind: udp-load.ts), in payload Mbit/s`,
         `probes answered/lost (idle, then each step): wolfguard ${probes(w)}; ocserv ${probes(o)}`,
         `sent Mbit/s per step: wolfguard ${w.sweep.map((p) => p.sentMbit.toFixed(0)).join(', ')}; ocserv ${o.sweep.map((p) => p.sentMbit.toFixed(0)).join(', ')}`,
         `loss % per step: wolfguard ${w.sweep.map((p) => p.lostPercent.toFixed(1)).join(', ')}; ocserv ${o.sweep.map((p) => p.lostPercent.toFixed(1)).join(', ')}`,

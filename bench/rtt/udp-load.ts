@@ -3,8 +3,12 @@
 //   node udp-load.js send DEST PORT MBIT PAYLOAD_BYTES SECONDS   (lan side)
 //   node udp-load.js sink PORT SECONDS                           (client side)
 // Each prints one JSON line: {"packets": n, "bytes": n, "seconds": s}
-// (bytes of UDP payload sent or received).
+// (bytes of UDP payload sent or received); the sink adds "dropped": datagrams
+// that reached its socket while the buffer was full. The tunnel delivered
+// those too: on a small machine this Node process is often slower than the
+// VPN client it shares a core with, and its own losses are not the gateway's.
 import * as dgram from 'node:dgram';
+import * as fs from 'node:fs';
 import { packetsDue } from './pacing';
 
 /** Datagrams sent per turn before the loop yields (lets libuv drain the socket). */
@@ -52,9 +56,24 @@ async function sink(port: number, seconds: number): Promise<object> {
   await new Promise<void>((r) => sock.bind(port, () => r()));
   process.stdout.write('{"ready":true}\n');
   await new Promise((r) => setTimeout(r, seconds * 1000 + SINK_GRACE_MS));
+  const dropped = socketDrops(sock.address().port);
   sock.close();
   const span = first !== undefined && last !== undefined ? Number(last - first) / 1e9 : 0;
-  return { packets, bytes, seconds: span };
+  return { packets, bytes, seconds: span, dropped };
+}
+
+/**
+ * The kernel's drop count of the UDP socket bound to `port` in this process's
+ * network namespace: the last column of /proc/net/udp ("drops"), whose
+ * local_address column ends in the port in hex.
+ */
+export function socketDrops(port: number, table = fs.readFileSync('/proc/self/net/udp', 'utf8')): number {
+  const suffix = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of table.split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length > 2 && cols[1]!.endsWith(suffix)) return Number(cols[cols.length - 1]);
+  }
+  throw new Error(`no UDP socket on port ${port} in /proc/self/net/udp`);
 }
 
 async function main(): Promise<void> {
@@ -64,7 +83,9 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`${String((e as Error).stack ?? e)}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`${String((e as Error).stack ?? e)}\n`);
+    process.exit(1);
+  });
+}

@@ -6,7 +6,8 @@
 // client namespace through openconnect to the lan host. Download: the bench's
 // paced UDP sender (rtt/udp-load.ts; iperf3's UDP -R runs did not end on time
 // through a saturated tunnel) from the lan host to a sink behind openconnect,
-// at DOWNLOAD_OFFERED_MBIT. Delivered = what the far end counted. Needs root.
+// at DOWNLOAD_OFFERED_MBIT. Delivered = what reached the far end: iperf3's count
+// up; down, the sink's reads plus what its socket dropped. Needs root.
 import * as path from 'node:path';
 import { withNetnsBench, type BenchEnv } from '../lib/netns-bench';
 import { BENCH_PORT, BENCH_USER, GATEWAYS, startGateway, WOLFGUARD_SHARDS, type GatewayName } from '../lib/gateways';
@@ -15,6 +16,7 @@ import { runIperf } from '../../test/helpers/iperf';
 import { treeCpu, cpuDelta } from './measure';
 import { REPEATS, medianOf } from '../lib/repeats';
 import type { Row, Table } from '../lib/report';
+import { reached, startSink } from '../rtt/sink';
 
 const QUICK = process.env.BENCH_QUICK !== undefined && process.env.BENCH_QUICK !== '';
 /** Shorter than the other rows' runs: each is repeated (REPEATS) and the median kept. */
@@ -57,21 +59,12 @@ function flow(packets: number, seconds: number, sentPackets: number, cpuSeconds:
 }
 
 async function download(env: BenchEnv, gwPid: number, clientNs: string, clientIp: string): Promise<Flow> {
-  const { topo } = env;
-  const sink = topo.spawn(clientNs, process.execPath, [UDP_LOAD, 'sink', String(SINK_PORT), String(SECONDS + 1)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  sink.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const sinkDone = new Promise<void>((r) => sink.once('exit', () => r()));
-  while (!out.includes('"ready"')) {
-    if (sink.exitCode !== null) throw new Error(`udp sink failed: ${out}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const sink = await startSink(env, clientNs, SINK_PORT, SECONDS + 1);
   const before = treeCpu(gwPid);
-  const sent = JSON.parse((await topo.exec(topo.lan.ns, process.execPath, [UDP_LOAD, 'send', clientIp, String(SINK_PORT), String(DOWNLOAD_OFFERED_MBIT), String(PAYLOAD_BYTES), String(SECONDS)], { timeoutMs: (SECONDS + 30) * 1000 })).stdout.trim()) as { packets: number; seconds: number };
-  await sinkDone;
+  const sent = JSON.parse((await env.topo.exec(env.topo.lan.ns, process.execPath, [UDP_LOAD, 'send', clientIp, String(SINK_PORT), String(DOWNLOAD_OFFERED_MBIT), String(PAYLOAD_BYTES), String(SECONDS)], { timeoutMs: (SECONDS + 30) * 1000 })).stdout.trim()) as { packets: number; seconds: number };
+  const got = await sink.result;
   const cpu = cpuDelta(before, treeCpu(gwPid));
-  const got = JSON.parse(out.trim().split('\n').pop()!) as { packets: number };
-  return flow(got.packets, sent.seconds, sent.packets, cpu);
+  return flow(reached(got), sent.seconds, sent.packets, cpu);
 }
 
 async function runSide(env: BenchEnv, which: GatewayName, dtls: boolean): Promise<Side> {
@@ -129,7 +122,7 @@ export async function benchSmallPackets(): Promise<Table> {
       oursName: 'wolfguard',
       theirsName: 'ocserv',
       notes: [
-        `one openconnect client; upload: iperf3 -u -b 0 -l ${PAYLOAD_BYTES} for ${SECONDS} s after a 1 s warm-up; download: bench/rtt/udp-load.ts paced at ${DOWNLOAD_OFFERED_MBIT} Mbit/s of payload for ${SECONDS} s to a UDP sink behind openconnect`,
+        `one openconnect client; upload: iperf3 -u -b 0 -l ${PAYLOAD_BYTES} for ${SECONDS} s after a 1 s warm-up; download: bench/rtt/udp-load.ts paced at ${DOWNLOAD_OFFERED_MBIT} Mbit/s of payload for ${SECONDS} s to a UDP sink behind openconnect; delivered = datagrams that reached the sink's socket (read, or dropped by the kernel when the Node sink, sharing the cores with openconnect, fell behind)`,
         `each figure is the median of ${REPEATS} upload + download run(s) on the same session (BENCH_REPEATS); CSTP download Mbit/s of each run: ${GATEWAYS.map((g) => `${g} ${res.tls[g].runs.map((r) => r.download.mbitPerSec.toFixed(1)).join(', ')}`).join('; ')}`,
         'Mbit/s and CPU per GB count whole 200-byte IP packets delivered; gateway CPU from /proc over its process tree during the run',
         `loss between sender and receiver (openconnect, the client TUN and the gateway all drop when saturated): CSTP ${loss('tls')}; DTLS ${loss('dtls')}`,

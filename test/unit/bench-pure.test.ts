@@ -10,6 +10,7 @@ import { niceMax, renderLoadPlot } from '../../bench/lib/svg-plot';
 import { kbField } from '../../bench/memory/rss';
 import { icmpEchoV4 } from '../helpers/packets';
 import { median, medianOf } from '../../bench/lib/repeats';
+import { socketDrops } from '../../bench/rtt/udp-load';
 
 function asReply(req: Buffer): Buffer {
   const r = Buffer.from(req);
@@ -160,4 +161,15 @@ test('repeated runs: median of odd and even counts, field by field for records',
   ]);
   assert.deepEqual(m, { p50Us: 100, p99Us: 900, address: 'a' }, 'one slow run does not decide the p99');
   assert.throws(() => medianOf([]));
+});
+
+test('socketDrops: the drops column of the socket on that port, an error when none', () => {
+  const table = [
+    '   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops',
+    '  120: 00000000:270E 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 41234 2 0000000000000000 0',
+    '  121: 00000000:270F 00000000:0000 07 00000000:0C3500 00:00000000 00000000     0        0 41235 2 0000000000000000 81234',
+  ].join('\n');
+  assert.equal(socketDrops(9998, table), 0);
+  assert.equal(socketDrops(9999, table), 81234);
+  assert.throws(() => socketDrops(0x70e, table), /no UDP socket on port 1806/);
 });
