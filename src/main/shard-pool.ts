@@ -2,11 +2,21 @@
 // each accepted connection to the one with the fewest live connections.
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { closeFd, newTicketKey } from '../../native/lib';
 import { envInt } from '../common/env';
 import type { FromShard, MeshConfig, PeerInfo, ShardConfig, ShardStats, ToShard } from '../workers/messages';
 import type { GatewayConfig } from './config/types';
+
+// V8's memory reducer waits 8 s after an isolate's allocation rate drops and
+// then runs up to three blocking mark-compacts to shrink its heap. A shard's
+// JavaScript allocates only around logins, so that is exactly when it fires:
+// the bench's idle probe saw 5-30 ms stalls of every tunnel of the shard. The
+// flag is read when an isolate is set up, so it covers the shards created
+// after this line (not the main thread's own isolate). A shard's heap then
+// keeps the size its busiest moment gave it: a few MB.
+v8.setFlagsFromString('--no-memory-reducer');
 
 export interface ShardPoolOptions {
   /** Number of shards; default WOLFGUARD_WORKERS or the number of CPUs. */
