@@ -24,6 +24,18 @@ export function recordRtt(h: hdr.Histogram, us: number): void {
   h.recordValue(Math.min(HIGHEST_TRACKABLE_US, Math.max(1, Math.round(us))));
 }
 
+/** A histogram as the probe prints it, for merging runs in the parent. */
+export function encodeRtt(h: hdr.Histogram): string {
+  return hdr.encodeIntoCompressedBase64(h);
+}
+
+/** One summary over several runs: their histograms added, their losses summed. */
+export function summarizeRuns(runs: ReadonlyArray<{ histogram: string; lost: number }>): LatencySummary {
+  const h = newRttHistogram();
+  for (const r of runs) h.add(hdr.decodeFromCompressedBase64(r.histogram));
+  return summarize(h, runs.reduce((n, r) => n + r.lost, 0));
+}
+
 export function summarize(h: hdr.Histogram, lost: number): LatencySummary {
   const count = h.totalCount;
   const at = (p: number) => (count === 0 ? NaN : h.getValueAtPercentile(p));

@@ -4,11 +4,12 @@
 // openconnect: no TUN and no client-side queue in the path, so the figure is
 // the gateway's), then sends an ICMP echo request to TARGET (a host behind
 // the gateway) every INTERVAL_MS through the tunnel and times each reply.
-// Prints one JSON line: a LatencySummary plus the tunnel address it was given.
+// Prints one JSON line: a LatencySummary, the tunnel address it was given and
+// the histogram itself (base64), which the sweep adds up over its runs.
 import { CstpTestClient, headerValues } from '../../test/helpers/cstp-client';
 import { icmpEchoV4 } from '../../test/helpers/packets';
 import { parseEchoReplyV4 } from './echo-reply';
-import { newRttHistogram, recordRtt, summarize } from './latency';
+import { encodeRtt, newRttHistogram, recordRtt, summarize } from './latency';
 
 const CSTP_DATA = 0x00;
 /** Replies later than this after the run count as lost. */
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, GRACE_MS));
   c.send(0x05, Buffer.from([0xb0])); // DISCONNECT: logout
   c.close();
-  process.stdout.write(`${JSON.stringify({ ...summarize(h, sentAt.size), address: src })}\n`);
+  process.stdout.write(`${JSON.stringify({ ...summarize(h, sentAt.size), address: src, histogram: encodeRtt(h) })}\n`);
 }
 
 main().catch((e: unknown) => {

@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseEchoReplyV4 } from '../../bench/rtt/echo-reply';
 import { packetsDue } from '../../bench/rtt/pacing';
-import { newRttHistogram, recordRtt, summarize } from '../../bench/rtt/latency';
+import { encodeRtt, newRttHistogram, recordRtt, summarize, summarizeRuns } from '../../bench/rtt/latency';
 import { niceMax, renderLoadPlot } from '../../bench/lib/svg-plot';
 import { kbField } from '../../bench/memory/rss';
 import { icmpEchoV4 } from '../helpers/packets';
@@ -172,4 +172,20 @@ test('socketDrops: the drops column of the socket on that port, an error when no
   assert.equal(socketDrops(9998, table), 0);
   assert.equal(socketDrops(9999, table), 81234);
   assert.throws(() => socketDrops(0x70e, table), /no UDP socket on port 1806/);
+});
+
+test('summarizeRuns: histograms of the runs added, losses summed', () => {
+  const a = newRttHistogram();
+  const b = newRttHistogram();
+  for (let i = 0; i < 990; i++) recordRtt(a, 100);
+  for (let i = 0; i < 10; i++) recordRtt(a, 5000);
+  for (let i = 0; i < 1000; i++) recordRtt(b, 200);
+  const s = summarizeRuns([{ histogram: encodeRtt(a), lost: 2 }, { histogram: encodeRtt(b), lost: 3 }]);
+  assert.equal(s.count, 2000);
+  assert.equal(s.lost, 5);
+  // 990 of 2000 at 100 us, then 1000 at 200: the median is 200; 1% of 2000 = 20 above p99, 10 of them at 5 ms
+  assert.equal(s.p50Us, 200);
+  assert.equal(s.p99Us, 200);
+  assert.ok(Math.abs(s.p999Us - 5000) <= 5, String(s.p999Us));
+  assert.ok(Number.isNaN(summarizeRuns([]).p99Us));
 });
