@@ -45,13 +45,17 @@ static constexpr int kMaxDatagram = 65535;
 // during a 3 s flood of 200-byte packets, bench/tunnel/stall.ts). Once a
 // tunnel drops for a full queue, the gateway stops writing to it until the
 // peer has acknowledged and read everything (nothing in our send queue, its
-// window back near the largest it advertised), checking after kDrainPollMs
-// and then at doubling intervals, and resumes after kDrainMaxPauseMs
-// whatever the peer says.
+// window back near the largest it advertised), checking every kDrainPollMs
+// for kDrainSteadyPollMs and then at doubling intervals, and resumes after
+// kDrainMaxPauseMs whatever the peer says.
 static constexpr uint64_t kDrainPollMs = 1;
 // The poll interval doubles up to this while a pause lasts: a peer that
 // stops reading altogether costs ~20 checks a second, not 1,000.
 static constexpr uint64_t kDrainPollMaxMs = 50;
+// For this long a pause is checked every kDrainPollMs before the doubling
+// starts: a flooded peer that is still reading catches up within tens of ms,
+// and every ms it sits with an empty socket is lost throughput.
+static constexpr uint64_t kDrainSteadyPollMs = 100;
 static constexpr uint64_t kDrainMaxPauseMs = 1000;
 // WOLFGUARD_OVERLOAD_PAUSE=0 turns the hand-back off (for side-by-side measurements).
 static bool OverloadPauseOn() {
@@ -727,7 +731,7 @@ void Connection::DoFlush() {
   if (drainPause_) {
     uint64_t now = uv_now(Instance(env_)->loop);
     if (!PeerCaughtUp() && now - drainPauseStart_ < kDrainMaxPauseMs) {
-      drainPollMs_ = std::min(drainPollMs_ * 2, kDrainPollMaxMs);
+      if (now - drainPauseStart_ >= kDrainSteadyPollMs) drainPollMs_ = std::min(drainPollMs_ * 2, kDrainPollMaxMs);
       if (timer_ != nullptr && !readScheduled_) uv_timer_start(timer_, OnTimer, drainPollMs_, 0);
       return;
     }
