@@ -62,6 +62,8 @@ interface Side {
   /** The load tunnel's address and every address the probe sessions got: two tunnels must never share one. */
   loadAddress: string;
   probeAddresses: string[];
+  /** When a step delivered nothing: what the load tunnel's openconnect last said, and its script calls. */
+  loadClientTail?: string;
 }
 
 type ProbeResult = LatencySummary & { address: string; histogram: string };
@@ -118,7 +120,9 @@ async function runSide(env: BenchEnv, which: GatewayName): Promise<Side> {
         const got = sum((r) => r.reached);
         sweep.push({ offeredMbit: offered, sentMbit: mbit(sent), deliveredMbit: (got * LOAD_PAYLOAD_BYTES * BITS_PER_BYTE) / sent.seconds / BITS_PER_MBIT, lostPercent: sent.packets > 0 ? (100 * (sent.packets - got)) / sent.packets : NaN, cpuSeconds: sum((r) => r.cpuSeconds), rtt: summarizeRuns(runs.map((r) => r.probe)) });
       }
-      return { idle, idleRuns, sweep, loadAddress: sinkIp, probeAddresses };
+      const silent = sweep.some((p) => !(p.deliveredMbit > 0));
+      const loadClientTail = silent ? `${[...oc.stderr().trim().split('\n').slice(-4), ...oc.stdout().trim().split('\n').slice(-4)].join(' | ')} (script calls: ${oc.events().map((e) => e.reason).join(', ')})` : undefined;
+      return { idle, idleRuns, sweep, loadAddress: sinkIp, probeAddresses, ...(loadClientTail === undefined ? {} : { loadClientTail }) };
     } finally {
       await oc.stop();
     }
@@ -168,6 +172,7 @@ export async function benchRtt(): Promise<Table> {
         `sent Mbit/s per step: wolfguard ${w.sweep.map((p) => p.sentMbit.toFixed(0)).join(', ')}; ocserv ${o.sweep.map((p) => p.sentMbit.toFixed(0)).join(', ')}`,
         `loss % per step: wolfguard ${w.sweep.map((p) => p.lostPercent.toFixed(1)).join(', ')}; ocserv ${o.sweep.map((p) => p.lostPercent.toFixed(1)).join(', ')}`,
         `gateway CPU s per step (all its runs): wolfguard ${w.sweep.map((p) => p.cpuSeconds.toFixed(2)).join(', ')}; ocserv ${o.sweep.map((p) => p.cpuSeconds.toFixed(2)).join(', ')}`,
+        ...GATEWAYS.flatMap((g) => (sides[g].loadClientTail === undefined ? [] : [`${g}: a step delivered nothing; the load tunnel's openconnect last said: ${sides[g].loadClientTail}`])),
         ...GATEWAYS.flatMap((g) => (sides[g].probeAddresses.includes(sides[g].loadAddress) ? [`${g} gave a probe session the load tunnel's own address ${sides[g].loadAddress} (both logged in as one user): that step's load went to the probe, not the sink`] : [])),
         'client, probe, load and gateway share the cores: openconnect caps delivered throughput; the probe measures what the gateway adds',
       ],
