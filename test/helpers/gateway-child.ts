@@ -14,6 +14,7 @@ import { DtlsSession, TlsContext, hashPassword, udpConnect } from '../../native/
 import { makePki } from './certs';
 import { CstpTestClient, headerValues, INIT_XML } from './cstp-client';
 import { dtlsClientHello, dtlsHandshakeTypes, icmpEchoV4, icmpEchoV6 } from './packets';
+import { runChild } from './child-main';
 
 const GW4 = '10.78.0.1';
 /** The gateway's DTLS port in this test's own namespace. */
@@ -73,7 +74,7 @@ async function admission(socketPath: string): Promise<Array<{ ruleId: string; re
   return ((await admin(socketPath, 'GET', '/admission')).body as { counters: Array<{ ruleId: string; reason: string; count: number }> }).counters;
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<object> {
   const pki = makePki();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wg-gw-'));
   fs.writeFileSync(path.join(dir, 'passwd'), `alice:staff:${await hashPassword('correct horse', 'sha512')}\nbob::${await hashPassword('bobpw', 'sha256')}\ncarol:staff:${await hashPassword('carolpw', 'sha512')}\n`);
@@ -348,11 +349,7 @@ async function main(): Promise<void> {
     pki.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  process.stdout.write(`${JSON.stringify(out)}\n`);
-  process.exit(0);
+  return out;
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+runChild(main);

@@ -12,8 +12,9 @@ import { makePki } from './certs';
 import { tunnelPair } from './tls-pair';
 import { waitFor } from './wait';
 import { FrameReader, cstpFrame, icmpEchoV4, icmpEchoV6 } from './packets';
+import { runChild } from './child-main';
 
-async function main(): Promise<void> {
+async function main(): Promise<object> {
   const pki = makePki();
   const tun = openTun('wgmesh0', 2);
   const ip = (...a: string[]) => execFileSync('ip', a, { stdio: 'pipe' });
@@ -61,11 +62,7 @@ async function main(): Promise<void> {
   for (const p of pumps) p.close();
   for (const fd of wake) closeFd(fd);
   pki.cleanup();
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-  process.exit(0);
+  return result;
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+runChild(main);

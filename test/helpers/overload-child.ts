@@ -14,13 +14,14 @@ import { makePki } from './certs';
 import { startAddonServer } from './tls-pair';
 import { waitFor } from './wait';
 import { FrameReader, cstpFrame, icmpEchoV4 } from './packets';
+import { runChild } from './child-main';
 
 /** Small bounded queue so the flood overflows it quickly (the gateway's default is 1 MiB). */
 const MAX_QUEUE_BYTES = 64 * 1024;
 const FLOOD_PACKETS = 200_000;
 const PAYLOAD = Buffer.alloc(172, 0x61); // + 28 bytes of IPv4/UDP headers = 200-byte packets
 
-async function main(): Promise<void> {
+async function main(): Promise<object> {
   const pki = makePki();
   const tun = openTun('wgtun1', 1);
   const ip = (...a: string[]) => execFileSync('ip', a, { stdio: 'pipe' });
@@ -69,11 +70,7 @@ async function main(): Promise<void> {
   await srv.close();
   pump.close();
   pki.cleanup();
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-  process.exit(0);
+  return result;
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+runChild(main);

@@ -16,11 +16,12 @@ import { makePki } from './certs';
 import { tunnelPair } from './tls-pair';
 import { waitFor } from './wait';
 import { FrameReader } from './packets';
+import { runChild } from './child-main';
 
 const FLOWS = 64;
 const DEV = 'wgsteer0';
 
-async function main(): Promise<void> {
+async function main(): Promise<object> {
   const on = process.argv[2] === 'on';
   const pki = makePki();
   const tun = openTun(DEV, 2);
@@ -96,11 +97,7 @@ async function main(): Promise<void> {
   steering?.close();
   for (const fd of wake) closeFd(fd);
   pki.cleanup();
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-  process.exit(0);
+  return result;
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+runChild(main);
