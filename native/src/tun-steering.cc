@@ -149,6 +149,14 @@ std::vector<bpf_insn> SteeringProgram(int addrMap, int queueMap) {
     a.Call(BPF_FUNC_skb_load_bytes);
     a.Jump(BPF_JNE, R0, 0, none);
   };
+  // r0 = bpf_map_lookup_elem(map, fp + key); no entry: the hash below.
+  auto lookupOrMiss = [&](int map, int16_t key) {
+    a.MapFd(R1, map);
+    a.MovReg(R2, R10);
+    a.AddImm(R2, key);
+    a.Call(BPF_FUNC_map_lookup_elem);
+    a.Jump(BPF_JEQ, R0, 0, miss);
+  };
   a.MovReg(R6, R1);
   a.StoreImm(BPF_DW, R10, kKey, 0);
   a.StoreImm(BPF_DW, R10, kKey + 8, 0);
@@ -164,18 +172,10 @@ std::vector<bpf_insn> SteeringProgram(int addrMap, int queueMap) {
   a.Bind(v6);
   loadBytes(kV6Dst, kKey, 16);
   a.Bind(lookup);
-  a.MapFd(R1, addrMap);
-  a.MovReg(R2, R10);
-  a.AddImm(R2, kKey);
-  a.Call(BPF_FUNC_map_lookup_elem);
-  a.Jump(BPF_JEQ, R0, 0, miss);
+  lookupOrMiss(addrMap, kKey);
   a.Load(BPF_W, R1, R0, 0);
   a.Store(BPF_W, R10, kScratch, R1);
-  a.MapFd(R1, queueMap);
-  a.MovReg(R2, R10);
-  a.AddImm(R2, kScratch);
-  a.Call(BPF_FUNC_map_lookup_elem);
-  a.Jump(BPF_JEQ, R0, 0, miss);
+  lookupOrMiss(queueMap, kScratch);
   a.Load(BPF_W, R0, R0, 0);
   a.Exit();
   // Unknown destination: mix its first and last address words.
