@@ -183,7 +183,10 @@ class Connection : public Napi::ObjectWrap<Connection> {
   uint64_t drainPauseStart_ = 0;  // loop time (ms) the current pause began
   uint64_t drainPollMs_ = 1;      // current check interval of the pause
   uint64_t drainPauses_ = 0;
-  bool PeerCaughtUp();
+  int drainOutqAtStart_ = 0;      // bytes in our socket (unsent + unacked) when the pause began
+  uint64_t drainAckedAt_ = 0;     // loop time the socket was first seen empty in this pause, 0 before
+  uint64_t drainGraceMs_ = 0;     // from then, how long the peer needs to read what it holds
+  bool PeerCaughtUp(uint64_t now);
   uint64_t dataIn_ = 0;
   std::vector<uint8_t> rxAhead_;  // TLS read-ahead (see IoRecv)
   // The last recv() (TLS) or recvmmsg() (DTLS tunnel) came back short: the
