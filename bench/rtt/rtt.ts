@@ -32,10 +32,16 @@ const IDLE_SECONDS = QUICK ? 2 : Math.min(SECONDS, 3);
  */
 const SWEEP_SECONDS = QUICK ? 2 : Math.min(SECONDS, 3);
 const SWEEP_RUNS = QUICK ? 1 : 2;
+/** Gateway starts per side, taken in turns (passOrder); the idle and sweep runs are shared out among them. */
+const PASSES = QUICK ? 1 : 2;
 const PROBE_INTERVAL_MS = 1;
 /** Offered loads (Mbit/s of UDP payload) of the sweep; UNDER_LOAD_MBIT is the "under load" row. */
 const SWEEP_MBIT = QUICK ? [200] : [50, 100, 200, 400, 800];
 const UNDER_LOAD_MBIT = 200;
+/** The sweep's offered loads, in order (for tests of the merging). */
+export function sweepOffered(): readonly number[] {
+  return SWEEP_MBIT;
+}
 /** 1400-byte IP packets: 1372 bytes of UDP payload. */
 const LOAD_PAYLOAD_BYTES = 1372;
 /** The probe starts after the load is flowing and ends before it stops. */
@@ -59,9 +65,11 @@ interface Side {
   idle: LatencySummary;
   idleRuns: LatencySummary[];
   sweep: SweepPoint[];
-  /** The load tunnel's address and every address the probe sessions got: two tunnels must never share one. */
-  loadAddress: string;
+  /** The load tunnel's address of each pass, and every address the probe sessions got. */
+  loadAddresses: string[];
   probeAddresses: string[];
+  /** Load addresses a probe session of the same pass was given as well: two tunnels must never share one. */
+  sharedAddresses: string[];
   /** When a step delivered nothing: what the load tunnel's openconnect last said, and its script calls. */
   loadClientTail?: string;
 }
@@ -74,6 +82,24 @@ interface LoadCount {
   seconds: number;
 }
 
+/** One run of a sweep step. */
+export interface StepRun {
+  probe: ProbeResult;
+  sent: LoadCount;
+  reached: number;
+  cpuSeconds: number;
+}
+
+/** What one pass (one gateway start, one load tunnel) measured. */
+export interface Pass {
+  idleRuns: LatencySummary[];
+  /** By offered Mbit/s, in SWEEP_MBIT order. */
+  steps: StepRun[][];
+  loadAddress: string;
+  probeAddresses: string[];
+  loadClientTail?: string;
+}
+
 const UDP_LOAD = path.join(__dirname, 'udp-load.js');
 const BITS_PER_BYTE = 8;
 const BITS_PER_MBIT = 1e6;
@@ -82,7 +108,11 @@ function mbit(c: LoadCount): number {
   return c.seconds > 0 ? (c.bytes * BITS_PER_BYTE) / c.seconds / BITS_PER_MBIT : NaN;
 }
 
-async function runSide(env: BenchEnv, which: GatewayName): Promise<Side> {
+/**
+ * Starts `which`, logs the load tunnel in, and takes `idleCount` idle runs
+ * and `stepRuns` runs of each sweep step.
+ */
+async function runPass(env: BenchEnv, which: GatewayName, idleCount: number, stepRuns: number): Promise<Pass> {
   const { topo } = env;
   const clientNs = topo.clients[0]!.ns;
   const gw = await startGateway(env, which);
@@ -101,12 +131,11 @@ async function runSide(env: BenchEnv, which: GatewayName): Promise<Side> {
       const sinkIp = oc.state.ip4?.address;
       if (sinkIp === undefined) throw new Error(`openconnect to ${which} got no IPv4 address`);
       const idleRuns: LatencySummary[] = [];
-      for (let i = 0; i < REPEATS; i++) idleRuns.push(summary(await probe(IDLE_SECONDS)));
-      const idle = medianOf(idleRuns);
-      const sweep: SweepPoint[] = [];
+      for (let i = 0; i < idleCount; i++) idleRuns.push(summary(await probe(IDLE_SECONDS)));
+      const steps: StepRun[][] = [];
       for (const offered of SWEEP_MBIT) {
-        const runs: Array<{ probe: ProbeResult; sent: LoadCount; reached: number; cpuSeconds: number }> = [];
-        for (let i = 0; i < SWEEP_RUNS; i++) {
+        const runs: StepRun[] = [];
+        for (let i = 0; i < stepRuns; i++) {
           const before = treeCpu(gw.pid);
           const sink = await startSink(env, clientNs, LOAD_PORT, SWEEP_SECONDS + LOAD_EXTRA_SECONDS);
           const load = topo.exec(topo.lan.ns, process.execPath, [UDP_LOAD, 'send', sinkIp, String(LOAD_PORT), String(offered), String(LOAD_PAYLOAD_BYTES), String(SWEEP_SECONDS + LOAD_EXTRA_SECONDS)], { timeoutMs: (SWEEP_SECONDS + 30) * 1000 });
@@ -115,14 +144,11 @@ async function runSide(env: BenchEnv, which: GatewayName): Promise<Side> {
           const sent = JSON.parse((await load).stdout.trim()) as LoadCount;
           runs.push({ probe: p, sent, reached: reached(await sink.result), cpuSeconds: cpuDelta(before, treeCpu(gw.pid)) });
         }
-        const sum = (f: (r: (typeof runs)[number]) => number) => runs.reduce((n, r) => n + f(r), 0);
-        const sent: LoadCount = { packets: sum((r) => r.sent.packets), bytes: sum((r) => r.sent.bytes), seconds: sum((r) => r.sent.seconds) };
-        const got = sum((r) => r.reached);
-        sweep.push({ offeredMbit: offered, sentMbit: mbit(sent), deliveredMbit: (got * LOAD_PAYLOAD_BYTES * BITS_PER_BYTE) / sent.seconds / BITS_PER_MBIT, lostPercent: sent.packets > 0 ? (100 * (sent.packets - got)) / sent.packets : NaN, cpuSeconds: sum((r) => r.cpuSeconds), rtt: summarizeRuns(runs.map((r) => r.probe)) });
+        steps.push(runs);
       }
-      const silent = sweep.some((p) => !(p.deliveredMbit > 0));
+      const silent = steps.some((runs) => runs.reduce((n, r) => n + r.reached, 0) === 0);
       const loadClientTail = silent ? `${[...oc.stderr().trim().split('\n').slice(-4), ...oc.stdout().trim().split('\n').slice(-4)].join(' | ')} (script calls: ${oc.events().map((e) => e.reason).join(', ')})` : undefined;
-      return { idle, idleRuns, sweep, loadAddress: sinkIp, probeAddresses, ...(loadClientTail === undefined ? {} : { loadClientTail }) };
+      return { idleRuns, steps, loadAddress: sinkIp, probeAddresses, ...(loadClientTail === undefined ? {} : { loadClientTail }) };
     } finally {
       await oc.stop();
     }
@@ -131,14 +157,49 @@ async function runSide(env: BenchEnv, which: GatewayName): Promise<Side> {
   }
 }
 
+/** One gateway's passes as one side of the table: idle medians, each step's runs added up. */
+export function sideOf(passes: readonly Pass[]): Side {
+  const idleRuns = passes.flatMap((p) => p.idleRuns);
+  const sweep = SWEEP_MBIT.map((offered, k): SweepPoint => {
+    const runs = passes.flatMap((p) => p.steps[k]!);
+    const sum = (f: (r: StepRun) => number) => runs.reduce((n, r) => n + f(r), 0);
+    const sent: LoadCount = { packets: sum((r) => r.sent.packets), bytes: sum((r) => r.sent.bytes), seconds: sum((r) => r.sent.seconds) };
+    const got = sum((r) => r.reached);
+    return { offeredMbit: offered, sentMbit: mbit(sent), deliveredMbit: (got * LOAD_PAYLOAD_BYTES * BITS_PER_BYTE) / sent.seconds / BITS_PER_MBIT, lostPercent: sent.packets > 0 ? (100 * (sent.packets - got)) / sent.packets : NaN, cpuSeconds: sum((r) => r.cpuSeconds), rtt: summarizeRuns(runs.map((r) => r.probe)) };
+  });
+  const tails = passes.flatMap((p) => (p.loadClientTail === undefined ? [] : [p.loadClientTail]));
+  return {
+    idle: medianOf(idleRuns),
+    idleRuns,
+    sweep,
+    loadAddresses: passes.map((p) => p.loadAddress),
+    probeAddresses: passes.flatMap((p) => p.probeAddresses),
+    sharedAddresses: passes.filter((p) => p.probeAddresses.includes(p.loadAddress)).map((p) => p.loadAddress),
+    ...(tails.length === 0 ? {} : { loadClientTail: tails.join(' || ') }),
+  };
+}
+
+/**
+ * The gateways take turns, A B B A: each measures in every part of the
+ * run, so a noisy spell of the shared machine (or one that eases off) does
+ * not land on one side only, as it did when one gateway's runs all came
+ * before the other's.
+ */
+export function passOrder(passes: number): GatewayName[] {
+  const order: GatewayName[] = [];
+  for (let i = 0; i < passes; i++) order.push(...(i % 2 === 0 ? GATEWAYS : [...GATEWAYS].reverse()));
+  return order;
+}
+
 function ms(us: number): number {
   return us * MS_PER_US;
 }
 
 export async function benchRtt(): Promise<Table> {
   return withNetnsBench('rtt', 'wgr', async (env) => {
-    const sides = {} as Record<GatewayName, Side>;
-    for (const g of GATEWAYS) sides[g] = await runSide(env, g);
+    const passes: Record<GatewayName, Pass[]> = { wolfguard: [], ocserv: [] };
+    for (const g of passOrder(PASSES)) passes[g].push(await runPass(env, g, Math.ceil(REPEATS / PASSES), Math.ceil(SWEEP_RUNS / PASSES)));
+    const sides = { wolfguard: sideOf(passes.wolfguard), ocserv: sideOf(passes.ocserv) };
     const w = sides.wolfguard;
     const o = sides.ocserv;
     const loaded = (s: Side) => s.sweep.find((p) => p.offeredMbit === UNDER_LOAD_MBIT) ?? s.sweep[s.sweep.length - 1]!;
@@ -165,7 +226,7 @@ export async function benchRtt(): Promise<Table> {
       oursName: 'wolfguard',
       theirsName: 'ocserv',
       notes: [
-        `probe: bench/rtt/probe.ts logs in over CSTP (TLS 1.3) and sends a 84-byte ICMP echo to the lan host every ${PROBE_INTERVAL_MS} ms; RTT from hrtime, HDR histogram (3 digits); idle: median of ${REPEATS} run(s) of ${IDLE_SECONDS} s (BENCH_REPEATS), each sweep step ${SWEEP_RUNS} run(s) of ${SWEEP_SECONDS} s, their histograms added`,
+        `probe: bench/rtt/probe.ts logs in over CSTP (TLS 1.3) and sends a 84-byte ICMP echo to the lan host every ${PROBE_INTERVAL_MS} ms; RTT from hrtime, HDR histogram (3 digits); the gateways take turns (${passOrder(PASSES).join(', ')}), each pass a fresh gateway and load tunnel; idle: median of ${Math.ceil(REPEATS / PASSES) * PASSES} run(s) of ${IDLE_SECONDS} s (BENCH_REPEATS over the passes), each sweep step ${Math.ceil(SWEEP_RUNS / PASSES) * PASSES} run(s) of ${SWEEP_SECONDS} s, their histograms added`,
         `idle p99 of each run, ms: ${GATEWAYS.map((g) => `${g} ${sides[g].idleRuns.map((r) => ms(r.p99Us).toFixed(2)).join(', ')}`).join('; ')}`,
         `load: a second tunnel (openconnect --no-dtls) receiving UDP (bench/rtt/udp-load.ts, ${LOAD_PAYLOAD_BYTES}-byte payloads) paced from the lan host at each offered rate; delivered = datagrams that reached a UDP sink's socket behind openconnect (read, or dropped by the kernel when the sink fell behind: udp-load.ts), in payload Mbit/s`,
         `probes answered/lost (idle, then each step): wolfguard ${probes(w)}; ocserv ${probes(o)}`,
@@ -173,7 +234,7 @@ export async function benchRtt(): Promise<Table> {
         `loss % per step: wolfguard ${w.sweep.map((p) => p.lostPercent.toFixed(1)).join(', ')}; ocserv ${o.sweep.map((p) => p.lostPercent.toFixed(1)).join(', ')}`,
         `gateway CPU s per step (all its runs): wolfguard ${w.sweep.map((p) => p.cpuSeconds.toFixed(2)).join(', ')}; ocserv ${o.sweep.map((p) => p.cpuSeconds.toFixed(2)).join(', ')}`,
         ...GATEWAYS.flatMap((g) => (sides[g].loadClientTail === undefined ? [] : [`${g}: a step delivered nothing; the load tunnel's openconnect last said: ${sides[g].loadClientTail}`])),
-        ...GATEWAYS.flatMap((g) => (sides[g].probeAddresses.includes(sides[g].loadAddress) ? [`${g} gave a probe session the load tunnel's own address ${sides[g].loadAddress} (both logged in as one user): that step's load went to the probe, not the sink`] : [])),
+        ...GATEWAYS.flatMap((g) => (sides[g].sharedAddresses.length > 0 ? [`${g} gave a probe session the load tunnel's own address ${sides[g].sharedAddresses.join(', ')} (both logged in as one user): that pass's load went to the probe, not the sink`] : [])),
         'client, probe, load and gateway share the cores: openconnect caps delivered throughput; the probe measures what the gateway adds',
       ],
       rows,

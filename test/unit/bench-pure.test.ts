@@ -1,5 +1,5 @@
 // The bench's pure helpers: echo-reply matching, pacing, latency summaries,
-// the load plot, /proc field parsing.
+// the load plot, /proc field parsing, the RTT row's turns and merging.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -11,6 +11,7 @@ import { kbField } from '../../bench/memory/rss';
 import { icmpEchoV4 } from '../helpers/packets';
 import { median, medianOf } from '../../bench/lib/repeats';
 import { socketDrops } from '../../bench/rtt/udp-load';
+import { passOrder, sideOf, sweepOffered, type Pass, type StepRun } from '../../bench/rtt/rtt';
 
 function asReply(req: Buffer): Buffer {
   const r = Buffer.from(req);
@@ -188,4 +189,44 @@ test('summarizeRuns: histograms of the runs added, losses summed', () => {
   assert.equal(s.p99Us, 200);
   assert.ok(Math.abs(s.p999Us - 5000) <= 5, String(s.p999Us));
   assert.ok(Number.isNaN(summarizeRuns([]).p99Us));
+});
+
+test('passOrder: the gateways take turns A B B A, so drift over the run lands on both', () => {
+  assert.deepEqual(passOrder(1), ['wolfguard', 'ocserv']);
+  assert.deepEqual(passOrder(2), ['wolfguard', 'ocserv', 'ocserv', 'wolfguard']);
+  assert.deepEqual(passOrder(3), ['wolfguard', 'ocserv', 'ocserv', 'wolfguard', 'wolfguard', 'ocserv']);
+});
+
+test('sideOf: idle runs of all passes give the median, each step adds its runs over the passes', () => {
+  const hist = (us: number, n: number) => {
+    const h = newRttHistogram();
+    for (let i = 0; i < n; i++) recordRtt(h, us);
+    return encodeRtt(h);
+  };
+  const idle = (p50Us: number) => ({ count: 1000, lost: 0, p50Us, p99Us: 2 * p50Us, p999Us: 3 * p50Us, maxUs: 4 * p50Us });
+  const run = (us: number, sent: number, reached: number): StepRun => ({
+    probe: { ...idle(us), histogram: hist(us, 100), address: '10.0.0.9' },
+    sent: { packets: sent, bytes: sent * 1372, seconds: 3 },
+    reached,
+    cpuSeconds: 0.5,
+  });
+  // One step's runs per pass, as many steps as the sweep has; only the first is looked at.
+  const pass = (idleUs: number[], loadAddress: string, stepUs: number, reached: number, probeAddresses: string[]): Pass => ({
+    idleRuns: idleUs.map(idle),
+    steps: sweepOffered().map(() => [run(stepUs, 1000, reached)]),
+    loadAddress,
+    probeAddresses,
+  });
+  const side = sideOf([pass([100, 300], '10.0.0.2', 100, 1000, ['10.0.0.3']), pass([200, 400], '10.0.0.3', 300, 500, ['10.0.0.4', '10.0.0.2'])]);
+  assert.equal(side.idleRuns.length, 4);
+  assert.equal(side.idle.p50Us, 250); // median of 100, 200, 300, 400
+  const first = side.sweep[0]!;
+  assert.equal(first.offeredMbit, sweepOffered()[0]);
+  assert.equal(first.rtt.count, 200);
+  assert.equal(first.rtt.p50Us, 100); // 100 at 100 us, 100 at 300 us: the lower half ends at 100
+  assert.equal(first.lostPercent, 25); // 1500 of 2000 reached
+  assert.equal(first.cpuSeconds, 1);
+  // The second pass's probes got 10.0.0.2, the first pass's load address: a different gateway start, no clash.
+  assert.deepEqual(side.sharedAddresses, []);
+  assert.deepEqual(sideOf([pass([100], '10.0.0.2', 100, 10, ['10.0.0.2'])]).sharedAddresses, ['10.0.0.2']);
 });
