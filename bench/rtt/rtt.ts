@@ -231,7 +231,8 @@ export async function benchRtt(): Promise<Table> {
       { name: `wolfguard (${WOLFGUARD_SHARDS} shards)`, points: points(w) },
       { name: 'ocserv', points: points(o) },
     ]);
-    const probes = (s: Side) => [s.idle, ...s.sweep.map((p) => p.rtt)].map((r) => `${r.count}/${r.lost}`).join(', ');
+    const idleTotal = (s: Side) => ({ count: s.idleRuns.reduce((n, r) => n + r.count, 0), lost: s.idleRuns.reduce((n, r) => n + r.lost, 0) });
+    const probes = (s: Side) => [idleTotal(s), ...s.sweep.map((p) => p.rtt)].map((r) => `${r.count}/${r.lost}`).join(', ');
     return {
       title: 'RTT through the tunnel (own CSTP probe) and offered-load sweep',
       oursName: 'wolfguard',
@@ -240,7 +241,7 @@ export async function benchRtt(): Promise<Table> {
         `probe: bench/rtt/probe.ts logs in over CSTP (TLS 1.3) and sends a 84-byte ICMP echo to the lan host every ${PROBE_INTERVAL_MS} ms; RTT from hrtime, HDR histogram (3 digits); the gateways take turns (${passOrder(PASSES).join(', ')}), each pass a fresh gateway and load tunnel; idle: median of ${Math.ceil(REPEATS / PASSES) * PASSES} run(s) of ${IDLE_SECONDS} s (BENCH_REPEATS over the passes), each sweep step ${Math.ceil(SWEEP_RUNS / PASSES) * PASSES} run(s) of ${SWEEP_SECONDS} s, their histograms added`,
         `idle p99 of each run, ms: ${GATEWAYS.map((g) => `${g} ${sides[g].idleRuns.map((r) => ms(r.p99Us).toFixed(2)).join(', ')}`).join('; ')}`,
         `load: a second tunnel (openconnect --no-dtls) receiving UDP (bench/rtt/udp-load.ts, ${LOAD_PAYLOAD_BYTES}-byte payloads) paced from the lan host at each offered rate; delivered = datagrams that reached a UDP sink's socket behind openconnect (read, or dropped by the kernel when the sink fell behind: udp-load.ts) up to ${SINK_TAIL_SECONDS} s after the load ended (openconnect delivers much of an overload late), in payload Mbit/s of the load's length`,
-        `probes answered/lost (idle, then each step): wolfguard ${probes(w)}; ocserv ${probes(o)}`,
+        `probes answered/lost (all idle runs, then each step): wolfguard ${probes(w)}; ocserv ${probes(o)}`,
         `sent Mbit/s per step: wolfguard ${w.sweep.map((p) => p.sentMbit.toFixed(0)).join(', ')}; ocserv ${o.sweep.map((p) => p.sentMbit.toFixed(0)).join(', ')}`,
         `loss % per step: wolfguard ${w.sweep.map((p) => p.lostPercent.toFixed(1)).join(', ')}; ocserv ${o.sweep.map((p) => p.lostPercent.toFixed(1)).join(', ')}`,
         `gateway CPU s per step (all its runs): wolfguard ${w.sweep.map((p) => p.cpuSeconds.toFixed(2)).join(', ')}; ocserv ${o.sweep.map((p) => p.cpuSeconds.toFixed(2)).join(', ')}`,
