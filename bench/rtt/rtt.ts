@@ -18,7 +18,7 @@ import { renderLoadPlot, type LoadPoint } from '../lib/svg-plot';
 import { summarizeRuns, type LatencySummary } from './latency';
 import { REPEATS, medianOf } from '../lib/repeats';
 import type { Row, Table } from '../lib/report';
-import { reached, startSink } from './sink';
+import { reached, sendLoad, startSink, type LoadCount } from './udp-load-run';
 
 const QUICK = process.env.BENCH_QUICK !== undefined && process.env.BENCH_QUICK !== '';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 5));
@@ -36,28 +36,13 @@ const SWEEP_RUNS = QUICK ? 1 : 2;
 const PASSES = QUICK ? 1 : 2;
 const PROBE_INTERVAL_MS = 1;
 /** Offered loads (Mbit/s of UDP payload) of the sweep; UNDER_LOAD_MBIT is the "under load" row. */
-const SWEEP_MBIT = QUICK ? [200] : [50, 100, 200, 400, 800];
+export const SWEEP_MBIT: readonly number[] = QUICK ? [200] : [50, 100, 200, 400, 800];
 const UNDER_LOAD_MBIT = 200;
-/** The sweep's offered loads, in order (for tests of the merging). */
-export function sweepOffered(): readonly number[] {
-  return SWEEP_MBIT;
-}
 /** 1400-byte IP packets: 1372 bytes of UDP payload. */
 const LOAD_PAYLOAD_BYTES = 1372;
 /** The probe starts after the load is flowing and ends before it stops. */
 const PROBE_LEAD_MS = 700;
 const LOAD_EXTRA_SECONDS = 1.5;
-/**
- * The sink counts for this long after the load's end (as `-- small` does).
- * openconnect, when a flood outruns it, reads records until its socket is
- * empty and writes them to its TUN only then, so much of what it delivers
- * arrives after the flood: with the sink stopping 0.5 s after its own start
- * plus the load's length (0.2-0.4 s after the load, which starts later), a
- * 400 Mbit/s step counted 32,113 of the 71,909 packets openconnect wrote to
- * its TUN, and the overloaded steps swung 3-35 kpackets/s from run to run
- * on both gateways. With the tail, the sink's count equals the client TUN's.
- */
-const SINK_TAIL_SECONDS = 1;
 const LOAD_PORT = 9999;
 const MS_PER_US = 1e-3;
 
@@ -87,12 +72,6 @@ interface Side {
 
 type ProbeResult = LatencySummary & { address: string; histogram: string };
 
-interface LoadCount {
-  packets: number;
-  bytes: number;
-  seconds: number;
-}
-
 /** One run of a sweep step. */
 export interface StepRun {
   probe: ProbeResult;
@@ -111,7 +90,6 @@ export interface Pass {
   loadClientTail?: string;
 }
 
-const UDP_LOAD = path.join(__dirname, 'udp-load.js');
 const BITS_PER_BYTE = 8;
 const BITS_PER_MBIT = 1e6;
 
@@ -148,11 +126,11 @@ async function runPass(env: BenchEnv, which: GatewayName, idleCount: number, ste
         const runs: StepRun[] = [];
         for (let i = 0; i < stepRuns; i++) {
           const before = treeCpu(gw.pid);
-          const sink = await startSink(env, clientNs, LOAD_PORT, SWEEP_SECONDS + LOAD_EXTRA_SECONDS + SINK_TAIL_SECONDS);
-          const load = topo.exec(topo.lan.ns, process.execPath, [UDP_LOAD, 'send', sinkIp, String(LOAD_PORT), String(offered), String(LOAD_PAYLOAD_BYTES), String(SWEEP_SECONDS + LOAD_EXTRA_SECONDS)], { timeoutMs: (SWEEP_SECONDS + 30) * 1000 });
+          const sink = await startSink(env, clientNs, LOAD_PORT, SWEEP_SECONDS + LOAD_EXTRA_SECONDS);
+          const load = sendLoad(env, sinkIp, LOAD_PORT, offered, LOAD_PAYLOAD_BYTES, SWEEP_SECONDS + LOAD_EXTRA_SECONDS);
           await new Promise((r) => setTimeout(r, PROBE_LEAD_MS));
           const p = await probe(SWEEP_SECONDS);
-          const sent = JSON.parse((await load).stdout.trim()) as LoadCount;
+          const sent = await load;
           runs.push({ probe: p, sent, reached: reached(await sink.result), cpuSeconds: cpuDelta(before, treeCpu(gw.pid)) });
         }
         steps.push(runs);
@@ -176,7 +154,7 @@ export function sideOf(passes: readonly Pass[]): Side {
     const sum = (f: (r: StepRun) => number) => runs.reduce((n, r) => n + f(r), 0);
     const sent: LoadCount = { packets: sum((r) => r.sent.packets), bytes: sum((r) => r.sent.bytes), seconds: sum((r) => r.sent.seconds) };
     const got = sum((r) => r.reached);
-    return { offeredMbit: offered, sentMbit: mbit(sent), deliveredMbit: (got * LOAD_PAYLOAD_BYTES * BITS_PER_BYTE) / sent.seconds / BITS_PER_MBIT, lostPercent: sent.packets > 0 ? (100 * (sent.packets - got)) / sent.packets : NaN, cpuSeconds: sum((r) => r.cpuSeconds), rtt: summarizeRuns(runs.map((r) => r.probe)) };
+    return { offeredMbit: offered, sentMbit: mbit(sent), deliveredMbit: mbit({ packets: got, bytes: got * LOAD_PAYLOAD_BYTES, seconds: sent.seconds }), lostPercent: sent.packets > 0 ? (100 * (sent.packets - got)) / sent.packets : NaN, cpuSeconds: sum((r) => r.cpuSeconds), rtt: summarizeRuns(runs.map((r) => r.probe)) };
   });
   const tails = passes.flatMap((p) => (p.loadClientTail === undefined ? [] : [p.loadClientTail]));
   return {
@@ -240,7 +218,7 @@ export async function benchRtt(): Promise<Table> {
       notes: [
         `probe: bench/rtt/probe.ts logs in over CSTP (TLS 1.3) and sends a 84-byte ICMP echo to the lan host every ${PROBE_INTERVAL_MS} ms; RTT from hrtime, HDR histogram (3 digits); the gateways take turns (${passOrder(PASSES).join(', ')}), each pass a fresh gateway and load tunnel; idle: median of ${Math.ceil(REPEATS / PASSES) * PASSES} run(s) of ${IDLE_SECONDS} s (BENCH_REPEATS over the passes), each sweep step ${Math.ceil(SWEEP_RUNS / PASSES) * PASSES} run(s) of ${SWEEP_SECONDS} s, their histograms added`,
         `idle p99 of each run, ms: ${GATEWAYS.map((g) => `${g} ${sides[g].idleRuns.map((r) => ms(r.p99Us).toFixed(2)).join(', ')}`).join('; ')}`,
-        `load: a second tunnel (openconnect --no-dtls) receiving UDP (bench/rtt/udp-load.ts, ${LOAD_PAYLOAD_BYTES}-byte payloads) paced from the lan host at each offered rate; delivered = datagrams that reached a UDP sink's socket behind openconnect (read, or dropped by the kernel when the sink fell behind: udp-load.ts) up to ${SINK_TAIL_SECONDS} s after the load ended (openconnect delivers much of an overload late), in payload Mbit/s of the load's length`,
+        `load: a second tunnel (openconnect --no-dtls) receiving UDP (bench/rtt/udp-load.ts, ${LOAD_PAYLOAD_BYTES}-byte payloads) paced from the lan host at each offered rate; delivered = datagrams that reached a UDP sink's socket behind openconnect (read, or dropped by the kernel when the sink fell behind: udp-load.ts) up to 1 s after the load ended (openconnect delivers much of an overload late: udp-load-run.ts), in payload Mbit/s of the load's length`,
         `probes answered/lost (all idle runs, then each step): wolfguard ${probes(w)}; ocserv ${probes(o)}`,
         `sent Mbit/s per step: wolfguard ${w.sweep.map((p) => p.sentMbit.toFixed(0)).join(', ')}; ocserv ${o.sweep.map((p) => p.sentMbit.toFixed(0)).join(', ')}`,
         `loss % per step: wolfguard ${w.sweep.map((p) => p.lostPercent.toFixed(1)).join(', ')}; ocserv ${o.sweep.map((p) => p.lostPercent.toFixed(1)).join(', ')}`,

@@ -8,7 +8,6 @@
 // through a saturated tunnel) from the lan host to a sink behind openconnect,
 // at DOWNLOAD_OFFERED_MBIT. Delivered = what reached the far end: iperf3's count
 // up; down, the sink's reads plus what its socket dropped. Needs root.
-import * as path from 'node:path';
 import { withNetnsBench, type BenchEnv } from '../lib/netns-bench';
 import { BENCH_PORT, BENCH_USER, GATEWAYS, startGateway, WOLFGUARD_SHARDS, type GatewayName } from '../lib/gateways';
 import { startOpenconnect, pinSha256 } from '../../test/helpers/openconnect';
@@ -16,7 +15,7 @@ import { runIperf } from '../../test/helpers/iperf';
 import { treeCpu, cpuDelta } from './measure';
 import { REPEATS, medianOf } from '../lib/repeats';
 import type { Row, Table } from '../lib/report';
-import { reached, startSink } from '../rtt/sink';
+import { reached, sendLoad, startSink } from '../rtt/udp-load-run';
 
 const QUICK = process.env.BENCH_QUICK !== undefined && process.env.BENCH_QUICK !== '';
 /** Shorter than the other rows' runs: each is repeated (REPEATS) and the median kept. */
@@ -29,7 +28,6 @@ const DOWNLOAD_OFFERED_MBIT = 150;
 const SINK_PORT = 9998;
 const BITS_PER_BYTE = 8;
 const BYTES_PER_GB = 1e9;
-const UDP_LOAD = path.join(__dirname, '..', 'rtt', 'udp-load.js');
 
 interface Flow {
   packetsPerSecond: number;
@@ -59,9 +57,9 @@ function flow(packets: number, seconds: number, sentPackets: number, cpuSeconds:
 }
 
 async function download(env: BenchEnv, gwPid: number, clientNs: string, clientIp: string): Promise<Flow> {
-  const sink = await startSink(env, clientNs, SINK_PORT, SECONDS + 1);
+  const sink = await startSink(env, clientNs, SINK_PORT, SECONDS);
   const before = treeCpu(gwPid);
-  const sent = JSON.parse((await env.topo.exec(env.topo.lan.ns, process.execPath, [UDP_LOAD, 'send', clientIp, String(SINK_PORT), String(DOWNLOAD_OFFERED_MBIT), String(PAYLOAD_BYTES), String(SECONDS)], { timeoutMs: (SECONDS + 30) * 1000 })).stdout.trim()) as { packets: number; seconds: number };
+  const sent = await sendLoad(env, clientIp, SINK_PORT, DOWNLOAD_OFFERED_MBIT, PAYLOAD_BYTES, SECONDS);
   const got = await sink.result;
   const cpu = cpuDelta(before, treeCpu(gwPid));
   return flow(reached(got), sent.seconds, sent.packets, cpu);

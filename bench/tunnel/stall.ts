@@ -12,10 +12,10 @@ import { withNetnsBench } from '../lib/netns-bench';
 import { BENCH_PORT, BENCH_USER, startGateway } from '../lib/gateways';
 import { startOpenconnect, pinSha256 } from '../../test/helpers/openconnect';
 import { adminRequest } from '../../test/helpers/wolfguard';
+import { sendLoad, startSink } from '../rtt/udp-load-run';
 
 const SAMPLE_MS = 250;
 const SINK_PORT = 9998;
-const UDP_LOAD = path.join(__dirname, '..', 'rtt', 'udp-load.js');
 
 async function main(): Promise<void> {
   const [mbitText = '150', payloadText = '172', secondsText = '3'] = process.argv.slice(2);
@@ -36,11 +36,8 @@ async function main(): Promise<void> {
           process.stdout.write(`${JSON.stringify({ shardsBefore, shardsAfter })}\n${ping.stdout}\n`);
           return;
         }
-        const sink = topo.spawn(clientNs, process.execPath, [UDP_LOAD, 'sink', String(SINK_PORT), String(Number(secondsText) + 2)], { stdio: ['ignore', 'pipe', 'inherit'] });
-        let out = '';
-        sink.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-        while (!out.includes('"ready"')) await new Promise((r) => setTimeout(r, 20));
-        const sender = topo.exec(topo.lan.ns, process.execPath, [UDP_LOAD, 'send', ip, String(SINK_PORT), mbitText, payloadText, secondsText], { timeoutMs: 60_000 });
+        const sink = await startSink(env, clientNs, SINK_PORT, Number(secondsText) + 1);
+        const sender = sendLoad(env, ip, SINK_PORT, mbitText, payloadText, secondsText);
         let done = false;
         void sender.finally(() => (done = true));
         const t0 = Date.now();
@@ -56,9 +53,8 @@ async function main(): Promise<void> {
           );
           await new Promise((r) => setTimeout(r, SAMPLE_MS));
         }
-        process.stdout.write(`sender ${(await sender).stdout.trim()}\n`);
-        await new Promise((r) => sink.once('exit', r));
-        process.stdout.write(`sink ${out.trim().split('\n').pop()}\n`);
+        process.stdout.write(`sender ${JSON.stringify(await sender)}\n`);
+        process.stdout.write(`sink ${JSON.stringify(await sink.result)}\n`);
       } finally {
         await oc.stop();
       }

@@ -44,8 +44,9 @@ static constexpr int kMaxDatagram = 65535;
 // nothing delivered until the flood ends (measured: 5 of 46,506 packets
 // during a 3 s flood of 200-byte packets, bench/tunnel/stall.ts). Once a
 // tunnel drops for a full queue, the gateway stops writing to it until the
-// peer has acknowledged and read everything (nothing in our send queue, its
-// window back near the largest it advertised), checking every kDrainPollMs
+// peer has acknowledged and read everything (nothing in our send queue, and
+// its window back near the largest it advertised or time enough passed for
+// it to read what it held: PeerCaughtUp), checking every kDrainPollMs
 // for kDrainSteadyPollMs and then at doubling intervals, and resumes after
 // kDrainMaxPauseMs whatever the peer says.
 static constexpr uint64_t kDrainPollMs = 1;

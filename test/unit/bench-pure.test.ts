@@ -11,7 +11,7 @@ import { kbField } from '../../bench/memory/rss';
 import { icmpEchoV4 } from '../helpers/packets';
 import { median, medianOf } from '../../bench/lib/repeats';
 import { socketDrops } from '../../bench/rtt/udp-load';
-import { passOrder, sideOf, sweepOffered, type Pass, type StepRun } from '../../bench/rtt/rtt';
+import { passOrder, sideOf, SWEEP_MBIT, type Pass, type StepRun } from '../../bench/rtt/rtt';
 
 function asReply(req: Buffer): Buffer {
   const r = Buffer.from(req);
@@ -213,7 +213,7 @@ test('sideOf: idle runs of all passes give the median, each step adds its runs o
   // One step's runs per pass, as many steps as the sweep has; only the first is looked at.
   const pass = (idleUs: number[], loadAddress: string, stepUs: number, reached: number, probeAddresses: string[]): Pass => ({
     idleRuns: idleUs.map(idle),
-    steps: sweepOffered().map(() => [run(stepUs, 1000, reached)]),
+    steps: SWEEP_MBIT.map(() => [run(stepUs, 1000, reached)]),
     loadAddress,
     probeAddresses,
   });
@@ -221,7 +221,7 @@ test('sideOf: idle runs of all passes give the median, each step adds its runs o
   assert.equal(side.idleRuns.length, 4);
   assert.equal(side.idle.p50Us, 250); // median of 100, 200, 300, 400
   const first = side.sweep[0]!;
-  assert.equal(first.offeredMbit, sweepOffered()[0]);
+  assert.equal(first.offeredMbit, SWEEP_MBIT[0]);
   assert.equal(first.rtt.count, 200);
   assert.equal(first.rtt.p50Us, 100); // 100 at 100 us, 100 at 300 us: the lower half ends at 100
   assert.equal(first.lostPercent, 25); // 1500 of 2000 reached
