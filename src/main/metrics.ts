@@ -3,12 +3,12 @@
 // sensible host). Values are gathered at scrape time from the registry, the
 // shards and the admission engine, so nothing on a packet path counts for us.
 import * as http from 'node:http';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SessionService } from './session-service';
 import type { ShardPool } from './shard-pool';
 import { parseListen } from './listen-address';
 import type { GatewayAdmission } from './admission/gateway-admission';
+import { LAG_RESOLUTION_MS, LoopMonitor } from '../workers/loop-monitor';
 
 export interface MetricsContext {
   service: SessionService;
@@ -28,9 +28,10 @@ export interface MetricsServer {
 export async function startMetrics(listen: string, ctx: MetricsContext): Promise<MetricsServer> {
   const { host, port } = parseListen(listen, 'metrics listener');
   const reg = new Registry();
-  collectDefaultMetrics({ register: reg, prefix: 'wolfguard_process_' });
-  const lag = monitorEventLoopDelay({ resolution: 20 });
-  lag.enable();
+  // prom-client's own delay monitor (its nodejs_eventloop_lag_* families,
+  // which count the timer's period in) at our period instead of its 10 ms.
+  collectDefaultMetrics({ register: reg, prefix: 'wolfguard_process_', eventLoopMonitoringPrecision: LAG_RESOLUTION_MS });
+  const mainLoop = new LoopMonitor();
 
   const handshakes = new Histogram({
     name: 'wolfguard_tls_handshake_seconds',
@@ -76,15 +77,8 @@ export async function startMetrics(listen: string, ctx: MetricsContext): Promise
       },
     });
   }
-  new Gauge({
-    name: 'wolfguard_main_event_loop_lag_seconds',
-    help: 'Main thread event-loop delay, p99 since the last scrape',
-    registers: [reg],
-    collect() {
-      this.set(lag.percentile(99) / 1e9);
-      lag.reset();
-    },
-  });
+  const mainLag = new Gauge({ name: 'wolfguard_main_event_loop_lag_seconds', help: 'How late the main thread\'s event loop ran a timer, p99 since the last scrape (from the second scrape on)', registers: [reg] });
+  const mainBusy = new Gauge({ name: 'wolfguard_main_event_loop_utilization', help: 'Share of the time since the last scrape the main thread was busy, 0..1 (from the second scrape on)', registers: [reg] });
   // Per-shard counters, one stats round-trip per scrape.
   const shardGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ['shard'] as const, registers: [reg] });
   const g = {
@@ -100,7 +94,8 @@ export async function startMetrics(listen: string, ctx: MetricsContext): Promise
     ringOut: shardGauge('wolfguard_ring_out_total', 'Packets handed to another shard'),
     ringDrops: shardGauge('wolfguard_ring_drops_total', 'Packets lost to a full ring'),
     ringIn: shardGauge('wolfguard_ring_in_total', 'Packets taken from other shards'),
-    lag: shardGauge('wolfguard_shard_event_loop_lag_seconds', 'Shard event-loop delay, p99 since its last report'),
+    lag: shardGauge('wolfguard_shard_event_loop_lag_seconds', 'How late the shard\'s event loop ran a timer, p99 since the last scrape (from the second scrape on)'),
+    busy: shardGauge('wolfguard_shard_event_loop_utilization', 'Share of the time since the last scrape the shard was busy, 0..1 (from the second scrape on)'),
   };
   const channelLabels = ['shard', 'channel', 'direction'] as const;
   const channelBytes = new Gauge({ name: 'wolfguard_channel_bytes_total', help: 'Tunnel bytes by channel (tls: CSTP over TLS, dtls: over UDP) and direction (in: from clients)', labelNames: channelLabels, registers: [reg] });
@@ -135,13 +130,17 @@ export async function startMetrics(listen: string, ctx: MetricsContext): Promise
       return;
     }
     void (async () => {
-      const shards = await ctx.pool.shardStats();
+      const main = mainLoop.read();
+      if (main.lagP99Ms !== undefined) mainLag.set(main.lagP99Ms / 1000);
+      if (main.loopUtilization !== undefined) mainBusy.set(main.loopUtilization);
+      const shards = await ctx.pool.shardStats({ loop: true });
       for (const s of shards) {
         const l = { shard: String(s.shard) };
         g.connections.set(l, s.connections);
         g.tunnels.set(l, s.tunnels);
         g.dtls.set(l, s.dtls.up);
         if (s.lagP99Ms !== undefined) g.lag.set(l, s.lagP99Ms / 1000);
+        if (s.loopUtilization !== undefined) g.busy.set(l, s.loopUtilization);
         for (const channel of ['tls', 'dtls'] as const) {
           const c = s.channels[channel];
           channelBytes.set({ ...l, channel, direction: 'in' }, c.bytesIn);
@@ -177,7 +176,7 @@ export async function startMetrics(listen: string, ctx: MetricsContext): Promise
     logins,
     close: () =>
       new Promise<void>((resolve) => {
-        lag.disable();
+        mainLoop.stop();
         ctx.pool.onHandshakes = undefined;
         server.close(() => resolve());
         server.closeAllConnections();

@@ -230,8 +230,13 @@ export class ShardPool {
     return best;
   }
 
-  /** Each shard's own counters (pump, tunnels); a shard that does not answer within a second is left out. */
-  async shardStats(): Promise<ShardStats[]> {
+  /**
+   * Each shard's own counters (pump, tunnels); a shard that does not answer
+   * within a second is left out. `loop`: also its event-loop delay and
+   * utilization since the previous request that asked for them (the metrics
+   * endpoint's).
+   */
+  async shardStats(options: { loop?: boolean } = {}): Promise<ShardStats[]> {
     const out = await Promise.all(
       this.#shards.map(
         (s) =>
@@ -246,7 +251,7 @@ export class ShardPool {
               this.#statsWaiters.delete(id);
               resolve(st);
             });
-            s.worker.postMessage({ type: 'stats', id } satisfies ToShard);
+            s.worker.postMessage({ type: 'stats', id, ...(options.loop === true ? { loop: true } : {}) } satisfies ToShard);
           }),
       ),
     );

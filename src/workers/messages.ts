@@ -47,7 +47,14 @@ export interface DtlsHandoffMessage {
   hello: Uint8Array;
 }
 
-export type ToShard = AdoptMessage | KickMessage | ReplyMessage | DtlsHandoffMessage | { type: 'stats'; id: number } | { type: 'crash' } | { type: 'config'; gateway: GatewayConfig } | TicketKeysMessage | { type: 'stop' };
+/** A stats request; `loop`: the metrics endpoint's, which also wants the shard's event-loop figures (loop-monitor.ts). */
+export interface StatsRequest {
+  type: 'stats';
+  id: number;
+  loop?: boolean;
+}
+
+export type ToShard = AdoptMessage | KickMessage | ReplyMessage | DtlsHandoffMessage | StatsRequest | { type: 'crash' } | { type: 'config'; gateway: GatewayConfig } | TicketKeysMessage | { type: 'stop' };
 
 /** New TLS session-ticket keys (current first, then the previous one), the same for every shard. */
 export interface TicketKeysMessage {
@@ -84,8 +91,9 @@ export interface ShardStats {
   /** Tunnel traffic by channel since the shard started (ended tunnels included). */
   channels: { tls: ChannelCounters; dtls: ChannelCounters };
   pump?: import('../../native/lib').PumpStats;
-  /** Event-loop delay p99 since the previous stats request, ms. */
+  /** Event-loop delay p99 and utilization since the previous stats request with `loop` (loop-monitor.ts); absent before the second one. */
   lagP99Ms?: number;
+  loopUtilization?: number;
   /** TLS handshakes in progress, and the pending ones closed to make room (max-pending-handshakes). */
   handshakes?: { pending: number; evicted: number };
 }

@@ -3,7 +3,8 @@
 // TUN queue and packet pump, on its own libuv loop. The main thread accepts
 // and posts fds; the shard adopts them in native code.
 import * as http from 'node:http';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
+import { LoopMonitor } from './loop-monitor';
 import { parentPort, workerData } from 'node:worker_threads';
 import { TlsContext, TlsSocket, TunnelPump, closeFd } from '../../native/lib';
 import type { FromShard, PeerInfo, ShardConfig, ToShard } from './messages';
@@ -120,17 +121,14 @@ function noteReleased(): void {
 }
 
 let nextConn = 1;
-// Event-loop delay of this shard, reported (and reset) with each stats request.
-const lag = monitorEventLoopDelay({ resolution: 20 });
-lag.enable();
+const loop = new LoopMonitor();
 port.on('message', (m: ToShard) => {
   switch (m.type) {
     case 'reply':
       rpc.settle(m.id, m.result);
       return;
     case 'stats':
-      setImmediate(() => lag.reset());
-      send({ type: 'stats', id: m.id, stats: { shard: config.shard, connections: live, tunnels: tunnels?.size ?? 0, dtls: tunnels?.dtlsStats() ?? { up: 0, dataFramesIn: 0, framesOut: 0, sendCalls: 0, recvCalls: 0 }, channels: tunnels?.channelStats() ?? { tls: { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 }, dtls: { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 } }, lagP99Ms: lag.percentile(99) / 1e6, handshakes: { pending: handshaking.size, evicted: handshakeEvictions }, ...(pump ? { pump: pump.stats() } : {}) } });
+      send({ type: 'stats', id: m.id, stats: { shard: config.shard, connections: live, tunnels: tunnels?.size ?? 0, dtls: tunnels?.dtlsStats() ?? { up: 0, dataFramesIn: 0, framesOut: 0, sendCalls: 0, recvCalls: 0 }, channels: tunnels?.channelStats() ?? { tls: { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 }, dtls: { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 } }, ...(m.loop === true ? loop.read() : {}), handshakes: { pending: handshaking.size, evicted: handshakeEvictions }, ...(pump ? { pump: pump.stats() } : {}) } });
       return;
     case 'dtls':
       if (tunnels) tunnels.attachDtls(m.conn, m.fd, m.hello);
@@ -154,7 +152,7 @@ port.on('message', (m: ToShard) => {
       }
       return;
     case 'stop':
-      lag.disable();
+      loop.stop();
       tunnels?.close();
       server.close();
       pump?.close();
