@@ -2,13 +2,16 @@
 // 1,000 and 10,000 tunnels, wolfguard vs ocserv in one run. The tunnels are
 // real client sessions held by one bench process (holder.ts) in a client
 // namespace; memory is the gateway's process tree from /proc (rss.ts), and
-// per tunnel = (tree at N − tree before the first tunnel) / N. Needs root.
+// per tunnel = (tree at N − tree before the first tunnel) / N. While the
+// tunnels are held, the gateway's CPU and wake-ups at idle are measured too
+// (idleCost). Needs root.
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { execFileSync } from 'node:child_process';
 import { withNetnsBench, type BenchEnv } from '../lib/netns-bench';
 import { BENCH_PORT, BENCH_USER, GATEWAYS, startGateway, WOLFGUARD_SHARDS, type GatewayName } from '../lib/gateways';
 import { treeMemory, type TreeMemory } from './rss';
+import { idleCost, type IdleCost } from './idle-cost';
 import type { Row, Table } from '../lib/report';
 
 const QUICK = process.env.BENCH_QUICK !== undefined && process.env.BENCH_QUICK !== '';
@@ -27,6 +30,8 @@ const MAX_CLIENTS = 20_000;
 /** No tunnel may be reaped as dead while held silent. */
 const LONG_DPD_S = 3600;
 const MIB = 1024 * 1024;
+/** How long the idle cost is measured at each step. */
+const IDLE_WINDOW_MS = QUICK ? 1000 : 3000;
 
 interface Step {
   target: number;
@@ -35,6 +40,7 @@ interface Step {
   lastError: string;
   growSeconds: number;
   memory: TreeMemory;
+  idle: IdleCost;
 }
 
 interface Side {
@@ -66,7 +72,8 @@ async function runSide(env: BenchEnv, which: GatewayName): Promise<Side> {
         if (next.done === true) throw new Error(`the tunnel holder exited while growing to ${target} on ${which}`);
         const r = JSON.parse(next.value) as { established: number; errors: number; lastError: string; seconds: number };
         await new Promise((res) => setTimeout(res, SETTLE_MS));
-        steps.push({ target, established: r.established, errors: r.errors, lastError: r.lastError, growSeconds: r.seconds, memory: treeMemory(gw.pid) });
+        const memory = treeMemory(gw.pid);
+        steps.push({ target, established: r.established, errors: r.errors, lastError: r.lastError, growSeconds: r.seconds, memory, idle: await idleCost(gw.pid, IDLE_WINDOW_MS) });
         process.stdout.write(`  ${which}: ${r.established}/${target} tunnels in ${r.seconds.toFixed(0)} s\n`);
         if (r.established < target) break; // the deadline or the gateway stopped it: a bigger step cannot do better
       }
@@ -80,8 +87,12 @@ async function runSide(env: BenchEnv, which: GatewayName): Promise<Side> {
   }
 }
 
+function step(side: Side, target: number): Step | undefined {
+  return side.steps.find((x) => x.target === target);
+}
+
 function perTunnel(side: Side, target: number, field: 'rssBytes' | 'pssBytes'): number {
-  const s = side.steps.find((x) => x.target === target);
+  const s = step(side, target);
   if (s === undefined || s.established === 0) return NaN;
   return (s.memory[field] - side.base[field]) / s.established / 1024;
 }
@@ -95,23 +106,26 @@ export async function benchMemory(): Promise<Table> {
     const o = sides.ocserv;
     const rows: Row[] = [];
     const reached = (s: Side, target: number) => {
-      const st = s.steps.find((x) => x.target === target);
+      const st = step(s, target);
       return st === undefined ? 'not tried (the previous step fell short)' : `${st.established}/${target} in ${st.growSeconds.toFixed(0)} s${st.established < target ? ` (stopped: ${st.lastError || `deadline ${GROW_DEADLINE_S} s`})` : ''}`;
     };
     // A side that fell short is measured at what it reached, and the row says so.
-    const label = (kind: string, target: number) => {
+    const label = (metric: string, target: number) => {
       const short = GATEWAYS.flatMap((g) => {
-        const st = sides[g].steps.find((x) => x.target === target);
+        const st = step(sides[g], target);
         if (st === undefined) return [`${g}: not reached`];
         return st.established < target ? [`${g}: measured at ${st.established.toLocaleString('en')}, ${st.lastError !== '' ? st.lastError : `${GROW_DEADLINE_S} s deadline`}`] : [];
       });
-      return `${kind} per idle tunnel at ${target.toLocaleString('en')} tunnels${short.length > 0 ? ` [${short.join('; ')}]` : ''}`;
+      return `${metric} ${target.toLocaleString('en')} tunnels${short.length > 0 ? ` [${short.join('; ')}]` : ''}`;
     };
     for (const target of STEPS) {
-      rows.push({ metric: label('RSS', target), unit: 'KiB', ours: perTunnel(w, target, 'rssBytes'), theirs: perTunnel(o, target, 'rssBytes'), higherIsBetter: false });
+      rows.push({ metric: label('RSS per idle tunnel at', target), unit: 'KiB', ours: perTunnel(w, target, 'rssBytes'), theirs: perTunnel(o, target, 'rssBytes'), higherIsBetter: false });
     }
     for (const target of STEPS) {
-      rows.push({ metric: label('PSS', target), unit: 'KiB', ours: perTunnel(w, target, 'pssBytes'), theirs: perTunnel(o, target, 'pssBytes'), higherIsBetter: false });
+      rows.push({ metric: label('PSS per idle tunnel at', target), unit: 'KiB', ours: perTunnel(w, target, 'pssBytes'), theirs: perTunnel(o, target, 'pssBytes'), higherIsBetter: false });
+    }
+    for (const target of STEPS) {
+      rows.push({ metric: label('gateway CPU at idle with', target), unit: 'ms/s', ours: step(w, target)?.idle.cpuMsPerSecond ?? NaN, theirs: step(o, target)?.idle.cpuMsPerSecond ?? NaN, higherIsBetter: false });
     }
     const total = (s: Side) => s.steps.map((x) => `${x.established}: ${(x.memory.rssBytes / MIB).toFixed(0)} MiB RSS in ${x.memory.processes} process(es)`).join('; ');
     return {
@@ -122,6 +136,7 @@ export async function benchMemory(): Promise<Table> {
         `tunnels held by bench/memory/holder.ts (${CONCURRENCY} logins in flight, each TLS 1.3 + XML auth + CONNECT, then silent; DPD ${LONG_DPD_S} s on both gateways so none is reaped); pool ${POOL}, max-clients ${MAX_CLIENTS}`,
         `per tunnel = (gateway tree at N − tree before the first tunnel) / N, ${SETTLE_MS / 1000} s after the step; RSS summed over the tree's processes (ocserv's forked workers count shared pages once each), PSS splits shared pages`,
         `reached: wolfguard ${STEPS.map((t) => reached(w, t)).join(', ')}; ocserv ${STEPS.map((t) => reached(o, t)).join(', ')}`,
+        `idle cost: the gateway tree's run time (schedstat of every thread) and context switches over ${IDLE_WINDOW_MS / 1000} s with the tunnels held and silent; wake-ups/s at each step: wolfguard ${w.steps.map((x) => x.idle.wakeupsPerSecond.toFixed(0)).join(', ')}; ocserv ${o.steps.map((x) => x.idle.wakeupsPerSecond.toFixed(0)).join(', ')}`,
         `baseline: wolfguard ${(w.base.rssBytes / MIB).toFixed(0)} MiB RSS (${WOLFGUARD_SHARDS} shards), ocserv ${(o.base.rssBytes / MIB).toFixed(0)} MiB RSS in ${o.base.processes} processes; at each step: wolfguard ${total(w)}; ocserv ${total(o)}`,
       ],
       rows,

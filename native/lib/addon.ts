@@ -61,6 +61,9 @@ export interface ConnectionStats {
   idleMs?: number;
 }
 
+/** Length of liveness()'s array (connection.cc kLivenessFields). */
+export const LIVENESS_FIELDS = 2;
+
 export interface NativeConnection {
   start(): void;
   /** 1 written, 0 queued (DRAIN follows), < 0 wolfSSL error. */
@@ -79,6 +82,8 @@ export interface NativeConnection {
   getSession(): NativeSessionHandle | null;
   setSession(s: NativeSessionHandle): number;
   stats(): ConnectionStats;
+  /** Writes idle ms and DATA frames received into out[0], out[1] (LIVENESS_FIELDS). */
+  liveness(out: Float64Array): void;
   /** Frees the handshake secrets kept for the exporter. */
   releaseSecrets(): void;
   /** Tunnel mode: CSTP frames are handled natively from now on (1 = ok). */

@@ -2,7 +2,7 @@
 // errors, and the surface both expose once the handshake is done.
 import { X509Certificate } from 'node:crypto';
 import { ErrorCodes, WolfguardError } from '../../src/common/errors';
-import type { NativeConnection, NativeSessionHandle } from './addon';
+import { LIVENESS_FIELDS, type ConnectionStats, type NativeConnection, type NativeSessionHandle } from './addon';
 
 /** A peer that has not finished its handshake by then is dropped. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
@@ -32,8 +32,26 @@ export function callFailed(what: string, ret: number): WolfguardError {
 }
 
 /** Methods over a handshaken native connection, identical for TLS and DTLS. */
+/** What the tunnel check reads every second of every tunnel (src/workers/tunnels.ts). */
+export interface Liveness {
+  /** Milliseconds since the peer last sent anything (tunnel mode; 0 otherwise). */
+  idleMs: number;
+  dataFramesIn: number;
+}
+
+// One per thread (each worker loads its own copy of this module).
+const livenessOut = new Float64Array(LIVENESS_FIELDS);
+
 export class SessionView {
   constructor(private readonly conn: () => NativeConnection | undefined) {}
+
+  /** The connection's liveness; after close, from its last counters. */
+  liveness(closed: ConnectionStats): Liveness {
+    const c = this.conn();
+    if (!c) return { idleMs: closed.idleMs ?? 0, dataFramesIn: closed.dataFramesIn ?? 0 };
+    c.liveness(livenessOut);
+    return { idleMs: livenessOut[0]!, dataFramesIn: livenessOut[1]! };
+  }
 
   info(): SessionInfo | null {
     return this.conn()?.info() ?? null;

@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { ErrorCodes, WolfguardError } from '../../src/common/errors';
 import { addon, EventKind, type ConnectionStats, type NativeConnection, type NativeSessionHandle } from './addon';
-import { nativeError, registerNative, SessionView, startConnection, type CommonConnectionOptions, type PskLookup } from './connection-common';
+import { nativeError, registerNative, SessionView, startConnection, type CommonConnectionOptions, type Liveness, type PskLookup } from './connection-common';
 import type { TlsContext } from './context';
 import type { LegacySessionParams } from './dtls-legacy';
 
@@ -111,6 +111,10 @@ export class DtlsSession extends EventEmitter {
   /** Counters of the connection; after close, their last values. */
   stats(): ConnectionStats {
     return this.#conn?.stats() ?? this.#finalStats;
+  }
+  /** idleMs and dataFramesIn of stats(), read without building the rest. */
+  liveness(): Liveness {
+    return this.#view.liveness(this.#finalStats);
   }
 
   #keepStats(): void {

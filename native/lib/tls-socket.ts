@@ -3,7 +3,7 @@
 import { Duplex } from 'node:stream';
 import { ErrorCodes, WolfguardError } from '../../src/common/errors';
 import { addon, EventKind, type ConnectionStats, type NativeConnection, type NativeSessionHandle } from './addon';
-import { nativeError, registerNative, SessionView, startConnection, type CommonConnectionOptions, type PskLookup } from './connection-common';
+import { nativeError, registerNative, SessionView, startConnection, type CommonConnectionOptions, type Liveness, type PskLookup } from './connection-common';
 import type { TlsContext } from './context';
 
 export interface TlsSocketOptions extends CommonConnectionOptions {
@@ -104,6 +104,10 @@ export class TlsSocket extends Duplex {
   /** Counters of the connection; after close, their last values. */
   stats(): ConnectionStats {
     return this.#conn?.stats() ?? this.#finalStats;
+  }
+  /** idleMs and dataFramesIn of stats(), read without building the rest. */
+  liveness(): Liveness {
+    return this.#view.liveness(this.#finalStats);
   }
 
   #keepStats(): void {

@@ -84,6 +84,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
   Napi::Value GetSession(const Napi::CallbackInfo& info);
   Napi::Value SetSession(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Liveness(const Napi::CallbackInfo& info);
   Napi::Value ReleaseSecrets(const Napi::CallbackInfo& info);
   Napi::Value StartTunnel(const Napi::CallbackInfo& info);
   Napi::Value SetLegacySession(const Napi::CallbackInfo& info);  // in dtls-legacy.cc

@@ -342,11 +342,11 @@ export class TunnelManager {
     const cfg = this.#o.config;
     const deadMs = cfg.dpd > 0 ? cfg.dpd * DPD_DEAD_INTERVALS * 1000 : 0;
     for (const t of this.#byConn.values()) {
-      const st = t.sock.stats();
+      const st = t.sock.liveness();
       // With DTLS up the client probes and sends over DTLS: the peer is as
       // alive as its livelier channel, and its data is the sum of both.
-      const ds = t.dtls?.secure ? t.dtls.stats() : undefined;
-      const idleMs = Math.min(st.idleMs ?? 0, ds?.idleMs ?? Infinity);
+      const ds = t.dtls?.secure ? t.dtls.liveness() : undefined;
+      const idleMs = Math.min(st.idleMs, ds?.idleMs ?? Infinity);
       if (deadMs > 0 && idleMs > deadMs) {
         t.reason = 'dead peer (no DPD or traffic)';
         t.sock.destroy();
@@ -356,13 +356,13 @@ export class TunnelManager {
       // given up on DTLS (UDP blocked or lost, its DTLS DPD failed) and fell
       // back to CSTP, so our packets must go that way too. Closing the DTLS
       // session moves the routes back to TLS; the client may start DTLS anew.
-      const tlsFrames = st.dataFramesIn ?? 0;
-      if (ds && now - t.dtlsSince > DTLS_SETTLE_MS && tlsFrames - t.tlsDataFrames >= FALLBACK_MIN_FRAMES && (ds.dataFramesIn ?? 0) === t.dtlsDataFrames) {
+      const tlsFrames = st.dataFramesIn;
+      if (ds && now - t.dtlsSince > DTLS_SETTLE_MS && tlsFrames - t.tlsDataFrames >= FALLBACK_MIN_FRAMES && ds.dataFramesIn === t.dtlsDataFrames) {
         t.dtls?.close();
       }
       t.tlsDataFrames = tlsFrames;
       t.dtlsDataFrames = ds?.dataFramesIn ?? 0;
-      const frames = (st.dataFramesIn ?? 0) + (ds?.dataFramesIn ?? 0);
+      const frames = st.dataFramesIn + (ds?.dataFramesIn ?? 0);
       if (frames !== t.dataFrames) {
         t.dataFrames = frames;
         t.lastData = now;

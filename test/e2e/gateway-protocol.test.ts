@@ -50,6 +50,12 @@ test('gateway protocol: login, CONNECT, tunnel traffic, bad input, reconnect, lo
     assert.ok((o.burstAnswered as number) + (o.burstRefused as number) <= 12, 'no refused hello was answered');
     assert.equal(o.pingAfterBurst, true, 'the session keeps working');
     assert.equal(o.silentDrop, true, `a client closing without DISCONNECT is dropped at once and its connection released: ${JSON.stringify(o.silentSeen)}`);
+    // The tunnel check after a reload to dpd 1 s (dead after 3 s without a
+    // frame) and idle-timeout 6 s (without a DATA frame), checked once a second.
+    const timers = o.timerClosedAfterMs as Record<string, number>;
+    assert.ok(timers.silent! > 0 && timers.silent! < 5000, `a silent tunnel is closed as a dead peer within 3-4 s: ${JSON.stringify(timers)}`);
+    assert.ok(timers.keepalive! >= 5000, `keepalives keep a tunnel from the dead-peer timer; the idle timeout closes it after 6-7 s: ${JSON.stringify(timers)}`);
+    assert.equal(timers.data, -1, `a tunnel carrying packets stays open: ${JSON.stringify(timers)}`);
     assert.equal(o.initForm, true, 'auth-request form with username/password');
     assert.equal(o.cookieIssued, true);
     assert.equal(o.completeBody, true);

@@ -19,7 +19,7 @@ import { createTopology, type Topology } from '../helpers/netns';
 import { startOpenconnect, pinSha256, OpenconnectExitError, type OpenconnectClient, type OpenconnectOptions } from '../helpers/openconnect';
 import { runIperf } from '../helpers/iperf';
 import { startWolfguard, type WolfguardHandle } from '../helpers/wolfguard';
-import { threadSwitches } from '../helpers/thread-switches';
+import { threadStats } from '../helpers/thread-stats';
 import type { ShardStats } from '../../src/workers/messages';
 
 const PORT = 4443;
@@ -142,9 +142,9 @@ test(`idle, with one idle tunnel and no metrics scrape yet: all gateway threads 
   try {
     await ping(topo.clients[0]!.ns, topo.lan.ip);
     await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
-    const before = threadSwitches(gw.pid);
+    const before = threadStats(gw.pid).switches;
     await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS));
-    const perSecond = ((threadSwitches(gw.pid) - before) * 1000) / IDLE_WINDOW_MS;
+    const perSecond = ((threadStats(gw.pid).switches - before) * 1000) / IDLE_WINDOW_MS;
     assert.ok(perSecond < IDLE_WAKEUPS_PER_S, `${perSecond.toFixed(1)} context switches a second at idle`);
   } finally {
     await c.stop();

@@ -39,6 +39,13 @@ async function udpExchange(sock: dgram.Socket, d: Buffer): Promise<Buffer[]> {
 const GW6 = 'fd00:78::1';
 /** How soon a silently closed tunnel must be seen as dropped (the dead-peer timer would take dpd × 3). */
 const SILENT_DROP_MS = 3000;
+/** Scenario 11: the reloaded dpd and idle timeout (s), how long the three tunnels are watched and how often the live ones send (ms). */
+const TIMER_DPD_S = 1;
+const TIMER_IDLE_S = 6;
+const TIMER_WATCH_MS = 8500;
+const TIMER_SEND_EVERY_MS = 250;
+const CSTP_DATA = 0x00;
+const CSTP_KEEPALIVE = 0x07;
 
 function isEchoReply(f: { type: number; payload: Buffer }, seq: number): boolean {
   const p = f.payload;
@@ -344,6 +351,33 @@ async function main(): Promise<object> {
     dc.close();
     out.status = (await admin(sock, 'GET', '/status')).body;
     out.shards = await gw.pool.shardStats();
+
+    // 11. The tunnel check (tunnels.ts, once a second, reads each tunnel's
+    // liveness): reloaded to dpd 1 s (dead after TIMER_DPD_S x 3 without any
+    // frame) and an idle timeout of TIMER_IDLE_S (without a DATA frame), so
+    // open tunnels follow at once. Three tunnels: one silent, one sending
+    // only keepalives, one sending pings. When each was closed, in ms after
+    // its CONNECT, or -1 if it was still open at the end.
+    gw.reload({ ...cfg, dpd: TIMER_DPD_S, idleTimeout: TIMER_IDLE_S, maxSameClients: 0 });
+    const timed = await Promise.all(
+      ['silent', 'keepalive', 'data'].map(async (kind) => {
+        const c = await CstpTestClient.connect(gw.port);
+        const l = await c.login('alice', 'correct horse');
+        const t = await c.tunnel(l.cookie!);
+        const src = headerValues(t, 'X-CSTP-Address')[0]!;
+        const opened = Date.now();
+        let seq = 0;
+        while (!c.closed && Date.now() - opened < TIMER_WATCH_MS) {
+          if (kind === 'keepalive') c.send(CSTP_KEEPALIVE);
+          if (kind === 'data') c.send(CSTP_DATA, icmpEchoV4(src, GW4, 0x7711, seq++, Buffer.alloc(8)));
+          await new Promise((r) => setTimeout(r, TIMER_SEND_EVERY_MS));
+        }
+        const closedAfter = c.closed ? Date.now() - opened : -1;
+        c.close();
+        return [kind, closedAfter] as const;
+      }),
+    );
+    out.timerClosedAfterMs = Object.fromEntries(timed);
   } finally {
     await gw.stop();
     pki.cleanup();

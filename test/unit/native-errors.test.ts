@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { TlsContext, adoptSocket, TlsSocket } from '../../native/lib';
 import { makePki, type TestPki } from '../helpers/certs';
 import { startAddonServer, echoRoundTrip } from '../helpers/tls-pair';
+import { nativeConnectionOf } from '../../native/lib/connection-common';
 
 let pki: TestPki;
 before(() => {
@@ -128,4 +129,29 @@ test('writes after destroy and destroy twice are harmless', async () => {
   raw.destroy();
   await new Promise<void>((r) => server.close(() => r()));
   ctx.close();
+});
+
+test('liveness(): zeros before tunnel mode, the last counters after close; the native call refuses anything but a Float64Array of 2', async () => {
+  const ctx = new TlsContext({ role: 'server', cert: { file: pki.ecCert }, key: { file: pki.ecKey } });
+  const server = net.createServer({ pauseOnConnect: true });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  const raw = net.connect(port, '127.0.0.1');
+  const [accepted] = (await once(server, 'connection')) as [net.Socket];
+  const s = new TlsSocket(ctx, adoptSocket(accepted));
+  s.on('error', () => undefined);
+  try {
+    assert.deepEqual(s.liveness(), { idleMs: 0, dataFramesIn: 0 });
+    const native = nativeConnectionOf(s)!;
+    for (const bad of [undefined, new Float64Array(1), new Float32Array(2), [0, 0], 'x']) {
+      assert.throws(() => native.liveness(bad as unknown as Float64Array), TypeError, `liveness(${String(bad)})`);
+    }
+    s.destroy();
+    assert.deepEqual(s.liveness(), { idleMs: s.stats().idleMs ?? 0, dataFramesIn: s.stats().dataFramesIn ?? 0 });
+  } finally {
+    raw.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+    ctx.close();
+  }
 });
