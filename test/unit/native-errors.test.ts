@@ -112,7 +112,8 @@ test('peers sending garbage, closing mid-handshake or vanishing get an error eve
   }
 });
 
-test('writes after destroy and destroy twice are harmless', async () => {
+/** A server-side TlsSocket over an accepted loopback connection whose client never speaks. */
+async function silentPeerSocket(): Promise<{ s: TlsSocket; close: () => Promise<void> }> {
   const ctx = new TlsContext({ role: 'server', cert: { file: pki.ecCert }, key: { file: pki.ecKey } });
   const server = net.createServer({ pauseOnConnect: true });
   server.listen(0, '127.0.0.1');
@@ -121,25 +122,28 @@ test('writes after destroy and destroy twice are harmless', async () => {
   const raw = net.connect(port, '127.0.0.1');
   const [accepted] = (await once(server, 'connection')) as [net.Socket];
   const s = new TlsSocket(ctx, adoptSocket(accepted));
+  return {
+    s,
+    close: async () => {
+      raw.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+      ctx.close();
+    },
+  };
+}
+
+test('writes after destroy and destroy twice are harmless', async () => {
+  const { s, close } = await silentPeerSocket();
   const errs: Error[] = [];
   s.on('error', (e) => errs.push(e));
   s.destroy();
   s.destroy();
   s.write('late', (err) => assert.ok(err));
-  raw.destroy();
-  await new Promise<void>((r) => server.close(() => r()));
-  ctx.close();
+  await close();
 });
 
 test('liveness(): zeros before tunnel mode, the last counters after close; the native call refuses anything but a Float64Array of 2', async () => {
-  const ctx = new TlsContext({ role: 'server', cert: { file: pki.ecCert }, key: { file: pki.ecKey } });
-  const server = net.createServer({ pauseOnConnect: true });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  const raw = net.connect(port, '127.0.0.1');
-  const [accepted] = (await once(server, 'connection')) as [net.Socket];
-  const s = new TlsSocket(ctx, adoptSocket(accepted));
+  const { s, close } = await silentPeerSocket();
   s.on('error', () => undefined);
   try {
     assert.deepEqual(s.liveness(), { idleMs: 0, dataFramesIn: 0 });
@@ -150,8 +154,6 @@ test('liveness(): zeros before tunnel mode, the last counters after close; the n
     s.destroy();
     assert.deepEqual(s.liveness(), { idleMs: s.stats().idleMs ?? 0, dataFramesIn: s.stats().dataFramesIn ?? 0 });
   } finally {
-    raw.destroy();
-    await new Promise<void>((r) => server.close(() => r()));
-    ctx.close();
+    await close();
   }
 });
