@@ -17,6 +17,7 @@ import { treeCpu, cpuDelta } from '../tunnel/measure';
 import { renderLoadPlot, type LoadPoint } from '../lib/svg-plot';
 import { summarizeRuns, type LatencySummary } from './latency';
 import { REPEATS, medianOf } from '../lib/repeats';
+import { PASSES, passOrder } from '../lib/turns';
 import type { Row, Table } from '../lib/report';
 import { reached, sendLoad, startSink, type LoadCount } from './udp-load-run';
 
@@ -32,8 +33,6 @@ const IDLE_SECONDS = QUICK ? 2 : Math.min(SECONDS, 3);
  */
 const SWEEP_SECONDS = QUICK ? 2 : Math.min(SECONDS, 3);
 const SWEEP_RUNS = QUICK ? 1 : 2;
-/** Gateway starts per side, taken in turns (passOrder); the idle and sweep runs are shared out among them. */
-const PASSES = QUICK ? 1 : 2;
 const PROBE_INTERVAL_MS = 1;
 /** Offered loads (Mbit/s of UDP payload) of the sweep; UNDER_LOAD_MBIT is the "under load" row. */
 export const SWEEP_MBIT: readonly number[] = QUICK ? [200] : [50, 100, 200, 400, 800];
@@ -166,18 +165,6 @@ export function sideOf(passes: readonly Pass[]): Side {
     sharedAddresses: passes.filter((p) => p.probeAddresses.includes(p.loadAddress)).map((p) => p.loadAddress),
     ...(tails.length === 0 ? {} : { loadClientTail: tails.join(' || ') }),
   };
-}
-
-/**
- * The gateways take turns, A B B A: each measures in every part of the
- * run, so a noisy spell of the shared machine (or one that eases off) does
- * not land on one side only, as it did when one gateway's runs all came
- * before the other's.
- */
-export function passOrder(passes: number): GatewayName[] {
-  const order: GatewayName[] = [];
-  for (let i = 0; i < passes; i++) order.push(...(i % 2 === 0 ? GATEWAYS : [...GATEWAYS].reverse()));
-  return order;
 }
 
 function ms(us: number): number {

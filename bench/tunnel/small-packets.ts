@@ -14,6 +14,7 @@ import { startOpenconnect, pinSha256 } from '../../test/helpers/openconnect';
 import { runIperf } from '../../test/helpers/iperf';
 import { treeCpu, cpuDelta } from './measure';
 import { REPEATS, medianOf } from '../lib/repeats';
+import { PASSES, passOrder, runsInPass } from '../lib/turns';
 import type { Row, Table } from '../lib/report';
 import { reached, sendLoad, startSink } from '../rtt/udp-load-run';
 
@@ -37,12 +38,17 @@ interface Flow {
   lostPercent: number;
 }
 
+interface Run {
+  upload: Flow;
+  download: Flow;
+}
+
 interface Side {
   /** Medians over the runs. */
   upload: Flow;
   download: Flow;
   /** Every run, in order. */
-  runs: Array<{ upload: Flow; download: Flow }>;
+  runs: Run[];
   mtu: number | undefined;
 }
 
@@ -65,7 +71,8 @@ async function download(env: BenchEnv, gwPid: number, clientNs: string, clientIp
   return flow(reached(got), sent.seconds, sent.packets, cpu);
 }
 
-async function runSide(env: BenchEnv, which: GatewayName, dtls: boolean): Promise<Side> {
+/** One pass: a fresh gateway and openconnect session, `count` upload + download runs. */
+async function runPass(env: BenchEnv, which: GatewayName, dtls: boolean, count: number): Promise<{ runs: Run[]; mtu: number | undefined }> {
   const { topo } = env;
   const clientNs = topo.clients[0]!.ns;
   const gw = await startGateway(env, which, { dtls });
@@ -77,15 +84,15 @@ async function runSide(env: BenchEnv, which: GatewayName, dtls: boolean): Promis
       await iperf(1); // warm-up
       const ip = oc.state.ip4?.address;
       if (ip === undefined) throw new Error(`openconnect to ${which} got no IPv4 address`);
-      const runs: Side['runs'] = [];
-      for (let i = 0; i < REPEATS; i++) {
+      const runs: Run[] = [];
+      for (let i = 0; i < count; i++) {
         const before = treeCpu(gw.pid);
         const up = await iperf(SECONDS);
         const upCpu = cpuDelta(before, treeCpu(gw.pid));
         const upload = flow(up.receivedBytes / PAYLOAD_BYTES, up.seconds, up.sentBytes / PAYLOAD_BYTES, upCpu);
         runs.push({ upload, download: await download(env, gw.pid, clientNs, ip) });
       }
-      return { upload: medianOf(runs.map((r) => r.upload)), download: medianOf(runs.map((r) => r.download)), runs, mtu: oc.state.mtu };
+      return { runs, mtu: oc.state.mtu };
     } finally {
       await oc.stop();
     }
@@ -98,8 +105,18 @@ export async function benchSmallPackets(): Promise<Table> {
   return withNetnsBench('small', 'wgs', async (env) => {
     const res = {} as Record<'tls' | 'dtls', Record<GatewayName, Side>>;
     for (const ch of ['tls', 'dtls'] as const) {
+      const runs: Record<GatewayName, Run[]> = { wolfguard: [], ocserv: [] };
+      const mtu = {} as Record<GatewayName, number | undefined>;
+      const passesDone = { wolfguard: 0, ocserv: 0 };
+      for (const g of passOrder(PASSES)) {
+        const count = runsInPass(REPEATS, PASSES, passesDone[g]++);
+        if (count === 0) continue;
+        const p = await runPass(env, g, ch === 'dtls', count);
+        runs[g].push(...p.runs);
+        mtu[g] = p.mtu;
+      }
       res[ch] = {} as Record<GatewayName, Side>;
-      for (const g of GATEWAYS) res[ch][g] = await runSide(env, g, ch === 'dtls');
+      for (const g of GATEWAYS) res[ch][g] = { upload: medianOf(runs[g].map((r) => r.upload)), download: medianOf(runs[g].map((r) => r.download)), runs: runs[g], mtu: mtu[g] };
     }
     const rows: Row[] = [];
     for (const ch of ['tls', 'dtls'] as const) {
@@ -121,7 +138,7 @@ export async function benchSmallPackets(): Promise<Table> {
       theirsName: 'ocserv',
       notes: [
         `one openconnect client; upload: iperf3 -u -b 0 -l ${PAYLOAD_BYTES} for ${SECONDS} s after a 1 s warm-up; download: bench/rtt/udp-load.ts paced at ${DOWNLOAD_OFFERED_MBIT} Mbit/s of payload for ${SECONDS} s to a UDP sink behind openconnect; delivered = datagrams that reached the sink's socket (read, or dropped by the kernel when the Node sink, sharing the cores with openconnect, fell behind)`,
-        `each figure is the median of ${REPEATS} upload + download run(s) on the same session (BENCH_REPEATS); CSTP download Mbit/s of each run: ${GATEWAYS.map((g) => `${g} ${res.tls[g].runs.map((r) => r.download.mbitPerSec.toFixed(1)).join(', ')}`).join('; ')}`,
+        `each figure is the median of ${REPEATS} upload + download run(s) (BENCH_REPEATS), taken in turns (${passOrder(PASSES).join(', ')}; each pass a fresh gateway and session, a side's first pass ${runsInPass(REPEATS, PASSES, 0)} run(s), its second the rest); Mbit/s of each run: ${(['tls', 'dtls'] as const).flatMap((ch) => (['upload', 'download'] as const).map((dir) => `${ch === 'tls' ? 'CSTP' : 'DTLS'} ${dir} ${GATEWAYS.map((g) => `${g} ${res[ch][g].runs.map((r) => r[dir].mbitPerSec.toFixed(1)).join(', ')}`).join(', ')}`)).join('; ')}`,
         'Mbit/s and CPU per GB count whole 200-byte IP packets delivered; gateway CPU from /proc over its process tree during the run',
         `loss between sender and receiver (openconnect, the client TUN and the gateway all drop when saturated): CSTP ${loss('tls')}; DTLS ${loss('dtls')}`,
         `wolfguard with ${WOLFGUARD_SHARDS} shards; ocserv one worker per client; the offered load exceeds what the client (openconnect, one core) forwards, so packets/s is the client-limited figure and CPU per GB the gateway's own cost`,

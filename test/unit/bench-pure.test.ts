@@ -11,7 +11,8 @@ import { kbField } from '../../bench/memory/rss';
 import { icmpEchoV4 } from '../helpers/packets';
 import { median, medianOf } from '../../bench/lib/repeats';
 import { socketDrops } from '../../bench/rtt/udp-load';
-import { passOrder, sideOf, SWEEP_MBIT, type Pass, type StepRun } from '../../bench/rtt/rtt';
+import { sideOf, SWEEP_MBIT, type Pass, type StepRun } from '../../bench/rtt/rtt';
+import { passOrder, runsInPass } from '../../bench/lib/turns';
 
 function asReply(req: Buffer): Buffer {
   const r = Buffer.from(req);
@@ -195,6 +196,13 @@ test('passOrder: the gateways take turns A B B A, so drift over the run lands on
   assert.deepEqual(passOrder(1), ['wolfguard', 'ocserv']);
   assert.deepEqual(passOrder(2), ['wolfguard', 'ocserv', 'ocserv', 'wolfguard']);
   assert.deepEqual(passOrder(3), ['wolfguard', 'ocserv', 'ocserv', 'wolfguard', 'wolfguard', 'ocserv']);
+});
+
+test("runsInPass: a side's runs shared out over its passes, the earlier ones taking the remainder", () => {
+  assert.deepEqual([0, 1].map((i) => runsInPass(3, 2, i)), [2, 1]);
+  assert.deepEqual([0, 1].map((i) => runsInPass(4, 2, i)), [2, 2]);
+  assert.deepEqual([0].map((i) => runsInPass(3, 1, i)), [3]);
+  assert.deepEqual([0, 1, 2].map((i) => runsInPass(1, 3, i)), [1, 0, 0]);
 });
 
 test('sideOf: idle runs of all passes give the median, each step adds its runs over the passes', () => {
