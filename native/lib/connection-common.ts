@@ -31,7 +31,6 @@ export function callFailed(what: string, ret: number): WolfguardError {
   return new WolfguardError(ErrorCodes.TLS_STATE, `${what} failed (code ${ret})`, { wolfsslCode: ret });
 }
 
-/** Methods over a handshaken native connection, identical for TLS and DTLS. */
 /** What the tunnel check reads every second of every tunnel (src/workers/tunnels.ts). */
 export interface Liveness {
   /** Milliseconds since the peer last sent anything (tunnel mode; 0 otherwise). */
@@ -42,6 +41,7 @@ export interface Liveness {
 // One per thread (each worker loads its own copy of this module).
 const livenessOut = new Float64Array(LIVENESS_FIELDS);
 
+/** Methods over a handshaken native connection, identical for TLS and DTLS. */
 export class SessionView {
   constructor(private readonly conn: () => NativeConnection | undefined) {}
 

@@ -4,10 +4,10 @@
 // and posts fds; the shard adopts them in native code.
 import * as http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { LoopMonitor } from './loop-monitor';
 import { parentPort, workerData } from 'node:worker_threads';
 import { TlsContext, TlsSocket, TunnelPump, closeFd } from '../../native/lib';
 import type { FromShard, PeerInfo, ShardConfig, ToShard } from './messages';
+import { LoopMonitor } from './loop-monitor';
 import { routeRequest } from './http-routes';
 import { certificateOf, createAuthRoutes } from './auth-routes';
 import { certMode } from '../main/auth/cert-backend';
