@@ -42,7 +42,7 @@ const SILENT_DROP_MS = 3000;
 /** Scenario 11: the reloaded dpd and idle timeout (s), how long the three tunnels are watched and how often the live ones send (ms). */
 const TIMER_DPD_S = 1;
 const TIMER_IDLE_S = 6;
-const TIMER_WATCH_MS = 8500;
+const TIMER_WATCH_MS = 9500;
 const TIMER_SEND_EVERY_MS = 250;
 const CSTP_DATA = 0x00;
 const CSTP_KEEPALIVE = 0x07;
