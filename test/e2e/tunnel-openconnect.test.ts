@@ -132,8 +132,9 @@ test('openconnect logs in, gets the pool addresses, DNS, domain and routes, ping
 });
 
 // An idle gateway sleeps. This gateway serves metrics, not scraped yet.
-// Before, the main thread woke 150 times a second for two event-loop delay
-// monitors and each shard 50 times for its own: 171 a second in all (ocserv:
+// Before, each shard woke 50 times a second for its event-loop delay
+// monitor and the main thread about 150 for two (with only the shards'
+// monitors gone, this test measured 140 to 181 a second in all; ocserv:
 // none). Now the main thread wakes 12 times a second (prom-client's monitor,
 // every 100 ms), each shard about twice, V8's helper threads when the main
 // thread collects garbage: 17 to 46 a second in all in the runs seen.
