@@ -51,23 +51,34 @@ export function isAlive(ref: ProcessRef): boolean {
   return startTimeOf(ref.pid) === ref.startTime;
 }
 
+/**
+ * For each thread of pid alive now, the contents of its /proc/PID/task/TID
+ * files `names`, in that order; a thread (or the process) that ends while
+ * they are read is left out.
+ */
+export function threadFiles(pid: number, names: readonly string[]): string[][] {
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const out: string[][] = [];
+  for (const tid of tids) {
+    try {
+      out.push(names.map((n) => fs.readFileSync(`/proc/${pid}/task/${tid}/${n}`, 'utf8')));
+    } catch {
+      /* the thread ended */
+    }
+  }
+  return out;
+}
+
 /** Direct children of pid, from every thread's children list (threads may fork too). */
 export function childrenOf(pid: number): number[] {
   const out: number[] = [];
-  let tasks: string[];
-  try {
-    tasks = fs.readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const t of tasks) {
-    let text = '';
-    try {
-      text = fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const c of text.trim().split(/\s+/)) if (c !== '') out.push(Number(c));
+  for (const [text] of threadFiles(pid, ['children'])) {
+    for (const c of text!.trim().split(/\s+/)) if (c !== '') out.push(Number(c));
   }
   return out;
 }

@@ -2,7 +2,7 @@
 // (context switches: voluntary, it slept and was woken; non-voluntary, it was
 // preempted) and how long it ran (schedstat, in nanoseconds, not the 10 ms
 // ticks of /proc/PID/stat).
-import * as fs from 'node:fs';
+import { threadFiles } from './reaper';
 
 const SWITCHES = /^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm;
 
@@ -14,21 +14,9 @@ export interface ThreadStats {
 /** Sums over the threads alive now; a thread or process that ends meanwhile is left out. */
 export function threadStats(pid: number): ThreadStats {
   const out: ThreadStats = { switches: 0, runNs: 0 };
-  let tids: string[];
-  try {
-    tids = fs.readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const tid of tids) {
-    try {
-      const status = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-      const schedstat = fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8');
-      for (const m of status.matchAll(SWITCHES)) out.switches += Number(m[1]);
-      out.runNs += Number(schedstat.split(' ')[0]);
-    } catch {
-      /* the thread ended */
-    }
+  for (const [status, schedstat] of threadFiles(pid, ['status', 'schedstat'])) {
+    for (const m of status!.matchAll(SWITCHES)) out.switches += Number(m[1]);
+    out.runNs += Number(schedstat!.split(' ')[0]);
   }
   return out;
 }
