@@ -22,6 +22,7 @@
         "src/privileges.cc",
         "src/fips.cc",
         "src/sockets.cc",
+        "src/plane.cc",
         "src/tun.cc",
         "src/tun-steering.cc"
       ],

@@ -110,6 +110,8 @@ export interface PumpStats {
   throttledReads: number;
   /** Steering map writes the kernel refused (its address map full, say); those tunnels' packets take the ring path. */
   steerErrors: number;
+  /** CPU time of the shard's data-plane thread (WOLFGUARD_DATA_THREAD), ms; 0 without one. */
+  planeCpuMs: number;
 }
 
 export interface NativePump {

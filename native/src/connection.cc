@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <linux/sockios.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -39,6 +40,9 @@ static constexpr size_t kLivenessFields = 2;
 // A DTLS record cannot exceed this (2^14 plaintext + expansion); used as the
 // receive size so no datagram is ever truncated.
 static constexpr int kMaxDatagram = 65535;
+// A plane event kind JavaScript never sees: the plane thread released the
+// connection's I/O; the JS thread drops the self-reference (Finish).
+static constexpr int kPlaneFinished = 100;
 
 // Overload hand-back. openconnect's CSTP loop reads records until the socket
 // is empty and writes the packets to its TUN only then: a server that keeps
@@ -100,10 +104,12 @@ static thread_local std::vector<uint8_t> tScratch;
 struct DepthGuard {
   explicit DepthGuard(Connection* c) : c_(c) { ++c_->depth_; }
   ~DepthGuard() {
-    if (--c_->depth_ == 0 && c_->closePending_) {
+    if (--c_->depth_ != 0) return;
+    if (c_->closePending_) {
       c_->closePending_ = false;
       c_->Finish();
     }
+    if (c_->migrationLock_.owns_lock()) c_->migrationLock_.unlock();
   }
   Connection* c_;
 };
@@ -216,6 +222,11 @@ Connection::~Connection() {
 }
 
 void Connection::CloseHandles() {
+  PlaneLock lk(plane_);
+  if (plane_ && planeId_ != 0) {
+    plane_->Remove(planeId_);  // before the fd closes: its number may be reused at once
+    planeId_ = 0;
+  }
   if (pump_ != nullptr) {
     pump_->Detach(this);
     pump_ = nullptr;
@@ -371,9 +382,9 @@ void Connection::ReleaseRxBatch() {
       const uint8_t* d = static_cast<const uint8_t*>(tRx.iov[i].iov_base);
       if ((tRx.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) == 0) injected_.emplace_back(d, d + tRx.msgs[i].msg_len);
     }
-    if (!injected_.empty() && timer_ != nullptr) {
+    if (!injected_.empty()) {
       readScheduled_ = true;
-      uv_timer_start(timer_, OnTimer, 0, 0);
+      ArmTimer(0);
     }
   }
   tRx.owner = nullptr;
@@ -535,11 +546,49 @@ Napi::Value Connection::Emit(EventKind kind, Napi::Value a, Napi::Value b) {
 
 void Connection::Fail(int code, const std::string& msg) {
   if (Dead()) return;
-  int savedErrno = lastErrno_;
-  RequestClose();
   std::string text = msg;
-  if (savedErrno != 0) text += std::string(" (") + std::strerror(savedErrno) + ")";
-  Emit(kEvError, Napi::Number::New(env_, code), Napi::String::New(env_, text));
+  if (lastErrno_ != 0) text += std::string(" (") + std::strerror(lastErrno_) + ")";
+  if (plane_ && plane_->OnThread()) {
+    // Queued ahead of the release, which purges whatever follows it.
+    EmitNative(kEvError, code, text);
+    RequestClose();
+    return;
+  }
+  RequestClose();
+  EmitNative(kEvError, code, text);
+}
+
+void Connection::EmitNative(EventKind kind, int code, const std::string& text, const uint8_t* bytes, size_t len) {
+  if (plane_ && plane_->OnThread()) {
+    PlaneEvent e;
+    e.deliver = DeliverPlaneEvent;
+    e.target = this;
+    e.kind = kind;
+    e.code = code;
+    e.text = text;
+    if (bytes != nullptr) e.bytes.assign(bytes, bytes + len);
+    plane_->Post(std::move(e));
+    return;
+  }
+  Napi::HandleScope scope(env_);
+  if (kind == kEvError)
+    Emit(kind, Napi::Number::New(env_, code), Napi::String::New(env_, text));
+  else if (kind == kEvControl)
+    Emit(kind, Napi::Number::New(env_, code), Napi::Buffer<uint8_t>::Copy(env_, bytes, len));
+  else
+    Emit(kind);
+}
+
+// On the JS thread, from the plane's queue.
+void Connection::DeliverPlaneEvent(void* target, PlaneEvent& e) {
+  auto* self = static_cast<Connection*>(target);
+  Napi::HandleScope scope(self->env_);
+  if (e.kind == kPlaneFinished) {
+    self->Finish();
+    return;
+  }
+  DepthGuard guard(self);
+  self->EmitNative(static_cast<EventKind>(e.kind), e.code, e.text, e.bytes.data(), e.bytes.size());
 }
 
 void Connection::RequestClose() {
@@ -552,18 +601,32 @@ void Connection::RequestClose() {
 }
 
 void Connection::Finish() {
+  PlaneLock lk(plane_);
   CloseHandles();
-  if (referenced_) {
-    referenced_ = false;
-    napi_remove_env_cleanup_hook(env_, EnvCleanup, this);
-    Unref();
+  if (!referenced_) return;
+  if (plane_ && plane_->OnThread()) {
+    // The reference is JavaScript's to drop.
+    if (!finishPosted_) {
+      finishPosted_ = true;
+      PlaneEvent e;
+      e.deliver = DeliverPlaneEvent;
+      e.target = this;
+      e.kind = kPlaneFinished;
+      plane_->Post(std::move(e));
+    }
+    return;
   }
+  referenced_ = false;
+  if (plane_) plane_->Purge(this);
+  napi_remove_env_cleanup_hook(env_, EnvCleanup, this);
+  Unref();
 }
 
 // The environment (a worker_thread, or the process) is going away with this
 // connection open: release the loop handles while the loop still exists.
 void Connection::EnvCleanup(void* arg) {
   auto* self = static_cast<Connection*>(arg);
+  PlaneLock lk(self->plane_);
   self->state_ = State::kClosed;
   self->referenced_ = false;
   self->CloseHandles();
@@ -587,22 +650,48 @@ void Connection::OnTimer(uv_timer_t* h) {
   auto* self = static_cast<Connection*>(h->data);
   if (self == nullptr || self->Dead()) return;
   Napi::HandleScope scope(self->env_);
-  DepthGuard guard(self);
-  if (self->readScheduled_) {
-    self->readScheduled_ = false;
-  } else if (self->dtls_ && self->ssl_ != nullptr) {
+  self->OnPlaneTimer(0);
+}
+
+// The one-shot timer fired (the loop's or the plane's).
+void Connection::OnPlaneTimer(uint64_t) {
+  if (Dead()) return;
+  DepthGuard guard(this);
+  if (readScheduled_) {
+    readScheduled_ = false;
+  } else if (dtls_ && ssl_ != nullptr) {
     // A DTLS retransmission timer expired: let wolfSSL resend its flight.
-    int ret = wolfSSL_dtls_got_timeout(self->ssl_);
+    int ret = wolfSSL_dtls_got_timeout(ssl_);
     if (ret != WOLFSSL_SUCCESS) {
-      int err = wolfSSL_get_error(self->ssl_, ret);
+      int err = wolfSSL_get_error(ssl_, ret);
       if (err != WOLFSSL_ERROR_WANT_READ && err != WOLFSSL_ERROR_WANT_WRITE) {
-        self->Fail(err, "DTLS handshake timed out: " + WolfSSLErrorText(err));
+        Fail(err, "DTLS handshake timed out: " + WolfSSLErrorText(err));
         return;
       }
     }
   }
-  self->Drive();
+  Drive();
 }
+
+// Level-triggered, as uv_poll is: hang-ups and errors show up as readable
+// and writable, and the read or write that follows reports them.
+void Connection::OnPlaneEvents(uint64_t, uint32_t events) {
+  if (Dead()) return;
+  DepthGuard guard(this);
+  if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) wantWrite_ = false;
+  if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) rxDrained_ = false;
+  Drive();
+}
+
+void Connection::ArmTimer(uint64_t ms) {
+  if (plane_) {
+    if (planeId_ != 0) plane_->Arm(planeId_, ms);
+  } else if (timer_ != nullptr) {
+    uv_timer_start(timer_, OnTimer, ms, 0);
+  }
+}
+
+uint64_t Connection::NowMs() const { return plane_ ? Plane::Now() : uv_now(Instance(env_)->loop); }
 
 void Connection::Drive() {
   if (state_ == State::kHandshake) DoHandshake();
@@ -673,7 +762,7 @@ void Connection::DoReadRecords() {
     }
     if (used > 0 && tunnel_) {
       bytesIn_ += used;
-      lastRx_ = uv_now(Instance(env_)->loop);
+      lastRx_ = NowMs();
       if (dtls_)
         HandleDtls(scratch, used);
       else
@@ -697,7 +786,7 @@ void Connection::DoReadRecords() {
         // More may sit decrypted or buffered in wolfSSL where no poll event
         // will announce it: come back on the next loop turn.
         readScheduled_ = true;
-        if (timer_ != nullptr) uv_timer_start(timer_, OnTimer, 0, 0);
+        ArmTimer(0);
         return;
       }
       continue;
@@ -709,7 +798,7 @@ void Connection::DoReadRecords() {
     }
     if (err == WOLFSSL_ERROR_ZERO_RETURN || err == SOCKET_PEER_CLOSED_E) {
       reading_ = false;
-      Emit(kEvEnd);
+      EmitNative(kEvEnd);
       return;
     }
     Fail(err, "read failed: " + WolfSSLErrorText(err));
@@ -755,13 +844,13 @@ bool Connection::PeerCaughtUp(uint64_t now) {
 
 void Connection::DoFlush() {
   if (drainPause_) {
-    uint64_t now = uv_now(Instance(env_)->loop);
+    uint64_t now = NowMs();
     if (!PeerCaughtUp(now) && now - drainPauseStart_ < kDrainMaxPauseMs) {
       if (now - drainPauseStart_ >= kDrainSteadyPollMs) drainPollMs_ = std::min(drainPollMs_ * 2, kDrainPollMaxMs);
       uint64_t next = drainPollMs_;
       // Acknowledged: the next look is when the peer should have read it all.
       if (drainAckedAt_ != 0) next = std::min(next, drainAckedAt_ + drainGraceMs_ - now);
-      if (timer_ != nullptr && !readScheduled_) uv_timer_start(timer_, OnTimer, next, 0);
+      if (!readScheduled_) ArmTimer(next);
       return;
     }
     drainPause_ = false;
@@ -804,11 +893,15 @@ void Connection::DoFlush() {
       return;
     }
   }
-  Emit(kEvDrain);
+  // A tunnel's queue holds mostly the pump's packets: JavaScript hears of a
+  // drain only when a write of its own waited for one.
+  if (tunnel_ && !jsWaitsDrain_) return;
+  jsWaitsDrain_ = false;
+  EmitNative(kEvDrain);
 }
 
 void Connection::UpdatePoll() {
-  if (poll_ == nullptr) return;
+  if (poll_ == nullptr && !plane_) return;
   int ev = 0;
   if (state_ == State::kHandshake) ev |= UV_READABLE;
   if (state_ == State::kOpen && reading_) ev |= UV_READABLE;
@@ -816,6 +909,10 @@ void Connection::UpdatePoll() {
   if ((wantWrite_ || !outq_.empty() || txCorkOff_ < txCork_.size()) && !drainPause_) ev |= UV_WRITABLE;
   if (ev == pollEvents_) return;
   pollEvents_ = ev;
+  if (plane_) {
+    if (planeId_ != 0) plane_->Watch(planeId_, ((ev & UV_READABLE) ? uint32_t{EPOLLIN} : 0u) | ((ev & UV_WRITABLE) ? uint32_t{EPOLLOUT} : 0u));
+    return;
+  }
   if (ev == 0)
     uv_poll_stop(poll_);
   else
@@ -862,6 +959,7 @@ Napi::Value Connection::Start(const Napi::CallbackInfo& info) {
 // (the connection is unusable; TypeScript destroys it).
 Napi::Value Connection::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  PlaneLock lk(plane_);
   const uint8_t* d;
   size_t n;
   if (!ArgBuffer(info, 0, &d, &n)) return env.Undefined();
@@ -870,7 +968,9 @@ Napi::Value Connection::Write(const Napi::CallbackInfo& info) {
   if (n > INT32_MAX) return Napi::Number::New(env, BAD_FUNC_ARG);
   FlushBatch();  // frames the pump queued go first
   if (Dead()) return Napi::Number::New(env, -1);
-  return Napi::Number::New(env, WriteOrQueue(d, n, false));
+  int r = WriteOrQueue(d, n, false);
+  if (r == 0) jsWaitsDrain_ = true;
+  return Napi::Number::New(env, r);
 }
 
 // 1 written, 0 queued (poll for writable; DRAIN follows), -2 dropped because
@@ -882,11 +982,11 @@ int Connection::WriteOrQueue(const uint8_t* d, size_t n, bool droppable) {
       if (!dtls_ && !drainPause_ && OverloadPauseOn()) {
         drainPause_ = true;
         drainPauses_++;
-        drainPauseStart_ = uv_now(Instance(env_)->loop);
+        drainPauseStart_ = NowMs();
         drainPollMs_ = kDrainPollMs;
         drainAckedAt_ = 0;
         if (ioctl(fd_, SIOCOUTQ, &drainOutqAtStart_) != 0) drainOutqAtStart_ = 0;
-        if (timer_ != nullptr && !readScheduled_) uv_timer_start(timer_, OnTimer, drainPollMs_, 0);
+        if (!readScheduled_) ArmTimer(drainPollMs_);
         UpdatePoll();
         if (pump_ != nullptr) pump_->SetPaused(this, true);
       }
@@ -945,7 +1045,7 @@ void Connection::HandleFrame(uint8_t type, const uint8_t* payload, size_t len) {
     dpdAnswered_++;
     QueueFrame(cstp::kDpdResp, payload, len);
   } else if (type != cstp::kDpdResp && type != cstp::kKeepalive) {
-    Emit(kEvControl, Napi::Number::New(env_, type), Napi::Buffer<uint8_t>::Copy(env_, payload, len));
+    EmitNative(kEvControl, type, std::string(), payload, len);
   }
 }
 
@@ -1012,42 +1112,80 @@ Napi::Value Connection::StartTunnel(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "pump must be a Pump of this thread").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  pump_ = Pump::Unwrap(po);
+  Pump* pump = Pump::Unwrap(po);
+  std::shared_ptr<Plane> plane = pump->plane();
+  std::unique_lock<std::recursive_mutex> lk;
+  if (plane) {
+    lk = std::unique_lock<std::recursive_mutex>(plane->mu());
+    if (!MoveToPlane(plane)) return Napi::Number::New(env, SOCKET_ERROR_E);
+  }
+  pump_ = pump;
   pumpRef_ = Napi::Persistent(po);
   tunnel_ = true;
   maxQueue_ = maxQueue > 0 ? static_cast<size_t>(maxQueue) : 0;
-  lastRx_ = uv_now(Instance(env)->loop);
+  lastRx_ = NowMs();
   reading_ = true;
   // Bytes already read past the CONNECT request belong to the tunnel.
   readScheduled_ = true;
-  if (timer_ != nullptr) uv_timer_start(timer_, OnTimer, 0, 0);
+  ArmTimer(0);
   UpdatePoll();
+  // Called from an event handler of this connection: the native frame below
+  // goes on in tunnel mode on this thread, so the plane waits for it.
+  if (lk.owns_lock() && depth_ > 0) migrationLock_ = std::move(lk);
   // Bytes JavaScript had already read past the CONNECT request (Node's
   // `head`): a client that did not wait for 200 CONNECTED. Same rules apply.
   const uint8_t* head;
   size_t headLen;
   if (info.Length() > 2 && info[2].IsBuffer() && ArgBuffer(info, 2, &head, &headLen) && headLen > 0) {
     DepthGuard guard(this);
-    lastRx_ = uv_now(Instance(env)->loop);
+    lastRx_ = NowMs();
     HandleCstp(head, headLen);
     if (!Dead()) FlushBatch();
   }
   return Napi::Number::New(env, WOLFSSL_SUCCESS);
 }
 
+// The loop's handles go; the plane watches the fd from here on. With the
+// plane's lock held.
+bool Connection::MoveToPlane(const std::shared_ptr<Plane>& plane) {
+  uint64_t id = plane->Add(fd_, this, 0);
+  if (id == 0) {
+    lastErrno_ = errno;
+    return false;
+  }
+  if (poll_ != nullptr) {
+    uv_poll_stop(poll_);
+    poll_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll_ = nullptr;
+  }
+  if (timer_ != nullptr) {
+    uv_timer_stop(timer_);
+    timer_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    timer_ = nullptr;
+  }
+  plane_ = plane;
+  planeId_ = id;
+  pollEvents_ = 0;
+  return true;
+}
+
 Napi::Value Connection::ReadStart(const Napi::CallbackInfo& info) {
+  PlaneLock lk(plane_);
   if (Dead() || reading_) return info.Env().Undefined();
   reading_ = true;
-  if (state_ == State::kOpen && timer_ != nullptr) {
+  if (state_ == State::kOpen && (timer_ != nullptr || plane_)) {
     // wolfSSL may already hold records no poll event will announce.
     readScheduled_ = true;
-    uv_timer_start(timer_, OnTimer, 0, 0);
+    ArmTimer(0);
   }
   UpdatePoll();
   return info.Env().Undefined();
 }
 
 Napi::Value Connection::ReadStop(const Napi::CallbackInfo& info) {
+  PlaneLock lk(plane_);
   reading_ = false;
   if (!Dead()) UpdatePoll();
   return info.Env().Undefined();
@@ -1055,6 +1193,7 @@ Napi::Value Connection::ReadStop(const Napi::CallbackInfo& info) {
 
 // shutdown(): send close_notify (best effort) and, for TCP, half-close.
 Napi::Value Connection::Shutdown(const Napi::CallbackInfo& info) {
+  PlaneLock lk(plane_);
   if (state_ == State::kOpen && ssl_ != nullptr) {
     wolfSSL_shutdown(ssl_);
     if (!dtls_) ::shutdown(fd_, SHUT_WR);
@@ -1063,6 +1202,7 @@ Napi::Value Connection::Shutdown(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Connection::Destroy(const Napi::CallbackInfo& info) {
+  PlaneLock lk(plane_);
   RequestClose();
   return info.Env().Undefined();
 }
@@ -1070,6 +1210,7 @@ Napi::Value Connection::Destroy(const Napi::CallbackInfo& info) {
 // exportKeyingMaterial(length, label, context?) → Buffer | error code.
 Napi::Value Connection::ExportKeyingMaterial(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  PlaneLock lk(plane_);
   int64_t len;
   std::string label;
   if (!ArgInt(info, 0, &len) || !ArgString(info, 1, &label)) return env.Undefined();
@@ -1088,6 +1229,7 @@ Napi::Value Connection::ExportKeyingMaterial(const Napi::CallbackInfo& info) {
 
 Napi::Value Connection::Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  PlaneLock lk(plane_);
   Napi::Object o = Napi::Object::New(env);
   if (ssl_ == nullptr || state_ != State::kOpen) return env.Null();
   o.Set("version", Napi::String::New(env, wolfSSL_get_version(ssl_)));
@@ -1102,6 +1244,7 @@ Napi::Value Connection::Info(const Napi::CallbackInfo& info) {
 
 Napi::Value Connection::PeerCertificates(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  PlaneLock lk(plane_);
   Napi::Array arr = Napi::Array::New(env);
   if (ssl_ == nullptr) return arr;
   WOLFSSL_X509_CHAIN* chain = wolfSSL_get_peer_chain(ssl_);
@@ -1142,6 +1285,7 @@ Napi::Value Connection::SetPskClient(const Napi::CallbackInfo& info) {
 
 Napi::Value Connection::InjectDatagram(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  PlaneLock lk(plane_);
   const uint8_t* d;
   size_t n;
   if (!ArgBuffer(info, 0, &d, &n)) return env.Undefined();
@@ -1152,6 +1296,7 @@ Napi::Value Connection::InjectDatagram(const Napi::CallbackInfo& info) {
 
 Napi::Value Connection::SetMtu(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  PlaneLock lk(plane_);
   int64_t mtu;
   if (!ArgInt(info, 0, &mtu)) return env.Undefined();
   if (!dtls_ || ssl_ == nullptr || mtu < 256 || mtu > 65535) return Napi::Number::New(env, BAD_FUNC_ARG);
@@ -1161,6 +1306,7 @@ Napi::Value Connection::SetMtu(const Napi::CallbackInfo& info) {
 // getSession() → opaque handle for resumption by a later client connection.
 Napi::Value Connection::GetSession(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  PlaneLock lk(plane_);
   if (ssl_ == nullptr) return env.Null();
   WOLFSSL_SESSION* s = wolfSSL_get1_session(ssl_);
   if (s == nullptr) return env.Null();
@@ -1176,12 +1322,14 @@ Napi::Value Connection::SetSession(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Connection::ReleaseSecrets(const Napi::CallbackInfo& info) {
+  PlaneLock lk(plane_);
   if (ssl_ != nullptr && state_ == State::kOpen) wolfSSL_FreeArrays(ssl_);
   return info.Env().Undefined();
 }
 
 Napi::Value Connection::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  PlaneLock lk(plane_);
   Napi::Object o = Napi::Object::New(env);
   o.Set("bytesIn", Napi::Number::New(env, static_cast<double>(bytesIn_)));
   o.Set("bytesOut", Napi::Number::New(env, static_cast<double>(bytesOut_)));
@@ -1194,7 +1342,7 @@ Napi::Value Connection::Stats(const Napi::CallbackInfo& info) {
   o.Set("recvCalls", Napi::Number::New(env, static_cast<double>(recvCalls_)));
   o.Set("dataFramesIn", Napi::Number::New(env, static_cast<double>(dataIn_)));
   o.Set("dpdAnswered", Napi::Number::New(env, static_cast<double>(dpdAnswered_)));
-  o.Set("idleMs", Napi::Number::New(env, tunnel_ ? static_cast<double>(uv_now(Instance(env)->loop) - lastRx_) : 0));
+  o.Set("idleMs", Napi::Number::New(env, tunnel_ ? static_cast<double>(NowMs() - lastRx_) : 0));
   return o;
 }
 
@@ -1204,13 +1352,14 @@ Napi::Value Connection::Stats(const Napi::CallbackInfo& info) {
 // gateway's CPU at a thousand tunnels.
 Napi::Value Connection::Liveness(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  PlaneLock lk(plane_);
   if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
       info[0].As<Napi::Float64Array>().ElementLength() < kLivenessFields) {
     Napi::TypeError::New(env, "liveness: argument 0 must be a Float64Array of 2").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   Napi::Float64Array out = info[0].As<Napi::Float64Array>();
-  out[0] = tunnel_ ? static_cast<double>(uv_now(Instance(env)->loop) - lastRx_) : 0;
+  out[0] = tunnel_ ? static_cast<double>(NowMs() - lastRx_) : 0;
   out[1] = static_cast<double>(dataIn_);
   return env.Undefined();
 }

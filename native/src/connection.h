@@ -1,6 +1,9 @@
 // One TLS or DTLS session over a file descriptor the connection owns, driven
 // by the libuv loop of the thread that created it (main thread or worker).
 //
+// In tunnel mode a connection moves to its pump's data-plane thread when
+// there is one (plane.h); its JavaScript methods then take the plane's lock.
+//
 // JavaScript gets events through one function, onEvent(kind, a, b); the
 // TypeScript layer turns them into a Duplex (TLS) or a message emitter
 // (DTLS). Native code never lets a JavaScript exception or a peer's bytes
@@ -10,8 +13,11 @@
 #include "context.h"
 #include "cstp-framer.h"
 #include "dtls-legacy.h"
+#include "plane.h"
 
 #include <deque>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 namespace wg {
@@ -35,7 +41,7 @@ constexpr uint8_t kData = 0x00, kDpdReq = 0x03, kDpdResp = 0x04, kKeepalive = 0x
 
 class Pump;
 
-class Connection : public Napi::ObjectWrap<Connection> {
+class Connection : public Napi::ObjectWrap<Connection>, public PlaneHandler {
  public:
   static Napi::Function DefineClass(Napi::Env env);
   explicit Connection(const Napi::CallbackInfo& info);
@@ -60,6 +66,8 @@ class Connection : public Napi::ObjectWrap<Connection> {
   void QueueFrame(uint8_t type, const uint8_t* payload, size_t len);  // batched until FlushBatch
   void FlushBatch();
   void DetachPump() { pump_ = nullptr; }
+  void OnPlaneEvents(uint64_t id, uint32_t events) override;
+  void OnPlaneTimer(uint64_t id) override;
   bool inDirty_ = false;  // on the pump's list of connections with a batch to flush
 
   // Legacy Cisco DTLS: the session this connection may resume (dtls-legacy.cc).
@@ -104,6 +112,13 @@ class Connection : public Napi::ObjectWrap<Connection> {
   bool SendCorked();
   void UpdatePoll();
   void ArmDtlsTimer();
+  void ArmTimer(uint64_t ms);  // the one-shot timer, on the loop or the plane
+  uint64_t NowMs() const;      // the clock lastRx_ and the drain pause use
+  // An event from native code: emitted now on the JS thread, queued for it on the plane's.
+  void EmitNative(EventKind kind, int code = 0, const std::string& text = std::string(), const uint8_t* bytes = nullptr,
+                  size_t len = 0);
+  static void DeliverPlaneEvent(void* target, PlaneEvent& e);
+  bool MoveToPlane(const std::shared_ptr<Plane>& plane);
   void Fail(int code, const std::string& msg);
   void RequestClose();  // close now, or when no native frame is on the stack
   void Finish();        // release handles, ssl, fd; drop the self-reference
@@ -133,6 +148,16 @@ class Connection : public Napi::ObjectWrap<Connection> {
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;
   int pollEvents_ = 0;
+  // Tunnel mode on the data-plane thread: poll_ and timer_ are gone, the
+  // plane watches fd_ under planeId_.
+  std::shared_ptr<Plane> plane_;
+  uint64_t planeId_ = 0;
+  bool finishPosted_ = false;
+  bool jsWaitsDrain_ = false;  // write() queued: JavaScript waits for DRAIN  // the plane thread asked JS to drop the self-reference
+  // Taken when startTunnel() runs inside a native frame of this connection on
+  // the JS thread (an event handler): the frame goes on in tunnel mode, so the
+  // plane waits until it unwinds (DepthGuard).
+  std::unique_lock<std::recursive_mutex> migrationLock_;
 
   // TLS output wolfSSL could not hand to the kernel. wolfSSL must be called
   // again with the same bytes after WANT_WRITE, so the head is never moved.

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -73,6 +74,26 @@ Pump::Pump(const Napi::CallbackInfo& info) : ObjectWrap<Pump>(info) {
   int64_t fd;
   if (!ArgInt(info, 0, &fd)) return;
   fd_ = static_cast<int>(fd);
+  if (DataThreadOn()) {
+    auto plane = std::make_shared<Plane>();
+    std::string err;
+    if (!plane->Start(Instance(env)->loop, &err)) {
+      plane->Shutdown();
+      MakeError(env, "data-plane thread: " + err, 0, "uv").ThrowAsJavaScriptException();
+      return;
+    }
+    PlaneLock lk(plane);
+    tunId_ = plane->Add(fd_, this, EPOLLIN);
+    if (tunId_ == 0) {
+      MakeError(env, std::string("epoll_ctl(tun): ") + std::strerror(errno), 0, "uv").ThrowAsJavaScriptException();
+      plane->Shutdown();
+      return;
+    }
+    plane_ = plane;
+    napi_add_env_cleanup_hook(env, EnvCleanup, this);
+    cleanupHook_ = true;
+    return;
+  }
   poll_ = new uv_poll_t;
   int r = uv_poll_init(Instance(env)->loop, poll_, fd_);
   if (r != 0) {
@@ -96,14 +117,25 @@ void Pump::EnvCleanup(void* arg) {
   auto* self = static_cast<Pump*>(arg);
   self->cleanupHook_ = false;  // it ran; nothing to remove later
   self->CloseAll();
+  if (self->plane_) self->plane_->Shutdown();
 }
 
 Pump::~Pump() {
   if (cleanupHook_) napi_remove_env_cleanup_hook(Env(), EnvCleanup, this);
   CloseAll();
+  // Connections of this pump are gone (each held it), or the environment is.
+  if (plane_) plane_->Shutdown();
 }
 
+// The plane thread goes on serving tunnels that outlive the pump's close
+// (a shard saying goodbye to its clients); it ends with the pump.
 void Pump::CloseAll() {
+  PlaneLock lk(plane_);
+  if (plane_) {
+    if (tunId_ != 0) plane_->Remove(tunId_);
+    if (wakeId_ != 0) plane_->Remove(wakeId_);
+    tunId_ = wakeId_ = 0;
+  }
   for (Connection* c : attached_) c->DetachPump();
   Count(WG_RT_OFF_TUNNELS, -static_cast<int32_t>(attached_.size()));
   Count(WG_RT_OFF_PAUSED, -static_cast<int32_t>(paused_.size()));
@@ -244,11 +276,26 @@ void Pump::OnWake(uv_poll_t* h, int status, int) {
   auto* self = static_cast<Pump*>(h->data);
   if (self == nullptr || status < 0) return;
   Napi::HandleScope scope(self->Env());
-  self->counters_.wakeups++;
+  self->Woken();
+}
+
+void Pump::Woken() {
+  counters_.wakeups++;
   uint64_t v;
-  ssize_t r = read(self->peers_[self->self_].wakeFd, &v, sizeof(v));
+  ssize_t r = read(peers_[self_].wakeFd, &v, sizeof(v));
   (void)r;
-  self->DrainRings();
+  DrainRings();
+}
+
+void Pump::OnPlaneEvents(uint64_t id, uint32_t) {
+  if (id == tunId_)
+    ReadTun();
+  else if (id == wakeId_ && self_ >= 0)
+    Woken();
+}
+
+void Pump::OnPlaneTimer(uint64_t id) {
+  if (id == tunId_) ThrottleTick();
 }
 
 // Packets other shards read from their TUN queues for our clients. Reading
@@ -315,14 +362,30 @@ bool Pump::ShouldThrottle() const {
   return ThrottleOn() && (AllPaused() || (routes_ != nullptr && wg_rt_all_paused(routes_)));
 }
 
+uint64_t Pump::ThrottleMs() const { return steerFd_ >= 0 ? kSteeredThrottleMs : kThrottleMs; }
+
 void Pump::UpdateTunPoll() {
+  if (plane_) {
+    if (tunId_ == 0) return;
+    bool throttle = ShouldThrottle();
+    if (throttle == throttling_) return;
+    throttling_ = throttle;
+    if (throttle) {
+      plane_->Watch(tunId_, 0);
+      plane_->Arm(tunId_, ThrottleMs());
+    } else {
+      plane_->Cancel(tunId_);
+      plane_->Watch(tunId_, EPOLLIN);
+    }
+    return;
+  }
   if (poll_ == nullptr || throttle_ == nullptr) return;
   bool throttle = ShouldThrottle();
   if (throttle == throttling_) return;
   throttling_ = throttle;
   if (throttle) {
     uv_poll_stop(poll_);
-    uint64_t every = steerFd_ >= 0 ? kSteeredThrottleMs : kThrottleMs;
+    uint64_t every = ThrottleMs();
     uv_timer_start(throttle_, OnThrottle, every, every);
   } else {
     uv_timer_stop(throttle_);
@@ -334,10 +397,16 @@ void Pump::OnThrottle(uv_timer_t* t) {
   auto* self = static_cast<Pump*>(t->data);
   if (self == nullptr) return;
   Napi::HandleScope scope(self->Env());
-  self->counters_.throttledReads++;
-  self->ReadTun();
+  self->ThrottleTick();
+}
+
+void Pump::ThrottleTick() {
+  counters_.throttledReads++;
+  ReadTun();
   // Another shard's tunnel may have resumed: nothing local says so.
-  self->UpdateTunPoll();
+  UpdateTunPoll();
+  // The plane's timer is one-shot; the loop's repeats by itself.
+  if (plane_ && throttling_ && tunId_ != 0) plane_->Arm(tunId_, ThrottleMs());
 }
 
 void Pump::Detach(Connection* c) {
@@ -377,6 +446,7 @@ void Pump::SteerDisown(const uint8_t* address, size_t len) {
 // be in tunnel mode on this pump.
 Napi::Value Pump::AddRoute(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  PlaneLock lk(plane_);
   const uint8_t* a;
   size_t alen;
   if (info.Length() < 2 || !info[0].IsObject() || !ArgBuffer(info, 1, &a, &alen)) {
@@ -409,6 +479,7 @@ Napi::Value Pump::AddRoute(const Napi::CallbackInfo& info) {
 
 Napi::Value Pump::RemoveRoutes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  PlaneLock lk(plane_);
   if (info.Length() < 1 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(Instance(env)->connectionCtor.Value()))
     return env.Undefined();
   Detach(Connection::Unwrap(info[0].As<Napi::Object>()));
@@ -417,6 +488,7 @@ Napi::Value Pump::RemoveRoutes(const Napi::CallbackInfo& info) {
 
 Napi::Value Pump::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  PlaneLock lk(plane_);
   Napi::Object o = Napi::Object::New(env);
   auto n = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
   n("tunRxPackets", counters_.tunRxPackets);
@@ -434,6 +506,7 @@ Napi::Value Pump::Stats(const Napi::CallbackInfo& info) {
   n("wakeups", counters_.wakeups);
   n("throttledReads", counters_.throttledReads);
   n("steerErrors", counters_.steerErrors);
+  o.Set("planeCpuMs", Napi::Number::New(env, plane_ ? static_cast<double>(plane_->CpuNs()) / 1e6 : 0));
   return o;
 }
 
@@ -460,6 +533,7 @@ static bool SharedBytes(Napi::Value v, uint8_t** data, size_t* len) {
 // code naming what was wrong (the TypeScript side validates first).
 Napi::Value Pump::AttachMesh(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  PlaneLock lk(plane_);
   int64_t self;
   if (info.Length() < 5 || !ArgInt(info, 0, &self) || !info[2].IsArray() || !info[3].IsArray() || !info[4].IsArray()) {
     if (!env.IsExceptionPending()) Napi::TypeError::New(env, "attachMesh(self, routes, outRings, inRings, wakeFds)").ThrowAsJavaScriptException();
@@ -487,14 +561,19 @@ Napi::Value Pump::AttachMesh(const Napi::CallbackInfo& info) {
     if (!SharedBytes(ins.Get(i), &d, &l) || wg_ring_check(d, l) != 0) return Napi::Number::New(env, -6);
     peers[i].in = d;
   }
-  wakePoll_ = new uv_poll_t;
-  if (uv_poll_init(Instance(env)->loop, wakePoll_, peers[self].wakeFd) != 0) {
-    delete wakePoll_;
-    wakePoll_ = nullptr;
-    return Napi::Number::New(env, -7);
+  if (plane_) {
+    wakeId_ = plane_->Add(peers[self].wakeFd, this, EPOLLIN);
+    if (wakeId_ == 0) return Napi::Number::New(env, -7);
+  } else {
+    wakePoll_ = new uv_poll_t;
+    if (uv_poll_init(Instance(env)->loop, wakePoll_, peers[self].wakeFd) != 0) {
+      delete wakePoll_;
+      wakePoll_ = nullptr;
+      return Napi::Number::New(env, -7);
+    }
+    wakePoll_->data = this;
+    uv_poll_start(wakePoll_, UV_READABLE, OnWake);
   }
-  wakePoll_->data = this;
-  uv_poll_start(wakePoll_, UV_READABLE, OnWake);
   meshRefs_.push_back(Napi::Persistent(info[1]));
   meshRefs_.push_back(Napi::Persistent(info[2]));
   meshRefs_.push_back(Napi::Persistent(info[3]));

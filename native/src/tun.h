@@ -1,10 +1,14 @@
 // A shard's packet pump: its queue of the multiqueue TUN device, and the
 // table of tunnel addresses → connections it serves. Packets move TUN ⇄ CSTP
 // frames in native code only; JavaScript sees control frames and counters.
+// With a data-plane thread (plane.h, the default) the pump's fds and its
+// tunnels are driven there; otherwise on the shard's own loop.
 #pragma once
 #include "common.h"
+#include "plane.h"
 
 #include <array>
+#include <memory>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -12,7 +16,7 @@ namespace wg {
 
 class Connection;
 
-class Pump : public Napi::ObjectWrap<Pump> {
+class Pump : public Napi::ObjectWrap<Pump>, public PlaneHandler {
  public:
   static Napi::Function DefineClass(Napi::Env env);
   explicit Pump(const Napi::CallbackInfo& info);
@@ -23,6 +27,10 @@ class Pump : public Napi::ObjectWrap<Pump> {
   void Detach(Connection* c);
   // A tunnel's overload pause began or ended (Connection::drainPause_).
   void SetPaused(Connection* c, bool paused);
+  // The data-plane thread tunnels of this pump move to, or null.
+  const std::shared_ptr<Plane>& plane() const { return plane_; }
+  void OnPlaneEvents(uint64_t id, uint32_t events) override;
+  void OnPlaneTimer(uint64_t id) override;
 
   struct Counters {
     uint64_t tunRxPackets = 0, tunRxBytes = 0;  // read from the TUN queue
@@ -51,6 +59,7 @@ class Pump : public Napi::ObjectWrap<Pump> {
   void Queue(Connection* c, const uint8_t* pkt, size_t n, std::vector<Connection*>& dirty);
   static void Flush(Pump* self, std::vector<Connection*>& dirty);
   static void OnWake(uv_poll_t* h, int status, int events);
+  void Woken();
   void DrainRings();
   void WakePeers();
 
@@ -65,6 +74,10 @@ class Pump : public Napi::ObjectWrap<Pump> {
   void Count(size_t off, int32_t delta);
   void UpdateTunPoll();
   static void OnThrottle(uv_timer_t* t);
+  void ThrottleTick();
+  uint64_t ThrottleMs() const;
+  std::shared_ptr<Plane> plane_;
+  uint64_t tunId_ = 0, wakeId_ = 0;  // the plane's watches of fd_ and of our wake eventfd
   uv_timer_t* throttle_ = nullptr;
   bool throttling_ = false;
   std::unordered_set<Connection*> paused_;

@@ -95,7 +95,8 @@ export async function startMetrics(listen: string, ctx: MetricsContext): Promise
     ringDrops: shardGauge('wolfguard_ring_drops_total', 'Packets lost to a full ring'),
     ringIn: shardGauge('wolfguard_ring_in_total', 'Packets taken from other shards'),
     lag: shardGauge('wolfguard_shard_event_loop_lag_seconds', 'How late the shard\'s event loop ran a timer, p99 since the last scrape (from the second scrape on)'),
-    busy: shardGauge('wolfguard_shard_event_loop_utilization', 'Share of the time since the last scrape the shard was busy, 0..1 (from the second scrape on)'),
+    busy: shardGauge('wolfguard_shard_event_loop_utilization', 'Share of the time since the last scrape the shard\'s JavaScript thread was busy, 0..1 (from the second scrape on)'),
+    planeCpu: shardGauge('wolfguard_shard_data_plane_cpu_seconds_total', 'CPU time of the shard\'s data-plane thread (its rate is that thread\'s load, 0..1)'),
   };
   const channelLabels = ['shard', 'channel', 'direction'] as const;
   const channelBytes = new Gauge({ name: 'wolfguard_channel_bytes_total', help: 'Tunnel bytes by channel (tls: CSTP over TLS, dtls: over UDP) and direction (in: from clients)', labelNames: channelLabels, registers: [reg] });
@@ -158,6 +159,7 @@ export async function startMetrics(listen: string, ctx: MetricsContext): Promise
         g.ringOut.set(l, s.pump.ringOut);
         g.ringDrops.set(l, s.pump.ringOutDrops);
         g.ringIn.set(l, s.pump.ringIn);
+        g.planeCpu.set(l, s.pump.planeCpuMs / 1000);
       }
       for (const c of ctx.admission.engine.counters()) decisions.set({ rule: c.ruleId, reason: c.reason }, c.count);
       const text = await reg.metrics();

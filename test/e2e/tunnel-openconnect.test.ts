@@ -19,7 +19,7 @@ import { createTopology, type Topology } from '../helpers/netns';
 import { startOpenconnect, pinSha256, OpenconnectExitError, type OpenconnectClient, type OpenconnectOptions } from '../helpers/openconnect';
 import { runIperf } from '../helpers/iperf';
 import { startWolfguard, type WolfguardHandle } from '../helpers/wolfguard';
-import { threadStats } from '../helpers/thread-stats';
+import { runNsByName, threadStats } from '../helpers/thread-stats';
 import type { ShardStats } from '../../src/workers/messages';
 
 const PORT = 4443;
@@ -114,11 +114,23 @@ test('openconnect logs in, gets the pool addresses, DNS, domain and routes, ping
     assert.ok((s.mtu ?? 0) >= 1280, `tunnel MTU ${s.mtu}`);
     await ping(topo.clients[0]!.ns, topo.lan.ip);
     await ping(topo.clients[0]!.ns, topo.lan.ip6);
+    const threadsBefore = runNsByName(gw.pid);
     for (const reverse of [false, true]) {
       const r = await runIperf({ serverNs: topo.lan.ns, serverIp: topo.lan.ip, clientNs: topo.clients[0]!.ns, seconds: IPERF_SECONDS, reverse });
       assert.ok(r.receivedBytes > 1_000_000, `iperf3 ${reverse ? 'download' : 'upload'} moved ${r.receivedBytes} bytes`);
       assert.ok(r.receivedBytes >= r.sentBytes * IPERF_AGREEMENT && r.receivedBytes <= r.sentBytes, `sender ${r.sentBytes} vs receiver ${r.receivedBytes}`);
     }
+    // The packets went through the shards' data-plane threads (one each), not through JavaScript's loops.
+    const threadsAfter = runNsByName(gw.pid);
+    assert.equal(threadsAfter.get('wg-plane')?.threads, 2, `threads: ${[...threadsAfter.keys()].join(', ')}`);
+    let planeNs = 0;
+    let otherNs = 0;
+    for (const [name, t] of threadsAfter) {
+      const ran = t.runNs - (threadsBefore.get(name)?.runNs ?? 0);
+      if (name === 'wg-plane') planeNs += ran;
+      else otherNs += ran;
+    }
+    assert.ok(planeNs > otherNs * 4, `data-plane threads ran ${(planeNs / 1e6).toFixed(0)} ms, the others ${(otherNs / 1e6).toFixed(0)} ms`);
     const list = await sessions();
     assert.equal(list.length, 1);
     assert.equal(list[0]!.ipv4, s.ip4!.address);
@@ -398,6 +410,9 @@ test('Prometheus metrics move with the traffic: TUN bytes follow iperf3, session
       const v = after.get(name);
       assert.ok(v !== undefined && v >= 0 && v <= 1, `${name} = ${v}`);
     }
+    // The data-plane threads' CPU grew with the iperf3 run (both shards' together: the flow may hash to either queue).
+    const planeCpu = total(after, 'wolfguard_shard_data_plane_cpu_seconds_total') - total(before, 'wolfguard_shard_data_plane_cpu_seconds_total');
+    assert.ok(planeCpu > 0.05, `data-plane threads used ${planeCpu.toFixed(3)} s of CPU during the iperf3 run`);
     assert.ok((after.get('wolfguard_tls_handshake_seconds_count') ?? 0) >= 1, 'handshake histogram filled');
   } finally {
     await c.stop();

@@ -2,6 +2,7 @@
 // the addon's TLS server with its connection in tunnel mode on a pump, and
 // an addon TLS client that speaks CSTP to it. The kernel of the namespace is
 // the far end: it answers pings sent through the tunnel. Prints one JSON line.
+import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { TunnelPump, openTun } from '../../native/lib';
 import { makePki } from './certs';
@@ -57,6 +58,8 @@ async function main(): Promise<object> {
     controls,
     pump: pump.stats(),
     conn: server.stats(),
+    // Thread names of this process: the data-plane thread shows as wg-plane.
+    threads: fs.readdirSync('/proc/self/task').map((t) => fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim()),
   };
   client.destroy();
   await srv.close();

@@ -20,3 +20,16 @@ export function threadStats(pid: number): ThreadStats {
   }
   return out;
 }
+
+/** Run time (ns) of the threads alive now, summed per thread name (comm). */
+export function runNsByName(pid: number): Map<string, { threads: number; runNs: number }> {
+  const out = new Map<string, { threads: number; runNs: number }>();
+  for (const [comm, schedstat] of threadFiles(pid, ['comm', 'schedstat'])) {
+    const name = comm!.trim();
+    const e = out.get(name) ?? { threads: 0, runNs: 0 };
+    e.threads++;
+    e.runNs += Number(schedstat!.split(' ')[0]);
+    out.set(name, e);
+  }
+  return out;
+}

@@ -1,0 +1,249 @@
+#include "plane.h"
+
+#include "common.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace wg {
+
+// Events taken from one epoll_wait(): as many ready tunnels as a busy shard
+// has, so one wake-up serves them all.
+static constexpr int kEpollBatch = 64;
+
+bool DataThreadOn() {
+  static const bool on = EnvSwitchOn("WOLFGUARD_DATA_THREAD");
+  return on;
+}
+
+uint64_t Plane::Now() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+Plane::~Plane() {
+  Stop();
+  if (epfd_ >= 0) close(epfd_);
+  if (wakeFd_ >= 0) close(wakeFd_);
+}
+
+uint64_t Plane::CpuNs() {
+  if (!started_) return 0;
+  clockid_t cid;
+  timespec ts;
+  if (pthread_getcpuclockid(thread_.native_handle(), &cid) != 0 || clock_gettime(cid, &ts) != 0) return 0;
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+bool Plane::Start(uv_loop_t* jsLoop, std::string* err) {
+  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd_ < 0) {
+    *err = std::string("epoll_create1: ") + std::strerror(errno);
+    return false;
+  }
+  wakeFd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wakeFd_ < 0) {
+    *err = std::string("eventfd: ") + std::strerror(errno);
+    return false;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = 0;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, wakeFd_, &ev) != 0) {
+    *err = std::string("epoll_ctl: ") + std::strerror(errno);
+    return false;
+  }
+  async_ = new uv_async_t;
+  int r = uv_async_init(jsLoop, async_, OnAsync);
+  if (r != 0) {
+    delete async_;
+    async_ = nullptr;
+    *err = std::string("uv_async_init: ") + uv_strerror(r);
+    return false;
+  }
+  async_->data = this;
+  // Idle, the plane must not keep the shard's loop alive by itself.
+  uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+  // Held so the thread's first turn sees its own id.
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  thread_ = std::thread([this] { Run(); });
+  threadId_ = thread_.get_id();
+  started_ = true;
+  return true;
+}
+
+void Plane::Stop() {
+  if (!started_) return;
+  {
+    std::lock_guard<std::recursive_mutex> l(mu_);
+    stopping_ = true;
+    Wake();
+  }
+  thread_.join();
+  threadId_ = std::thread::id();
+  started_ = false;
+}
+
+void Plane::Shutdown() {
+  Stop();
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  events_.clear();
+  if (async_ != nullptr) {
+    async_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+    async_ = nullptr;
+  }
+}
+
+void Plane::Wake() {
+  uint64_t one = 1;
+  ssize_t w = write(wakeFd_, &one, sizeof(one));
+  (void)w;  // EAGAIN: the counter is already non-zero, the plane wakes anyway
+}
+
+uint64_t Plane::Add(int fd, PlaneHandler* h, uint32_t events) {
+  uint64_t id = nextId_++;
+  Watcher w;
+  w.fd = fd;
+  w.handler = h;
+  watchers_[id] = w;
+  if (!Watch(id, events)) {
+    watchers_.erase(id);
+    return 0;
+  }
+  return id;
+}
+
+// Not watching means out of the epoll set: the kernel reports hang-ups and
+// errors whatever the event mask, and a level-triggered one would spin.
+bool Plane::Watch(uint64_t id, uint32_t events) {
+  auto it = watchers_.find(id);
+  if (it == watchers_.end()) return false;
+  Watcher& w = it->second;
+  w.events = events;
+  if (events == 0) {
+    if (w.inEpoll) {
+      epoll_event ev{};
+      epoll_ctl(epfd_, EPOLL_CTL_DEL, w.fd, &ev);
+      w.inEpoll = false;
+    }
+    return true;
+  }
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = id;
+  if (epoll_ctl(epfd_, w.inEpoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w.fd, &ev) != 0) return false;
+  w.inEpoll = true;
+  return true;
+}
+
+void Plane::Remove(uint64_t id) {
+  Watch(id, 0);
+  watchers_.erase(id);
+  timers_.erase(id);
+}
+
+void Plane::Arm(uint64_t id, uint64_t ms) {
+  timers_[id] = Now() + ms;
+  if (!OnThread()) Wake();  // the plane may be asleep with a longer timeout
+}
+
+void Plane::Cancel(uint64_t id) { timers_.erase(id); }
+
+void Plane::Post(PlaneEvent e) {
+  if (async_ == nullptr) return;
+  events_.push_back(std::move(e));
+  uv_async_send(async_);
+}
+
+void Plane::Purge(void* target) {
+  for (auto it = events_.begin(); it != events_.end();) {
+    if (it->target == target)
+      it = events_.erase(it);
+    else
+      ++it;
+  }
+}
+
+int Plane::NextTimeoutMs() {
+  if (timers_.empty()) return -1;
+  uint64_t now = Now(), due = UINT64_MAX;
+  for (auto& [id, at] : timers_) due = at < due ? at : due;
+  return due <= now ? 0 : static_cast<int>(std::min<uint64_t>(due - now, 60'000));
+}
+
+// Timers due now fire; one re-armed from its own callback waits for the next turn.
+void Plane::RunTimers() {
+  if (timers_.empty()) return;
+  uint64_t now = Now();
+  std::vector<uint64_t> due;
+  for (auto& [id, at] : timers_)
+    if (at <= now) due.push_back(id);
+  for (uint64_t id : due) timers_.erase(id);
+  for (uint64_t id : due) {
+    auto it = watchers_.find(id);
+    if (it != watchers_.end()) it->second.handler->OnPlaneTimer(id);
+  }
+}
+
+void Plane::Run() {
+  // Named for top -H, perf and /proc (the test counts them).
+  pthread_setname_np(pthread_self(), "wg-plane");
+  epoll_event evs[kEpollBatch];
+  for (;;) {
+    int timeout;
+    {
+      std::lock_guard<std::recursive_mutex> l(mu_);
+      if (stopping_) break;
+      timeout = NextTimeoutMs();
+    }
+    int n = epoll_wait(epfd_, evs, kEpollBatch, timeout);
+    if (n < 0 && errno != EINTR) break;
+    std::lock_guard<std::recursive_mutex> l(mu_);
+    if (stopping_) break;
+    for (int i = 0; i < n; i++) {
+      uint64_t id = evs[i].data.u64;
+      if (id == 0) {
+        uint64_t v;
+        ssize_t r = read(wakeFd_, &v, sizeof(v));
+        (void)r;
+        continue;
+      }
+      // A handler may have removed another one of this batch meanwhile.
+      auto it = watchers_.find(id);
+      if (it != watchers_.end()) it->second.handler->OnPlaneEvents(id, evs[i].events);
+    }
+    RunTimers();
+  }
+}
+
+void Plane::OnAsync(uv_async_t* a) {
+  auto* self = static_cast<Plane*>(a->data);
+  if (self != nullptr) self->DeliverOne();
+}
+
+// One event at a time, without the lock: JavaScript may call back into the
+// target (taking the lock) or destroy it, which purges what is still queued
+// for it, so no delivery ever reaches a finished target.
+void Plane::DeliverOne() {
+  for (;;) {
+    PlaneEvent e;
+    {
+      std::lock_guard<std::recursive_mutex> l(mu_);
+      if (events_.empty() || async_ == nullptr) return;
+      e = std::move(events_.front());
+      events_.pop_front();
+    }
+    e.deliver(e.target, e);
+  }
+}
+
+}  // namespace wg

@@ -1,0 +1,132 @@
+// A shard's data-plane thread: its own epoll loop, where the pump's TUN queue
+// and every connection in tunnel mode are driven. Node's loop runs extra work
+// on every turn (the check phase's native-immediate scope allocates a V8
+// object and runs a microtask checkpoint; the idle-time metric adds an
+// epoll_wait(0)), measured at ~10 µs of user CPU per echoed packet, and any
+// JavaScript a shard runs (logins, timers, GC) would stall its tunnels. Here
+// a packet costs only the syscalls and the crypto.
+//
+// One recursive mutex per plane serialises the two threads: the plane thread
+// holds it while it handles a batch of events, JavaScript's calls into a
+// tunnelling connection or the pump take it. epoll_ctl() is safe from either
+// thread; timers set from JavaScript wake the plane with its eventfd. Events
+// JavaScript must see (errors, control frames, drain, end) are queued and
+// delivered on the JS loop through a uv_async_t, one at a time.
+//
+// WOLFGUARD_DATA_THREAD=0 keeps the data plane on the shard's own loop (for
+// side-by-side measurements).
+#pragma once
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace wg {
+
+class PlaneHandler {
+ public:
+  virtual ~PlaneHandler() = default;
+  // On the plane thread, with the plane's mutex held. `id` says which of the
+  // handler's registrations fired (the pump has two).
+  virtual void OnPlaneEvents(uint64_t id, uint32_t events) = 0;
+  virtual void OnPlaneTimer(uint64_t id) = 0;
+};
+
+// An event for JavaScript, delivered on the JS thread by `deliver`.
+struct PlaneEvent {
+  void (*deliver)(void* target, PlaneEvent& e) = nullptr;
+  void* target = nullptr;
+  int kind = 0;
+  int code = 0;
+  std::string text;
+  std::vector<uint8_t> bytes;
+};
+
+class Plane {
+ public:
+  Plane() = default;
+  ~Plane();
+  Plane(const Plane&) = delete;
+  Plane& operator=(const Plane&) = delete;
+
+  // JS thread. Starts the thread; false with *err on failure.
+  bool Start(uv_loop_t* jsLoop, std::string* err);
+  // JS thread. Ends and joins the thread; registrations stay valid (epoll_ctl
+  // on them is harmless) and nothing fires any more. Idempotent.
+  void Stop();
+  // JS thread, last: Stop() and release the uv_async_t; events still queued
+  // are dropped (the environment is going away).
+  void Shutdown();
+
+  std::recursive_mutex& mu() { return mu_; }
+  bool OnThread() const { return std::this_thread::get_id() == threadId_; }
+  // Milliseconds on the monotonic clock (the scale of uv_now()).
+  static uint64_t Now();
+  // CPU time the plane thread has used (ns; 0 when it is not running), read
+  // from its clock by any thread: the data plane's load, at no cost per packet.
+  uint64_t CpuNs();
+
+  // With mu() held, from either thread. Add() returns an id (0: failed, errno
+  // set); Watch() changes the events (0 stops watching without forgetting).
+  uint64_t Add(int fd, PlaneHandler* h, uint32_t events);
+  bool Watch(uint64_t id, uint32_t events);
+  void Remove(uint64_t id);
+  // A one-shot timer per id, `ms` from now; Cancel() clears it.
+  void Arm(uint64_t id, uint64_t ms);
+  void Cancel(uint64_t id);
+  bool Armed(uint64_t id) const { return timers_.count(id) > 0; }
+  // Queue an event for JavaScript (plane thread), or drop those of a target
+  // that is going away (JS thread).
+  void Post(PlaneEvent e);
+  void Purge(void* target);
+
+ private:
+  struct Watcher {
+    int fd = -1;
+    PlaneHandler* handler = nullptr;
+    uint32_t events = 0;
+    bool inEpoll = false;
+  };
+  void Run();
+  int NextTimeoutMs();
+  void RunTimers();
+  void Wake();
+  static void OnAsync(uv_async_t* a);
+  void DeliverOne();
+
+  std::recursive_mutex mu_;
+  std::thread thread_;
+  std::thread::id threadId_;
+  bool stopping_ = false;
+  bool started_ = false;
+  int epfd_ = -1;
+  int wakeFd_ = -1;
+  uint64_t nextId_ = 1;  // 0 is the wake eventfd's
+  std::unordered_map<uint64_t, Watcher> watchers_;
+  std::unordered_map<uint64_t, uint64_t> timers_;  // id → due (Now() ms)
+  std::deque<PlaneEvent> events_;
+  uv_async_t* async_ = nullptr;
+};
+
+// Holds a plane's mutex for a scope when there is a plane.
+class PlaneLock {
+ public:
+  explicit PlaneLock(const std::shared_ptr<Plane>& p) {
+    if (p) lock_ = std::unique_lock<std::recursive_mutex>(p->mu());
+  }
+
+ private:
+  std::unique_lock<std::recursive_mutex> lock_;
+};
+
+bool DataThreadOn();
+
+}  // namespace wg
