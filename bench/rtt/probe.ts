@@ -4,8 +4,9 @@
 // openconnect: no TUN and no client-side queue in the path, so the figure is
 // the gateway's), then sends an ICMP echo request to TARGET (a host behind
 // the gateway) every INTERVAL_MS through the tunnel and times each reply.
-// Prints one JSON line: a LatencySummary, the tunnel address it was given and
-// the histogram itself (base64), which the sweep adds up over its runs.
+// Prints one JSON line: a LatencySummary, the tunnel address it was given, its
+// TCP port and the histogram itself (base64), which the sweep adds up over
+// its runs.
 import { CstpTestClient, headerValues } from '../../test/helpers/cstp-client';
 import { icmpEchoV4 } from '../../test/helpers/packets';
 import { parseEchoReplyV4 } from './echo-reply';
@@ -26,6 +27,8 @@ async function main(): Promise<void> {
   if (t.status !== 200) throw new Error(`CONNECT failed: ${t.statusLine}`);
   const src = headerValues(t, 'X-CSTP-Address')[0];
   if (src === undefined) throw new Error('no X-CSTP-Address in the CONNECT reply');
+  // The gateway-latency capture picks this connection's records by it (read before close).
+  const localPort = c.sock.localPort;
   const id = process.pid & SEQ_MASK;
   const sentAt = new Map<number, bigint>();
   const h = newRttHistogram();
@@ -49,7 +52,7 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, GRACE_MS));
   c.send(0x05, Buffer.from([0xb0])); // DISCONNECT: logout
   c.close();
-  process.stdout.write(`${JSON.stringify({ ...summarize(h, sentAt.size), address: src, histogram: encodeRtt(h) })}\n`);
+  process.stdout.write(`${JSON.stringify({ ...summarize(h, sentAt.size), address: src, localPort, histogram: encodeRtt(h) })}\n`);
 }
 
 main().catch((e: unknown) => {

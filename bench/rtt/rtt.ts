@@ -8,14 +8,18 @@
 // a second tunnel: openconnect (--no-dtls) receiving UDP (udp-load.ts) sent from the
 // lan host at a fixed offered rate (download: the gateway reads its TUN and
 // encrypts), so the probe's packets share the gateway's TUN queue, threads
-// and cores with the load, as another user's packets would. Needs root.
+// and cores with the load, as another user's packets would. At idle, packet
+// timestamps in the gateway's namespace also give what the gateway alone
+// adds to each echo (gateway-latency.ts). Needs root and tcpdump.
 import * as path from 'node:path';
 import { withNetnsBench, type BenchEnv } from '../lib/netns-bench';
 import { BENCH_PORT, BENCH_USER, GATEWAYS, startGateway, WOLFGUARD_SHARDS, type GatewayName } from '../lib/gateways';
 import { startOpenconnect, pinSha256 } from '../../test/helpers/openconnect';
+import { GW_LAN_DEV, GW_OUTER_DEV } from '../../test/helpers/netns';
+import { pairSpans, parseCapture, startCapture } from './gateway-latency';
 import { treeCpu, cpuDelta } from '../tunnel/measure';
 import { renderLoadPlot, type LoadPoint } from '../lib/svg-plot';
-import { summarizeRuns, type LatencySummary } from './latency';
+import { newRttHistogram, recordRtt, summarize, summarizeRuns, type LatencySummary } from './latency';
 import { REPEATS, medianOf } from '../lib/repeats';
 import { PASSES, passOrder } from '../lib/turns';
 import type { Row, Table } from '../lib/report';
@@ -59,6 +63,9 @@ interface Side {
   /** Median of idleRuns, percentile by percentile. */
   idle: LatencySummary;
   idleRuns: LatencySummary[];
+  /** What the gateway alone added to each idle echo: median of the runs; `lost` = echoes the capture could not pair. */
+  gatewayIdle: LatencySummary;
+  gatewayIdleRuns: LatencySummary[];
   sweep: SweepPoint[];
   /** The load tunnel's address of each pass, and every address the probe sessions got. */
   loadAddresses: string[];
@@ -69,7 +76,7 @@ interface Side {
   loadClientTail?: string;
 }
 
-type ProbeResult = LatencySummary & { address: string; histogram: string };
+type ProbeResult = LatencySummary & { address: string; localPort: number; histogram: string };
 
 /** One run of a sweep step. */
 export interface StepRun {
@@ -82,6 +89,7 @@ export interface StepRun {
 /** What one pass (one gateway start, one load tunnel) measured. */
 export interface Pass {
   idleRuns: LatencySummary[];
+  gatewayIdleRuns: LatencySummary[];
   /** By offered Mbit/s, in SWEEP_MBIT order. */
   steps: StepRun[][];
   loadAddress: string;
@@ -94,6 +102,14 @@ const BITS_PER_MBIT = 1e6;
 
 function mbit(c: LoadCount): number {
   return c.seconds > 0 ? (c.bytes * BITS_PER_BYTE) / c.seconds / BITS_PER_MBIT : NaN;
+}
+
+/** A capture of one probe run as the gateway's own latency per echo (both spans added). */
+function gatewaySpans(capture: string, p: ProbeResult): LatencySummary {
+  const { totalUs } = pairSpans(parseCapture(capture, { clientPort: p.localPort, gatewayPort: BENCH_PORT, tunnelAddress: p.address, outerDev: GW_OUTER_DEV, lanDev: GW_LAN_DEV }));
+  const h = newRttHistogram();
+  for (const us of totalUs) recordRtt(h, us);
+  return summarize(h, Math.max(0, p.count - totalUs.length));
 }
 
 /**
@@ -114,12 +130,24 @@ async function runPass(env: BenchEnv, which: GatewayName, idleCount: number, ste
         probeAddresses.push(p.address);
         return p;
       };
-      const summary = ({ histogram: _h, address: _a, ...rest }: ProbeResult): LatencySummary => rest;
+      const summary = ({ histogram: _h, address: _a, localPort: _p, ...rest }: ProbeResult): LatencySummary => rest;
       await probe(1); // warm-up: JIT, ARP, the first session of each gateway
       const sinkIp = oc.state.ip4?.address;
       if (sinkIp === undefined) throw new Error(`openconnect to ${which} got no IPv4 address`);
       const idleRuns: LatencySummary[] = [];
-      for (let i = 0; i < idleCount; i++) idleRuns.push(summary(await probe(IDLE_SECONDS)));
+      const gatewayIdleRuns: LatencySummary[] = [];
+      for (let i = 0; i < idleCount; i++) {
+        const capture = await startCapture(topo.gw.ns, BENCH_PORT);
+        let captured = '';
+        let p: ProbeResult;
+        try {
+          p = await probe(IDLE_SECONDS);
+        } finally {
+          captured = await capture.stop();
+        }
+        idleRuns.push(summary(p));
+        gatewayIdleRuns.push(gatewaySpans(captured, p));
+      }
       const steps: StepRun[][] = [];
       for (const offered of SWEEP_MBIT) {
         const runs: StepRun[] = [];
@@ -136,7 +164,7 @@ async function runPass(env: BenchEnv, which: GatewayName, idleCount: number, ste
       }
       const silent = steps.some((runs) => runs.reduce((n, r) => n + r.reached, 0) === 0);
       const loadClientTail = silent ? `${[...oc.stderr().trim().split('\n').slice(-4), ...oc.stdout().trim().split('\n').slice(-4)].join(' | ')} (script calls: ${oc.events().map((e) => e.reason).join(', ')})` : undefined;
-      return { idleRuns, steps, loadAddress: sinkIp, probeAddresses, ...(loadClientTail === undefined ? {} : { loadClientTail }) };
+      return { idleRuns, gatewayIdleRuns, steps, loadAddress: sinkIp, probeAddresses, ...(loadClientTail === undefined ? {} : { loadClientTail }) };
     } finally {
       await oc.stop();
     }
@@ -148,6 +176,7 @@ async function runPass(env: BenchEnv, which: GatewayName, idleCount: number, ste
 /** One gateway's passes as one side of the table: idle medians, each step's runs added up. */
 export function sideOf(passes: readonly Pass[]): Side {
   const idleRuns = passes.flatMap((p) => p.idleRuns);
+  const gatewayIdleRuns = passes.flatMap((p) => p.gatewayIdleRuns);
   const sweep = SWEEP_MBIT.map((offered, k): SweepPoint => {
     const runs = passes.flatMap((p) => p.steps[k]!);
     const sum = (f: (r: StepRun) => number) => runs.reduce((n, r) => n + f(r), 0);
@@ -159,6 +188,8 @@ export function sideOf(passes: readonly Pass[]): Side {
   return {
     idle: medianOf(idleRuns),
     idleRuns,
+    gatewayIdle: medianOf(gatewayIdleRuns),
+    gatewayIdleRuns,
     sweep,
     loadAddresses: passes.map((p) => p.loadAddress),
     probeAddresses: passes.flatMap((p) => p.probeAddresses),
@@ -185,7 +216,8 @@ export async function benchRtt(): Promise<Table> {
       { metric: `RTT p99.9, ${label}`, unit: 'ms', ours: ms(a.p999Us), theirs: ms(b.p999Us), higherIsBetter: false },
     ];
     const underLoad = `under ${loaded(w).offeredMbit} Mbit/s UDP load`;
-    const rows: Row[] = [...lat('idle', w.idle, o.idle), ...lat(underLoad, loaded(w).rtt, loaded(o).rtt)];
+    const gatewayAdded = (p: string, k: 'p50Us' | 'p99Us' | 'p999Us'): Row => ({ metric: `gateway-added latency ${p} per echo, idle (packet timestamps in its namespace)`, unit: 'µs', ours: w.gatewayIdle[k], theirs: o.gatewayIdle[k], higherIsBetter: false });
+    const rows: Row[] = [...lat('idle', w.idle, o.idle), gatewayAdded('p50', 'p50Us'), gatewayAdded('p99', 'p99Us'), gatewayAdded('p99.9', 'p999Us'), ...lat(underLoad, loaded(w).rtt, loaded(o).rtt)];
     for (const p of w.sweep) {
       const q = o.sweep.find((x) => x.offeredMbit === p.offeredMbit)!;
       rows.push({ metric: `delivered at ${p.offeredMbit} Mbit/s offered`, unit: 'Mbit/s', ours: p.deliveredMbit, theirs: q.deliveredMbit, higherIsBetter: true });
@@ -205,6 +237,7 @@ export async function benchRtt(): Promise<Table> {
       notes: [
         `probe: bench/rtt/probe.ts logs in over CSTP (TLS 1.3) and sends a 84-byte ICMP echo to the lan host every ${PROBE_INTERVAL_MS} ms; RTT from hrtime, HDR histogram (3 digits); the gateways take turns (${passOrder(PASSES).join(', ')}), each pass a fresh gateway and load tunnel; idle: median of ${Math.ceil(REPEATS / PASSES) * PASSES} run(s) of ${IDLE_SECONDS} s (BENCH_REPEATS over the passes), each sweep step ${Math.ceil(SWEEP_RUNS / PASSES) * PASSES} run(s) of ${SWEEP_SECONDS} s, their histograms added`,
         `idle p99 of each run, ms: ${GATEWAYS.map((g) => `${g} ${sides[g].idleRuns.map((r) => ms(r.p99Us).toFixed(2)).join(', ')}`).join('; ')}`,
+        `gateway-added latency (bench/rtt/gateway-latency.ts): tcpdump in the gateway's namespace during the idle runs; per echo, the probe's TLS record arriving on ${GW_OUTER_DEV} → its echo request leaving on ${GW_LAN_DEV}, plus the echo reply arriving on ${GW_LAN_DEV} → the record carrying it leaving on ${GW_OUTER_DEV} (kernel timestamps); the probe, the client's kernel and the lan host are outside both spans; median of the idle runs; p50/p99 per run, µs: ${GATEWAYS.map((g) => `${g} ${sides[g].gatewayIdleRuns.map((r) => `${r.p50Us}/${r.p99Us}`).join(', ')}`).join('; ')}; echoes paired: ${GATEWAYS.map((g) => `${g} ${sides[g].gatewayIdleRuns.reduce((n, r) => n + r.count, 0)} of ${sides[g].idleRuns.reduce((n, r) => n + r.count, 0)}`).join('; ')}`,
         `load: a second tunnel (openconnect --no-dtls) receiving UDP (bench/rtt/udp-load.ts, ${LOAD_PAYLOAD_BYTES}-byte payloads) paced from the lan host at each offered rate; delivered = datagrams that reached a UDP sink's socket behind openconnect (read, or dropped by the kernel when the sink fell behind: udp-load.ts) up to 1 s after the load ended (openconnect delivers much of an overload late: udp-load-run.ts), in payload Mbit/s of the load's length`,
         `probes answered/lost (all idle runs, then each step): wolfguard ${probes(w)}; ocserv ${probes(o)}`,
         `sent Mbit/s per step: wolfguard ${w.sweep.map((p) => p.sentMbit.toFixed(0)).join(', ')}; ocserv ${o.sweep.map((p) => p.sentMbit.toFixed(0)).join(', ')}`,

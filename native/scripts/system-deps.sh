@@ -6,7 +6,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential autoconf automake libtool pkg-config libmimalloc-dev libcrypt-dev openssl ca-certificates xz-utils)
-TOOL_PKGS=(openconnect ocserv iperf3 redis-server socat iproute2 iputils-ping procps util-linux)
+TOOL_PKGS=(openconnect ocserv iperf3 redis-server socat iproute2 iputils-ping procps util-linux tcpdump)
 
 if [[ "${WOLFGUARD_SKIP_SYSTEM_DEPS:-}" == "1" ]]; then
   echo "system-deps: skipped (WOLFGUARD_SKIP_SYSTEM_DEPS=1)"

@@ -30,6 +30,9 @@ export const OUTER_PREFIX4 = `${OUTER_NET4}.0/24`;
 export const OUTER_PREFIX6 = `${OUTER_NET6}/64`;
 export const LAN_PREFIX4 = `${LAN_NET4}.0/24`;
 export const LAN_PREFIX6 = `${LAN_NET6}/64`;
+/** The gateway namespace's bridge of the client links (outer side) and its link to the lan host. */
+export const GW_OUTER_DEV = 'br0';
+export const GW_LAN_DEV = 'lan0';
 /** Host part of the first client's outer address; client i gets FIRST_CLIENT_HOST + i. */
 const FIRST_CLIENT_HOST = 10;
 const MAX_CLIENTS = 240;
@@ -190,19 +193,19 @@ export async function createTopology(opts: TopologyOptions = {}): Promise<Topolo
     const ipv6Link = (dev: string, host: number) => [`link set dev ${dev} addrgenmode none`, `addr add fe80::${host.toString(16)}/64 dev ${dev} nodad`];
     const gwLines = [
       'link set lo up',
-      'link add br0 type bridge',
-      ...ipv6Link('br0', 1),
-      `addr add ${OUTER_NET4}.1/24 dev br0`,
-      `addr add ${OUTER_NET6}1/64 dev br0 nodad`,
-      'link set br0 up',
-      `link add lan0 type veth peer name eth0 netns ${lanNs}`,
-      ...ipv6Link('lan0', 1),
-      `addr add ${LAN_NET4}.1/24 dev lan0`,
-      `addr add ${LAN_NET6}1/64 dev lan0 nodad`,
-      'link set lan0 up',
+      `link add ${GW_OUTER_DEV} type bridge`,
+      ...ipv6Link(GW_OUTER_DEV, 1),
+      `addr add ${OUTER_NET4}.1/24 dev ${GW_OUTER_DEV}`,
+      `addr add ${OUTER_NET6}1/64 dev ${GW_OUTER_DEV} nodad`,
+      `link set ${GW_OUTER_DEV} up`,
+      `link add ${GW_LAN_DEV} type veth peer name eth0 netns ${lanNs}`,
+      ...ipv6Link(GW_LAN_DEV, 1),
+      `addr add ${LAN_NET4}.1/24 dev ${GW_LAN_DEV}`,
+      `addr add ${LAN_NET6}1/64 dev ${GW_LAN_DEV} nodad`,
+      `link set ${GW_LAN_DEV} up`,
     ];
     // Bridge ports carry no addresses of their own.
-    clientNs.forEach((ns, i) => gwLines.push(`link add c${i} type veth peer name eth0 netns ${ns}`, `link set dev c${i} addrgenmode none`, `link set c${i} master br0`, `link set c${i} up`));
+    clientNs.forEach((ns, i) => gwLines.push(`link add c${i} type veth peer name eth0 netns ${ns}`, `link set dev c${i} addrgenmode none`, `link set c${i} master ${GW_OUTER_DEV}`, `link set c${i} up`));
     await ipBatch(gwNs, gwLines);
     await Promise.all([
       ipBatch(lanNs, ['link set lo up', ...ipv6Link('eth0', 2), `addr add ${LAN_NET4}.2/24 dev eth0`, `addr add ${LAN_NET6}2/64 dev eth0 nodad`, 'link set eth0 up', `route add default via ${LAN_NET4}.1`, `route add ::/0 via ${LAN_NET6}1`]),

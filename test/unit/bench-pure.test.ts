@@ -13,6 +13,7 @@ import { median, medianOf } from '../../bench/lib/repeats';
 import { socketDrops } from '../../bench/rtt/udp-load';
 import { sideOf, SWEEP_MBIT, type Pass, type StepRun } from '../../bench/rtt/rtt';
 import { passOrder, runsInPass } from '../../bench/lib/turns';
+import { pairSpans, parseCapture, type ProbeFlow } from '../../bench/rtt/gateway-latency';
 
 function asReply(req: Buffer): Buffer {
   const r = Buffer.from(req);
@@ -213,7 +214,7 @@ test('sideOf: idle runs of all passes give the median, each step adds its runs o
   };
   const idle = (p50Us: number) => ({ count: 1000, lost: 0, p50Us, p99Us: 2 * p50Us, p999Us: 3 * p50Us, maxUs: 4 * p50Us });
   const run = (us: number, sent: number, reached: number): StepRun => ({
-    probe: { ...idle(us), histogram: hist(us, 100), address: '10.0.0.9' },
+    probe: { ...idle(us), histogram: hist(us, 100), address: '10.0.0.9', localPort: 40000 },
     sent: { packets: sent, bytes: sent * 1372, seconds: 3 },
     reached,
     cpuSeconds: 0.5,
@@ -221,6 +222,7 @@ test('sideOf: idle runs of all passes give the median, each step adds its runs o
   // One step's runs per pass, as many steps as the sweep has; only the first is looked at.
   const pass = (idleUs: number[], loadAddress: string, stepUs: number, reached: number, probeAddresses: string[]): Pass => ({
     idleRuns: idleUs.map(idle),
+    gatewayIdleRuns: idleUs.map((us) => idle(us / 10)),
     steps: SWEEP_MBIT.map(() => [run(stepUs, 1000, reached)]),
     loadAddress,
     probeAddresses,
@@ -228,6 +230,7 @@ test('sideOf: idle runs of all passes give the median, each step adds its runs o
   const side = sideOf([pass([100, 300], '10.0.0.2', 100, 1000, ['10.0.0.3']), pass([200, 400], '10.0.0.3', 300, 500, ['10.0.0.4', '10.0.0.2'])]);
   assert.equal(side.idleRuns.length, 4);
   assert.equal(side.idle.p50Us, 250); // median of 100, 200, 300, 400
+  assert.equal(side.gatewayIdle.p50Us, 25); // the gateway's own part, median the same way
   const first = side.sweep[0]!;
   assert.equal(first.offeredMbit, SWEEP_MBIT[0]);
   assert.equal(first.rtt.count, 200);
@@ -237,4 +240,39 @@ test('sideOf: idle runs of all passes give the median, each step adds its runs o
   // The second pass's probes got 10.0.0.2, the first pass's load address: a different gateway start, no clash.
   assert.deepEqual(side.sharedAddresses, []);
   assert.deepEqual(sideOf([pass([100], '10.0.0.2', 100, 10, ['10.0.0.2'])]).sharedAddresses, ['10.0.0.2']);
+});
+
+const FLOW: ProbeFlow = { clientPort: 41234, gatewayPort: 4443, tunnelAddress: '10.78.0.2', outerDev: 'br0', lanDev: 'lan0' };
+
+test("parseCapture: the probe's records on the bridge and its echoes on the lan link, nothing else", () => {
+  const text = [
+    'tcpdump: data link type LINUX_SLL2',
+    '1796618488.000100000 c0    In  IP 10.200.0.10.41234 > 10.200.0.1.4443: tcp 114', // bridge port: the same segment, seen first
+    '1796618488.000101500 br0   In  IP 10.200.0.10.41234 > 10.200.0.1.4443: tcp 114',
+    '1796618488.000102000 br0   In  IP 10.200.0.10.50000 > 10.200.0.1.4443: tcp 114', // another tunnel
+    '1796618488.000140250 lan0  Out IP 10.78.0.2 > 10.201.0.2: ICMP echo request, id 7, seq 3, length 64',
+    '1796618488.000141000 lan0  Out IP 10.78.0.9 > 10.201.0.2: ICMP echo request, id 9, seq 1, length 64', // another client
+    '1796618488.000180000 lan0  In  IP 10.201.0.2 > 10.78.0.2: ICMP echo reply, id 7, seq 3, length 64',
+    '1796618488.000195000 br0   Out IP 10.200.0.1.4443 > 10.200.0.10.41234: tcp 114',
+    '1796618488.000196000 br0   Out IP 10.200.0.1.4443 > 10.200.0.10.41234: tcp 0',
+    'garbage',
+    '',
+  ].join('\n');
+  const got = parseCapture(text, FLOW);
+  assert.deepEqual(got.map((p) => p.kind), ['tlsIn', 'echoRequest', 'echoReply', 'tlsOut']);
+  assert.ok(Math.abs(got[1]!.tUs - got[0]!.tUs - 38.75) < 0.01, 'nanosecond timestamps kept to the microsecond');
+});
+
+test('pairSpans: each request with the record before it, each record out with the reply before it; unmatched ones left out', () => {
+  const at = (tUs: number, kind: 'tlsIn' | 'tlsOut' | 'echoRequest' | 'echoReply') => ({ tUs, kind });
+  const r = pairSpans([
+    at(0, 'tlsIn'), at(40, 'echoRequest'), at(90, 'echoReply'), at(100, 'tlsOut'), // echo 1: 40 + 10
+    at(1000, 'tlsOut'), // a record with no reply before it (a DPD answer): no span
+    at(2000, 'tlsIn'), at(2030, 'echoRequest'), // echo 2: its reply never came
+    at(3000, 'tlsIn'), at(3020, 'echoRequest'), at(3100, 'echoReply'), at(3105, 'tlsOut'), // echo 3: 20 + 5
+    at(4000, 'echoRequest'), // no record brought it (the capture missed it): no span
+  ]);
+  assert.deepEqual(r.inboundUs, [40, 30, 20]);
+  assert.deepEqual(r.outboundUs, [10, 5]);
+  assert.deepEqual(r.totalUs, [50, 25]);
 });
