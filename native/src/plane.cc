@@ -148,15 +148,21 @@ bool Plane::Watch(uint64_t id, uint32_t events) {
 void Plane::Remove(uint64_t id) {
   Watch(id, 0);
   watchers_.erase(id);
-  timers_.erase(id);
+  Cancel(id);
 }
 
 void Plane::Arm(uint64_t id, uint64_t ms) {
-  timers_[id] = Now() + ms;
+  Cancel(id);
+  timers_[id] = due_.emplace(Now() + ms, id);
   if (!OnThread()) Wake();  // the plane may be asleep with a longer timeout
 }
 
-void Plane::Cancel(uint64_t id) { timers_.erase(id); }
+void Plane::Cancel(uint64_t id) {
+  auto it = timers_.find(id);
+  if (it == timers_.end()) return;
+  due_.erase(it->second);
+  timers_.erase(it);
+}
 
 void Plane::Post(PlaneEvent e) {
   if (async_ == nullptr) return;
@@ -174,20 +180,21 @@ void Plane::Purge(void* target) {
 }
 
 int Plane::NextTimeoutMs() {
-  if (timers_.empty()) return -1;
-  uint64_t now = Now(), due = UINT64_MAX;
-  for (auto& [id, at] : timers_) due = at < due ? at : due;
+  if (due_.empty()) return -1;
+  uint64_t now = Now(), due = due_.begin()->first;
   return due <= now ? 0 : static_cast<int>(std::min<uint64_t>(due - now, 60'000));
 }
 
 // Timers due now fire; one re-armed from its own callback waits for the next turn.
 void Plane::RunTimers() {
-  if (timers_.empty()) return;
+  if (due_.empty()) return;
   uint64_t now = Now();
   std::vector<uint64_t> due;
-  for (auto& [id, at] : timers_)
-    if (at <= now) due.push_back(id);
-  for (uint64_t id : due) timers_.erase(id);
+  while (!due_.empty() && due_.begin()->first <= now) {
+    due.push_back(due_.begin()->second);
+    timers_.erase(due_.begin()->second);
+    due_.erase(due_.begin());
+  }
   for (uint64_t id : due) {
     auto it = watchers_.find(id);
     if (it != watchers_.end()) it->second.handler->OnPlaneTimer(id);

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -82,7 +83,6 @@ class Plane {
   // A one-shot timer per id, `ms` from now; Cancel() clears it.
   void Arm(uint64_t id, uint64_t ms);
   void Cancel(uint64_t id);
-  bool Armed(uint64_t id) const { return timers_.count(id) > 0; }
   // Queue an event for JavaScript (plane thread), or drop those of a target
   // that is going away (JS thread).
   void Post(PlaneEvent e);
@@ -111,7 +111,10 @@ class Plane {
   int wakeFd_ = -1;
   uint64_t nextId_ = 1;  // 0 is the wake eventfd's
   std::unordered_map<uint64_t, Watcher> watchers_;
-  std::unordered_map<uint64_t, uint64_t> timers_;  // id → due (Now() ms)
+  // Armed timers by due time (Now() ms), and each id's entry there: a
+  // thousand paused tunnels must not cost a scan per wake-up.
+  std::multimap<uint64_t, uint64_t> due_;
+  std::unordered_map<uint64_t, std::multimap<uint64_t, uint64_t>::iterator> timers_;
   std::deque<PlaneEvent> events_;
   uv_async_t* async_ = nullptr;
 };
