@@ -13,39 +13,46 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 
-const NS = `wgpump${process.pid}`;
+/**
+ * Runs test/helpers/<childFile> in a namespace of its own (lo up, removed
+ * after) and returns the last line it printed, parsed.
+ */
+function runInNamespace<T>(ns: string, childFile: string, env: NodeJS.ProcessEnv): T {
+  execFileSync('ip', ['netns', 'add', ns]);
+  try {
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    const child = path.join(__dirname, '..', 'helpers', childFile);
+    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, child], { encoding: 'utf8', timeout: 45_000, env });
+    assert.equal(r.status, 0, `child failed: ${r.stderr}`);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
+  } finally {
+    spawnSync('ip', ['netns', 'del', ns]);
+  }
+}
+
+interface PumpResult {
+  dpdPayload: string;
+  reply4: { src: string; dst: string; data: string };
+  reply6: { data: string };
+  controls: Array<[number, string]>;
+  pump: { tunRxPackets: number; tunTxPackets: number; routes: number };
+  conn: { dpdAnswered: number; framesIn: number };
+  threads: string[];
+}
 
 for (const dataThread of [true, false]) {
   test(`TUN ⇄ CSTP pump: pings through the tunnel, DPD answered natively, DISCONNECT to JavaScript (${dataThread ? 'on the data-plane thread' : 'on the loop, WOLFGUARD_DATA_THREAD=0'})`, { timeout: 60_000 }, () => {
     assert.equal(process.getuid?.(), 0, 'end-to-end tests need root (network namespaces, TUN)');
-    execFileSync('ip', ['netns', 'add', NS]);
-    try {
-      execFileSync('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
-      const child = path.join(__dirname, '..', 'helpers', 'pump-child.js');
-      const env = { ...process.env, WOLFGUARD_DATA_THREAD: dataThread ? '1' : '0' };
-      const r = spawnSync('ip', ['netns', 'exec', NS, process.execPath, child], { encoding: 'utf8', timeout: 45_000, env });
-      assert.equal(r.status, 0, `child failed: ${r.stderr}`);
-      const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
-        dpdPayload: string;
-        reply4: { src: string; dst: string; data: string };
-        reply6: { data: string };
-        controls: Array<[number, string]>;
-        pump: { tunRxPackets: number; tunTxPackets: number; routes: number };
-        conn: { dpdAnswered: number; framesIn: number };
-        threads: string[];
-      };
-      assert.equal(res.threads.filter((t) => t === 'wg-plane').length, dataThread ? 1 : 0, `threads: ${res.threads.join(', ')}`);
-      assert.equal(res.dpdPayload, 'dpd-probe-payload');
-      assert.deepEqual(res.reply4, { src: '10.201.0.1', dst: '10.201.0.2', data: 'hello v4' });
-      assert.equal(res.reply6.data, 'hello v6');
-      assert.deepEqual(res.controls, [[5, 'b0627965']]);
-      assert.ok(res.pump.tunTxPackets >= 2, 'two packets written to the TUN');
-      assert.ok(res.pump.tunRxPackets >= 2, 'two replies read from the TUN');
-      assert.equal(res.conn.dpdAnswered, 1);
-      assert.ok(res.conn.framesIn >= 5);
-    } finally {
-      execFileSync('ip', ['netns', 'del', NS]);
-    }
+    const res = runInNamespace<PumpResult>(`wgpump${process.pid}`, 'pump-child.js', { ...process.env, WOLFGUARD_DATA_THREAD: dataThread ? '1' : '0' });
+    assert.equal(res.threads.filter((t) => t === 'wg-plane').length, dataThread ? 1 : 0, `threads: ${res.threads.join(', ')}`);
+    assert.equal(res.dpdPayload, 'dpd-probe-payload');
+    assert.deepEqual(res.reply4, { src: '10.201.0.1', dst: '10.201.0.2', data: 'hello v4' });
+    assert.equal(res.reply6.data, 'hello v6');
+    assert.deepEqual(res.controls, [[5, 'b0627965']]);
+    assert.ok(res.pump.tunTxPackets >= 2, 'two packets written to the TUN');
+    assert.ok(res.pump.tunRxPackets >= 2, 'two replies read from the TUN');
+    assert.equal(res.conn.dpdAnswered, 1);
+    assert.ok(res.conn.framesIn >= 5);
   });
 }
 
@@ -57,18 +64,7 @@ interface OverloadResult {
 }
 
 function runOverload(throttle: boolean): OverloadResult {
-  const ns = `wgovl${process.pid}${throttle ? 't' : 'n'}`;
-  execFileSync('ip', ['netns', 'add', ns]);
-  try {
-    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    const child = path.join(__dirname, '..', 'helpers', 'overload-child.js');
-    const env = { ...process.env, WOLFGUARD_TUN_THROTTLE: throttle ? '1' : '0' };
-    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, child], { encoding: 'utf8', timeout: 45_000, env });
-    assert.equal(r.status, 0, `child failed: ${r.stderr}`);
-    return JSON.parse(r.stdout.trim().split('\n').pop()!) as OverloadResult;
-  } finally {
-    spawnSync('ip', ['netns', 'del', ns]);
-  }
+  return runInNamespace<OverloadResult>(`wgovl${process.pid}${throttle ? 't' : 'n'}`, 'overload-child.js', { ...process.env, WOLFGUARD_TUN_THROTTLE: throttle ? '1' : '0' });
 }
 
 test('a client that stops reading: its tunnel pauses instead of queueing without end, the TUN queue is read on a throttle meanwhile (the kernel drops the rest), and the tunnel works again once the client reads', { timeout: 120_000 }, () => {
