@@ -48,6 +48,12 @@ const PROBE_LEAD_MS = 700;
 const LOAD_EXTRA_SECONDS = 1.5;
 const LOAD_PORT = 9999;
 const MS_PER_US = 1e-3;
+/**
+ * Idle runs with the gateway-latency capture, per pass: one 3 s run is ~2,600
+ * echoes, so the four passes give p99.9 from ~10,000; a second run per pass
+ * took the whole bench from 12:48 to 13:52, too near the 15 minutes.
+ */
+const CAPTURE_RUNS_PER_PASS = 1;
 
 interface SweepPoint {
   offeredMbit: number;
@@ -138,7 +144,7 @@ async function runPass(env: BenchEnv, which: GatewayName, idleCount: number, ste
       for (let i = 0; i < idleCount; i++) idleRuns.push(summary(await probe(IDLE_SECONDS)));
       // Runs of their own: tcpdump's CPU must not weigh on the RTT rows.
       const gatewayIdleRuns: LatencySummary[] = [];
-      for (let i = 0; i < idleCount; i++) {
+      for (let i = 0; i < CAPTURE_RUNS_PER_PASS; i++) {
         const capture = await startCapture(topo.gw.ns, BENCH_PORT);
         let captured = '';
         let p: ProbeResult;
@@ -238,7 +244,7 @@ export async function benchRtt(): Promise<Table> {
       notes: [
         `probe: bench/rtt/probe.ts logs in over CSTP (TLS 1.3) and sends a 84-byte ICMP echo to the lan host every ${PROBE_INTERVAL_MS} ms; RTT from hrtime, HDR histogram (3 digits); the gateways take turns (${passOrder(PASSES).join(', ')}), each pass a fresh gateway and load tunnel; idle: median of ${Math.ceil(REPEATS / PASSES) * PASSES} run(s) of ${IDLE_SECONDS} s (BENCH_REPEATS over the passes), each sweep step ${Math.ceil(SWEEP_RUNS / PASSES) * PASSES} run(s) of ${SWEEP_SECONDS} s, their histograms added`,
         `idle p99 of each run, ms: ${GATEWAYS.map((g) => `${g} ${sides[g].idleRuns.map((r) => ms(r.p99Us).toFixed(2)).join(', ')}`).join('; ')}`,
-        `gateway-added latency (bench/rtt/gateway-latency.ts): tcpdump in the gateway's namespace during idle probe runs of their own (as many as the RTT's); per echo, the probe's TLS record arriving on ${GW_OUTER_DEV} → its echo request leaving on ${GW_LAN_DEV}, plus the echo reply arriving on ${GW_LAN_DEV} → the record carrying it leaving on ${GW_OUTER_DEV} (kernel timestamps); the probe, the client's kernel and the lan host are outside both spans; median of the idle runs; p50/p99 per run, µs: ${GATEWAYS.map((g) => `${g} ${sides[g].gatewayIdleRuns.map((r) => `${r.p50Us}/${r.p99Us}`).join(', ')}`).join('; ')}; echoes paired: ${GATEWAYS.map((g) => `${g} ${sides[g].gatewayIdleRuns.reduce((n, r) => n + r.count, 0)} of ${sides[g].gatewayIdleRuns.reduce((n, r) => n + r.count + r.lost, 0)}`).join('; ')}`,
+        `gateway-added latency (bench/rtt/gateway-latency.ts): tcpdump in the gateway's namespace during idle probe runs of their own (${CAPTURE_RUNS_PER_PASS} per pass); per echo, the probe's TLS record arriving on ${GW_OUTER_DEV} → its echo request leaving on ${GW_LAN_DEV}, plus the echo reply arriving on ${GW_LAN_DEV} → the record carrying it leaving on ${GW_OUTER_DEV} (kernel timestamps); the probe, the client's kernel and the lan host are outside both spans; median of the idle runs; p50/p99 per run, µs: ${GATEWAYS.map((g) => `${g} ${sides[g].gatewayIdleRuns.map((r) => `${r.p50Us}/${r.p99Us}`).join(', ')}`).join('; ')}; echoes paired: ${GATEWAYS.map((g) => `${g} ${sides[g].gatewayIdleRuns.reduce((n, r) => n + r.count, 0)} of ${sides[g].gatewayIdleRuns.reduce((n, r) => n + r.count + r.lost, 0)}`).join('; ')}`,
         `load: a second tunnel (openconnect --no-dtls) receiving UDP (bench/rtt/udp-load.ts, ${LOAD_PAYLOAD_BYTES}-byte payloads) paced from the lan host at each offered rate; delivered = datagrams that reached a UDP sink's socket behind openconnect (read, or dropped by the kernel when the sink fell behind: udp-load.ts) up to 1 s after the load ended (openconnect delivers much of an overload late: udp-load-run.ts), in payload Mbit/s of the load's length`,
         `probes answered/lost (all idle runs, then each step): wolfguard ${probes(w)}; ocserv ${probes(o)}`,
         `sent Mbit/s per step: wolfguard ${w.sweep.map((p) => p.sentMbit.toFixed(0)).join(', ')}; ocserv ${o.sweep.map((p) => p.sentMbit.toFixed(0)).join(', ')}`,
