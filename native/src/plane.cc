@@ -39,7 +39,7 @@ uint64_t Plane::CpuNs() {
   if (!started_) return 0;
   clockid_t cid;
   timespec ts;
-  if (pthread_getcpuclockid(thread_.native_handle(), &cid) != 0 || clock_gettime(cid, &ts) != 0) return 0;
+  if (pthread_getcpuclockid(thread_, &cid) != 0 || clock_gettime(cid, &ts) != 0) return 0;
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
@@ -72,10 +72,13 @@ bool Plane::Start(uv_loop_t* jsLoop, std::string* err) {
   async_->data = this;
   // Idle, the plane must not keep the shard's loop alive by itself.
   uv_unref(reinterpret_cast<uv_handle_t*>(async_));
-  // Held so the thread's first turn sees its own id.
+  // Held so the thread's first turn sees thread_ and started_ set.
   std::lock_guard<std::recursive_mutex> l(mu_);
-  thread_ = std::thread([this] { Run(); });
-  threadId_ = thread_.get_id();
+  int e = pthread_create(&thread_, nullptr, RunThread, this);
+  if (e != 0) {
+    *err = std::string("pthread_create: ") + std::strerror(e);
+    return false;
+  }
   started_ = true;
   return true;
 }
@@ -87,8 +90,7 @@ void Plane::Stop() {
     stopping_ = true;
     Wake();
   }
-  thread_.join();
-  threadId_ = std::thread::id();
+  pthread_join(thread_, nullptr);
   started_ = false;
 }
 
@@ -199,6 +201,11 @@ void Plane::RunTimers() {
     auto it = watchers_.find(id);
     if (it != watchers_.end()) it->second.handler->OnPlaneTimer(id);
   }
+}
+
+void* Plane::RunThread(void* self) {
+  static_cast<Plane*>(self)->Run();
+  return nullptr;
 }
 
 void Plane::Run() {

@@ -26,7 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
+#include <pthread.h>
 #include <unordered_map>
 #include <vector>
 
@@ -68,7 +68,7 @@ class Plane {
   void Shutdown();
 
   std::recursive_mutex& mu() { return mu_; }
-  bool OnThread() const { return std::this_thread::get_id() == threadId_; }
+  bool OnThread() const { return started_ && pthread_equal(pthread_self(), thread_) != 0; }
   // Milliseconds on the monotonic clock (the scale of uv_now()).
   static uint64_t Now();
   // CPU time the plane thread has used (ns; 0 when it is not running), read
@@ -96,6 +96,7 @@ class Plane {
     bool inEpoll = false;
   };
   void Run();
+  static void* RunThread(void* self);
   int NextTimeoutMs();
   void RunTimers();
   void Wake();
@@ -103,8 +104,9 @@ class Plane {
   void DeliverOne();
 
   std::recursive_mutex mu_;
-  std::thread thread_;
-  std::thread::id threadId_;
+  // pthread, not std::thread: a thread the system refuses must be an error
+  // for JavaScript, and the addon is built without C++ exceptions.
+  pthread_t thread_{};
   bool stopping_ = false;
   bool started_ = false;
   int epfd_ = -1;

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { once } from 'node:events';
 import { makePki } from '../helpers/certs';
 import { TlsContext } from '../../native/lib';
 import { startAddonServer, addonConnect, echoRoundTrip } from '../helpers/tls-pair';
@@ -44,6 +45,17 @@ test(`${WORKERS} worker_threads and the main thread each run ${HANDSHAKES_PER_WO
       assert.equal(r.ok, HANDSHAKES_PER_WORKER, `worker ${r.id}`);
       assert.deepEqual([...new Set(r.versions)], ['TLSv1.3']);
     }
+  } finally {
+    pki.cleanup();
+  }
+});
+
+test('a worker exits while its data-plane thread has events queued for JavaScript: the process lives on', { timeout: 30_000 }, async () => {
+  const pki = makePki();
+  try {
+    const w = new Worker(path.join(__dirname, '..', 'helpers', 'plane-teardown-worker.js'), { workerData: { ecCert: pki.ecCert, ecKey: pki.ecKey, caCert: pki.caCert } });
+    const [code] = (await once(w, 'exit')) as [number];
+    assert.equal(code, 0);
   } finally {
     pki.cleanup();
   }
