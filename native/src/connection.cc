@@ -242,16 +242,7 @@ void Connection::CloseHandles() {
     tRx.count = tRx.next = 0;
   }
   cstpIn_.clear();
-  if (poll_ != nullptr) {
-    poll_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-    poll_ = nullptr;
-  }
-  if (timer_ != nullptr) {
-    timer_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    timer_ = nullptr;
-  }
+  CloseLoopHandles();
   if (ssl_ != nullptr) {
     wolfSSL_free(ssl_);
     ssl_ = nullptr;
@@ -266,6 +257,20 @@ void Connection::CloseHandles() {
   if (!pskKey_.empty()) {
     std::memset(pskKey_.data(), 0, pskKey_.size());
     pskKey_.clear();
+  }
+}
+
+// The JS loop's poll and timer of this connection (at close, or when it moves to the plane).
+void Connection::CloseLoopHandles() {
+  if (poll_ != nullptr) {
+    poll_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll_ = nullptr;
+  }
+  if (timer_ != nullptr) {
+    timer_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    timer_ = nullptr;
   }
 }
 
@@ -1172,18 +1177,7 @@ bool Connection::MoveToPlane(const std::shared_ptr<Plane>& plane) {
     lastErrno_ = errno;
     return false;
   }
-  if (poll_ != nullptr) {
-    uv_poll_stop(poll_);
-    poll_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-    poll_ = nullptr;
-  }
-  if (timer_ != nullptr) {
-    uv_timer_stop(timer_);
-    timer_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    timer_ = nullptr;
-  }
+  CloseLoopHandles();  // uv_close stops them (a poll's fd leaves the loop's epoll set at once)
   plane_ = plane;
   planeId_ = id;
   pollEvents_ = 0;

@@ -123,6 +123,7 @@ class Connection : public Napi::ObjectWrap<Connection>, public PlaneHandler {
   void RequestClose();  // close now, or when no native frame is on the stack
   void Finish();        // release handles, ssl, fd; drop the self-reference
   void CloseHandles();
+  void CloseLoopHandles();
   static void EnvCleanup(void* arg);
   friend struct DepthGuard;
   Napi::Value Emit(EventKind kind, Napi::Value a = Napi::Value(), Napi::Value b = Napi::Value());
