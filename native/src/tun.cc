@@ -82,35 +82,43 @@ Pump::Pump(const Napi::CallbackInfo& info) : ObjectWrap<Pump>(info) {
       MakeError(env, "data-plane thread: " + err, 0, "uv").ThrowAsJavaScriptException();
       return;
     }
-    PlaneLock lk(plane);
-    tunId_ = plane->Add(fd_, this, EPOLLIN);
+    {
+      PlaneLock lk(plane);
+      tunId_ = plane->Add(fd_, this, EPOLLIN);
+    }
     if (tunId_ == 0) {
-      MakeError(env, std::string("epoll_ctl(tun): ") + std::strerror(errno), 0, "uv").ThrowAsJavaScriptException();
+      // Not under the lock: Shutdown() joins the thread, which needs it.
+      int e = errno;
       plane->Shutdown();
+      MakeError(env, std::string("epoll_ctl(tun): ") + std::strerror(e), 0, "uv").ThrowAsJavaScriptException();
       return;
     }
     plane_ = plane;
-    napi_add_env_cleanup_hook(env, EnvCleanup, this);
-    cleanupHook_ = true;
+  } else if (!StartLoopPolling(env)) {
     return;
   }
+  // A shard that dies must not leave its TUN queue attached and unread: the
+  // kernel would go on steering flows into it.
+  napi_add_env_cleanup_hook(env, EnvCleanup, this);
+  cleanupHook_ = true;
+}
+
+// Without a plane: the TUN queue on this thread's own loop.
+bool Pump::StartLoopPolling(Napi::Env env) {
   poll_ = new uv_poll_t;
   int r = uv_poll_init(Instance(env)->loop, poll_, fd_);
   if (r != 0) {
     delete poll_;
     poll_ = nullptr;
     MakeError(env, std::string("uv_poll_init(tun): ") + uv_strerror(r), r, "uv").ThrowAsJavaScriptException();
-    return;
+    return false;
   }
   poll_->data = this;
   uv_poll_start(poll_, UV_READABLE, OnPoll);
   throttle_ = new uv_timer_t;
   uv_timer_init(Instance(env)->loop, throttle_);
   throttle_->data = this;
-  // A shard that dies must not leave its TUN queue attached and unread: the
-  // kernel would go on steering flows into it.
-  napi_add_env_cleanup_hook(env, EnvCleanup, this);
-  cleanupHook_ = true;
+  return true;
 }
 
 void Pump::EnvCleanup(void* arg) {

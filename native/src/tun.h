@@ -64,6 +64,7 @@ class Pump : public Napi::ObjectWrap<Pump>, public PlaneHandler {
   void WakePeers();
 
   static void OnPoll(uv_poll_t* h, int status, int events);
+  bool StartLoopPolling(Napi::Env env);
   static void EnvCleanup(void* arg);
   bool cleanupHook_ = false;
   void ReadTun();

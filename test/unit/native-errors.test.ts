@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { once } from 'node:events';
-import { TlsContext, adoptSocket, TlsSocket } from '../../native/lib';
+import { TlsContext, adoptSocket, TlsSocket, TunnelPump } from '../../native/lib';
 import { makePki, type TestPki } from '../helpers/certs';
 import { startAddonServer, echoRoundTrip } from '../helpers/tls-pair';
 import { nativeConnectionOf } from '../../native/lib/connection-common';
@@ -156,4 +156,9 @@ test('liveness(): zeros before tunnel mode, the last counters after close; the n
   } finally {
     await close();
   }
+});
+
+test('a pump over an fd epoll cannot watch (a regular file) throws a clear error instead of hanging', () => {
+  const fd = fs.openSync(__filename, 'r'); // owned by the pump from here on, even when it throws
+  assert.throws(() => new TunnelPump(fd), /(epoll_ctl|uv_poll_init)\(tun\): Operation not permitted/);
 });
