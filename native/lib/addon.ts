@@ -112,6 +112,8 @@ export interface PumpStats {
   steerErrors: number;
   /** CPU time of the shard's data-plane thread (WOLFGUARD_DATA_THREAD), ms; 0 without one. */
   planeCpuMs: number;
+  /** The data-plane thread's time slice as the kernel reports it, µs; 0 = the kernel's default (none asked, or a kernel before 6.12). */
+  planeSliceUs: number;
 }
 
 export interface NativePump {
@@ -128,7 +130,7 @@ export interface NativeAddon {
   hashTypes: Record<'sha1' | 'sha256' | 'sha384' | 'sha512', number>;
   Context: new (dtls: boolean, server: boolean, minVersion: number, maxVersion: number) => NativeContext;
   Connection: new (ctx: NativeContext, fd: number, onEvent: OnEvent) => NativeConnection;
-  Pump: new (tunQueueFd: number) => NativePump;
+  Pump: new (tunQueueFd: number, planeSliceUs: number) => NativePump;
   tunOpen(name: string, queues: number): { name: string; fds: number[] };
   eventFd(): number;
   /** Attaches the queue-steering program to the TUN device of tunFd: [address map fd, queue map fd]; throws naming the failing step. */

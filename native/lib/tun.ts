@@ -50,12 +50,36 @@ export function routeLease(routes: SharedArrayBuffer, address: string): [number,
   return addon().routeLease(new Uint8Array(routes), addressBytes(address));
 }
 
+/**
+ * Time slice asked for each shard's data-plane thread, µs (WOLFGUARD_PLANE_SLICE_US).
+ * The kernel's smallest: a woken plane thread preempts what runs on its CPU
+ * instead of waiting out that task's slice (Linux 6.12+; plane.cc, ApplySlice).
+ */
+export const DEFAULT_PLANE_SLICE_US = 100;
+/** The kernel's bounds for a custom slice; 0 asks for nothing. */
+export const MIN_PLANE_SLICE_US = 100;
+export const MAX_PLANE_SLICE_US = 100_000;
+
+export interface TunnelPumpOptions {
+  /** The data-plane thread's time slice, µs: 0 (the kernel's default) or MIN..MAX_PLANE_SLICE_US. Default DEFAULT_PLANE_SLICE_US. */
+  planeSliceUs?: number;
+}
+
+/** Why `us` is not a plane slice, or undefined when it is one. */
+export function planeSliceProblem(us: number): string | undefined {
+  if (Number.isInteger(us) && (us === 0 || (us >= MIN_PLANE_SLICE_US && us <= MAX_PLANE_SLICE_US))) return undefined;
+  return `the data-plane slice must be 0 (the kernel's default) or ${MIN_PLANE_SLICE_US}..${MAX_PLANE_SLICE_US} µs, got ${String(us)}`;
+}
+
 /** A shard's pump over its TUN queue fd (owned from here on). */
 export class TunnelPump {
   readonly #native: NativePump;
 
-  constructor(tunQueueFd: number) {
-    this.#native = new (addon().Pump)(tunQueueFd);
+  constructor(tunQueueFd: number, options: TunnelPumpOptions = {}) {
+    const slice = options.planeSliceUs ?? DEFAULT_PLANE_SLICE_US;
+    const problem = planeSliceProblem(slice);
+    if (problem !== undefined) throw invalidArgument(problem);
+    this.#native = new (addon().Pump)(tunQueueFd, slice);
   }
 
   /** Packets for `address` go to this tunnel socket (which must be in tunnel mode). */

@@ -6,6 +6,8 @@
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,7 +45,8 @@ uint64_t Plane::CpuNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-bool Plane::Start(uv_loop_t* jsLoop, std::string* err) {
+bool Plane::Start(uv_loop_t* jsLoop, uint32_t sliceUs, std::string* err) {
+  wantSliceUs_ = sliceUs;
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) {
     *err = std::string("epoll_create1: ") + std::strerror(errno);
@@ -203,6 +206,40 @@ void Plane::RunTimers() {
   }
 }
 
+// linux/sched/types.h (glibc has no wrapper for sched_setattr).
+struct SchedAttr {
+  uint32_t size;
+  uint32_t policy;
+  uint64_t flags;
+  int32_t nice;
+  uint32_t priority;
+  uint64_t runtime;
+  uint64_t deadline;
+  uint64_t period;
+  uint32_t utilMin;
+  uint32_t utilMax;
+};
+
+// A packet that wakes the plane waits until the scheduler lets the thread
+// run. Since Linux 6.12 (EEVDF), a SCHED_OTHER thread may ask for a shorter
+// slice than the default (0.75-3 ms) in sched_runtime, without privilege;
+// its earlier virtual deadline lets it preempt the task running on the CPU
+// it wakes on instead of queueing behind it, at the same share of CPU. On
+// older kernels the field is ignored and reads back 0, which is what
+// SliceUs() then reports. The nice value is kept as it is.
+void Plane::ApplySlice() {
+  SchedAttr a{};
+  a.size = sizeof a;
+  errno = 0;
+  int nice = getpriority(PRIO_PROCESS, 0);  // this thread (Linux: a tid)
+  a.nice = errno == 0 ? nice : 0;
+  a.runtime = static_cast<uint64_t>(wantSliceUs_) * 1000;
+  if (syscall(SYS_sched_setattr, 0, &a, 0) != 0) return;
+  SchedAttr got{};
+  if (syscall(SYS_sched_getattr, 0, &got, sizeof got, 0) != 0) return;
+  if (got.policy == 0) sliceUs_.store(static_cast<uint32_t>(got.runtime / 1000), std::memory_order_relaxed);
+}
+
 void* Plane::RunThread(void* self) {
   static_cast<Plane*>(self)->Run();
   return nullptr;
@@ -211,6 +248,7 @@ void* Plane::RunThread(void* self) {
 void Plane::Run() {
   // Named for top -H, perf and /proc (the test counts them).
   pthread_setname_np(pthread_self(), "wg-plane");
+  if (wantSliceUs_ != 0) ApplySlice();
   epoll_event evs[kEpollBatch];
   for (;;) {
     int timeout;

@@ -58,8 +58,10 @@ class Plane {
   Plane(const Plane&) = delete;
   Plane& operator=(const Plane&) = delete;
 
-  // JS thread. Starts the thread; false with *err on failure.
-  bool Start(uv_loop_t* jsLoop, std::string* err);
+  // JS thread. Starts the thread; false with *err on failure. `sliceUs`
+  // (0: the kernel's default) asks the scheduler for that time slice for
+  // the thread: see ApplySlice().
+  bool Start(uv_loop_t* jsLoop, uint32_t sliceUs, std::string* err);
   // JS thread. Ends and joins the thread; registrations stay valid (epoll_ctl
   // on them is harmless) and nothing fires any more. Idempotent.
   void Stop();
@@ -74,6 +76,9 @@ class Plane {
   // CPU time the plane thread has used (ns; 0 when it is not running), read
   // from its clock by any thread: the data plane's load, at no cost per packet.
   uint64_t CpuNs();
+  // The thread's time slice as the kernel reports it, µs; 0 when the kernel
+  // keeps its default (none asked, or a scheduler without custom slices).
+  uint32_t SliceUs() const { return sliceUs_.load(std::memory_order_relaxed); }
 
   // With mu() held, from either thread. Add() returns an id (0: failed, errno
   // set); Watch() changes the events (0 stops watching without forgetting).
@@ -96,6 +101,7 @@ class Plane {
     bool inEpoll = false;
   };
   void Run();
+  void ApplySlice();
   static void* RunThread(void* self);
   int NextTimeoutMs();
   void RunTimers();
@@ -109,6 +115,8 @@ class Plane {
   pthread_t thread_{};
   bool stopping_ = false;
   bool started_ = false;
+  uint32_t wantSliceUs_ = 0;
+  std::atomic<uint32_t> sliceUs_{0};
   int epfd_ = -1;
   int wakeFd_ = -1;
   uint64_t nextId_ = 1;  // 0 is the wake eventfd's

@@ -57,6 +57,9 @@ size_t Pump::V6Hash::operator()(const std::array<uint8_t, 16>& a) const noexcept
   return std::hash<uint64_t>()(x * 0x9E3779B97F4A7C15ull ^ y);
 }
 
+// The kernel's own upper bound for a custom slice (100 ms).
+static constexpr int64_t kMaxPlaneSliceUs = 100000;
+
 Napi::Function Pump::DefineClass(Napi::Env env) {
   return ObjectWrap<Pump>::DefineClass(env, "Pump",
                                        {
@@ -68,16 +71,23 @@ Napi::Function Pump::DefineClass(Napi::Env env) {
                                        });
 }
 
-// new Pump(tunQueueFd): the pump owns the fd and polls it on this thread.
+// new Pump(tunQueueFd, planeSliceUs): the pump owns the fd. planeSliceUs:
+// the data-plane thread's time slice (0: the kernel's default), validated in
+// TypeScript; the kernel clamps what it takes.
 Pump::Pump(const Napi::CallbackInfo& info) : ObjectWrap<Pump>(info) {
   Napi::Env env = info.Env();
   int64_t fd;
-  if (!ArgInt(info, 0, &fd)) return;
+  int64_t sliceUs;
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &sliceUs)) return;
+  if (sliceUs < 0 || sliceUs > kMaxPlaneSliceUs) {
+    Napi::RangeError::New(env, "argument 1 must be 0.." + std::to_string(kMaxPlaneSliceUs)).ThrowAsJavaScriptException();
+    return;
+  }
   fd_ = static_cast<int>(fd);
   if (DataThreadOn()) {
     auto plane = std::make_shared<Plane>();
     std::string err;
-    if (!plane->Start(Instance(env)->loop, &err)) {
+    if (!plane->Start(Instance(env)->loop, static_cast<uint32_t>(sliceUs), &err)) {
       plane->Shutdown();
       MakeError(env, "data-plane thread: " + err, 0, "uv").ThrowAsJavaScriptException();
       return;
@@ -515,6 +525,7 @@ Napi::Value Pump::Stats(const Napi::CallbackInfo& info) {
   n("throttledReads", counters_.throttledReads);
   n("steerErrors", counters_.steerErrors);
   o.Set("planeCpuMs", Napi::Number::New(env, plane_ ? static_cast<double>(plane_->CpuNs()) / 1e6 : 0));
+  o.Set("planeSliceUs", Napi::Number::New(env, plane_ ? plane_->SliceUs() : 0));
   return o;
 }
 

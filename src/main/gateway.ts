@@ -3,7 +3,7 @@
 // session registry, the TCP acceptor and the admin socket. startGateway()
 // returns a handle (tests use it); runGateway() runs until a signal.
 import { execFileSync } from 'node:child_process';
-import { closeFd, createWakeFd, openTun, TunSteering } from '../../native/lib';
+import { closeFd, createWakeFd, openTun, TunSteering, DEFAULT_PLANE_SLICE_US, planeSliceProblem } from '../../native/lib';
 import { createRing } from '../ring/spsc-ring';
 import { DEFAULT_SLOT_COUNT, DEFAULT_SLOT_SIZE } from '../ring/layout';
 import { RouteTable, createRouteTable, leaseCapacity, type RoutePools } from '../ring/route-table';
@@ -170,6 +170,9 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     steering = startSteering(tun.fds[0]!, leaseCapacity(pools), workers, log);
     const slots = envInt('WOLFGUARD_RING_SLOTS', DEFAULT_SLOT_COUNT);
     const slotSize = envInt('WOLFGUARD_RING_SLOT_BYTES', DEFAULT_SLOT_SIZE);
+    const planeSliceUs = envInt('WOLFGUARD_PLANE_SLICE_US', DEFAULT_PLANE_SLICE_US, true);
+    const sliceProblem = planeSliceProblem(planeSliceUs);
+    if (sliceProblem !== undefined) throw new WolfguardError(ErrorCodes.CONFIG_INVALID, `WOLFGUARD_PLANE_SLICE_US: ${sliceProblem}`);
     // rings[i][j]: shard i → shard j.
     const rings = Array.from({ length: workers }, (_, i) => Array.from({ length: workers }, (_, j) => (i === j ? null : createRing(slots, slotSize))));
     for (let i = 0; i < workers; i++) wakeFds.push(createWakeFd());
@@ -228,6 +231,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       gateway: cfg,
       tunFds: tun.fds,
       mesh,
+      planeSliceUs,
       onMessage: (m) => svc.handle(m),
       onShardExit: (shard, code) => {
         const dropped = registry.dropShard(shard, Date.now());

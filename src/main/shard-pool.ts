@@ -30,6 +30,8 @@ export interface ShardPoolOptions {
   tunFds?: number[];
   /** The data-plane mesh each shard's pump joins. */
   mesh?: MeshConfig[];
+  /** Time slice for each shard's data-plane thread, µs (TunnelPumpOptions). */
+  planeSliceUs?: number;
   /** Milliseconds between TLS ticket-key rotations (default TICKET_KEY_ROTATE_MS; 0 = never). */
   ticketKeyRotateMs?: number;
   /** Everything a shard sends besides its own bookkeeping (login, connect, tunnel-closed). */
@@ -101,6 +103,7 @@ export class ShardPool {
       if (options.gateway) cfg.gateway = options.gateway;
       if (options.tunFds?.[i] !== undefined) cfg.tunFd = options.tunFds[i];
       if (options.mesh?.[i]) cfg.mesh = options.mesh[i];
+      if (options.planeSliceUs !== undefined) cfg.planeSliceUs = options.planeSliceUs;
       const state = { cfg, startedAt: Date.now(), restarts: 0, ready: false, live: 0, total: 0 } as ShardState;
       this.#spawn(state);
       this.#shards.push(state);

@@ -199,6 +199,8 @@ export interface ShardConfig {
   gateway?: GatewayConfig;
   /** This shard's queue of the TUN device (absent: no data plane). */
   tunFd?: number;
+  /** The pump's data-plane thread slice, µs (TunnelPumpOptions; absent: its default). */
+  planeSliceUs?: number;
   /** Netmask of the IPv4 pool and prefix of the IPv6 pool, as the client must be told. */
   mesh?: MeshConfig;
   /**

@@ -54,7 +54,7 @@ shedThreadCapabilities();
 let tunnels: TunnelManager | undefined;
 let pump: TunnelPump | undefined;
 if (gw && config.tunFd !== undefined) {
-  pump = new TunnelPump(config.tunFd);
+  pump = new TunnelPump(config.tunFd, config.planeSliceUs !== undefined ? { planeSliceUs: config.planeSliceUs } : {});
   let routes: RouteTable | undefined;
   if (config.mesh) {
     routes = new RouteTable(config.mesh.routes);

@@ -10,6 +10,7 @@
 // with occtl. Needs root.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -413,6 +414,10 @@ test('Prometheus metrics move with the traffic: TUN bytes follow iperf3, session
     // The data-plane threads' CPU grew with the iperf3 run (both shards' together: the flow may hash to either queue).
     const planeCpu = total(after, 'wolfguard_shard_data_plane_cpu_seconds_total') - total(before, 'wolfguard_shard_data_plane_cpu_seconds_total');
     assert.ok(planeCpu > 0.05, `data-plane threads used ${planeCpu.toFixed(3)} s of CPU during the iperf3 run`);
+    // Each plane thread runs with the default 100 µs slice where the kernel has custom slices (6.12+), else the kernel's own.
+    const [major = 0, minor = 0] = os.release().split('.').map((x) => parseInt(x, 10));
+    const slice = major > 6 || (major === 6 && minor >= 12) ? 100e-6 : 0;
+    for (const shard of ['0', '1']) assert.equal(after.get(`wolfguard_shard_data_plane_slice_seconds{shard="${shard}"}`), slice, `shard ${shard}`);
     assert.ok((after.get('wolfguard_tls_handshake_seconds_count') ?? 0) >= 1, 'handshake histogram filled');
   } finally {
     await c.stop();

@@ -10,6 +10,7 @@
 // answered natively; DISCONNECT reaches JavaScript. Needs root.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 
@@ -35,9 +36,16 @@ interface PumpResult {
   reply4: { src: string; dst: string; data: string };
   reply6: { data: string };
   controls: Array<[number, string]>;
-  pump: { tunRxPackets: number; tunTxPackets: number; routes: number };
+  pump: { tunRxPackets: number; tunTxPackets: number; routes: number; planeSliceUs: number };
   conn: { dpdAnswered: number; framesIn: number };
   threads: string[];
+  planeSchedSliceNs: Array<string | null>;
+}
+
+/** Custom SCHED_OTHER slices (sched_setattr's sched_runtime) came with EEVDF's in Linux 6.12. */
+function kernelHasCustomSlices(): boolean {
+  const [major = 0, minor = 0] = os.release().split('.').map((x) => parseInt(x, 10));
+  return major > 6 || (major === 6 && minor >= 12);
 }
 
 for (const dataThread of [true, false]) {
@@ -53,8 +61,25 @@ for (const dataThread of [true, false]) {
     assert.ok(res.pump.tunRxPackets >= 2, 'two replies read from the TUN');
     assert.equal(res.conn.dpdAnswered, 1);
     assert.ok(res.conn.framesIn >= 5);
+    // The plane thread asked for the default 100 µs slice; the loop mode has no thread to ask for.
+    const slice = dataThread && kernelHasCustomSlices() ? 100 : 0;
+    assert.equal(res.pump.planeSliceUs, slice);
+    if (slice !== 0) assert.deepEqual(res.planeSchedSliceNs, [String(slice * 1000)]);
   });
 }
+
+test('TUN ⇄ CSTP pump: the data-plane thread takes the slice it is given, and 0 leaves the kernel\'s default', { timeout: 60_000 }, () => {
+  assert.equal(process.getuid?.(), 0, 'end-to-end tests need root (network namespaces, TUN)');
+  const custom = kernelHasCustomSlices();
+  const given = runInNamespace<PumpResult>(`wgpumps${process.pid}`, 'pump-child.js', { ...process.env, WOLFGUARD_DATA_THREAD: '1', PUMP_SLICE_US: '2000' });
+  assert.equal(given.pump.planeSliceUs, custom ? 2000 : 0);
+  if (custom) assert.deepEqual(given.planeSchedSliceNs, ['2000000']);
+  const none = runInNamespace<PumpResult>(`wgpumpz${process.pid}`, 'pump-child.js', { ...process.env, WOLFGUARD_DATA_THREAD: '1', PUMP_SLICE_US: '0' });
+  assert.equal(none.pump.planeSliceUs, 0);
+  if (custom) assert.ok(none.planeSchedSliceNs[0] !== '2000000' && none.planeSchedSliceNs[0] !== '100000', `kernel default expected, got ${String(none.planeSchedSliceNs[0])} ns`);
+  assert.equal(none.dpdPayload, 'dpd-probe-payload');
+  assert.deepEqual(none.reply4, { src: '10.201.0.1', dst: '10.201.0.2', data: 'hello v4' });
+});
 
 interface OverloadResult {
   sent: number;

@@ -18,7 +18,9 @@ async function main(): Promise<object> {
   ip('link', 'set', 'wgtun0', 'up', 'mtu', '1400');
   ip('addr', 'add', '10.201.0.1/24', 'dev', 'wgtun0');
   ip('-6', 'addr', 'add', 'fd00:201::1/64', 'dev', 'wgtun0', 'nodad');
-  const pump = new TunnelPump(tun.fds[0]!);
+  // PUMP_SLICE_US: the data-plane thread's slice (unset: the pump's default).
+  const slice = process.env.PUMP_SLICE_US;
+  const pump = new TunnelPump(tun.fds[0]!, slice !== undefined ? { planeSliceUs: Number(slice) } : {});
   const controls: Array<[number, string]> = [];
   const { client, server, srv } = await tunnelPair(pki, (s) => {
     s.startTunnel(pump);
@@ -60,6 +62,11 @@ async function main(): Promise<object> {
     conn: server.stats(),
     // Thread names of this process: the data-plane thread shows as wg-plane.
     threads: fs.readdirSync('/proc/self/task').map((t) => fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim()),
+    // The kernel's own view of each wg-plane thread's slice (ns; EEVDF kernels print se.slice).
+    planeSchedSliceNs: fs
+      .readdirSync('/proc/self/task')
+      .filter((t) => fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'wg-plane')
+      .map((t) => /^se\.slice\s*:\s*(\d+)/m.exec(fs.readFileSync(`/proc/self/task/${t}/sched`, 'utf8'))?.[1] ?? null),
   };
   client.destroy();
   await srv.close();

@@ -7,7 +7,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { once } from 'node:events';
-import { TlsContext, adoptSocket, TlsSocket, TunnelPump } from '../../native/lib';
+import { TlsContext, adoptSocket, TlsSocket, TunnelPump, addon, planeSliceProblem, MIN_PLANE_SLICE_US, MAX_PLANE_SLICE_US } from '../../native/lib';
+import { ErrorCodes, isWolfguardError } from '../../src/common/errors';
 import { makePki, type TestPki } from '../helpers/certs';
 import { startAddonServer, echoRoundTrip } from '../helpers/tls-pair';
 import { nativeConnectionOf } from '../../native/lib/connection-common';
@@ -155,6 +156,25 @@ test('liveness(): zeros before tunnel mode, the last counters after close; the n
     assert.deepEqual(s.liveness(), { idleMs: s.stats().idleMs ?? 0, dataFramesIn: s.stats().dataFramesIn ?? 0 });
   } finally {
     await close();
+  }
+});
+
+test('a data-plane slice out of the kernel\'s range is refused before the pump takes the fd', () => {
+  for (const ok of [0, MIN_PLANE_SLICE_US, 2000, MAX_PLANE_SLICE_US]) assert.equal(planeSliceProblem(ok), undefined, String(ok));
+  for (const bad of [-1, 1, MIN_PLANE_SLICE_US - 1, MAX_PLANE_SLICE_US + 1, 150.5, NaN, Infinity]) {
+    assert.match(planeSliceProblem(bad) ?? '', /0 \(the kernel's default\) or 100\.\.100000 µs/, String(bad));
+  }
+  const fd = fs.openSync(__filename, 'r');
+  try {
+    assert.throws(() => new TunnelPump(fd, { planeSliceUs: 50 }), (e: unknown) => isWolfguardError(e, ErrorCodes.INVALID_ARGUMENT) && /got 50/.test((e as Error).message));
+    // The native constructor checks too (it is total): a RangeError, not a clamp.
+    const NativePump = addon().Pump;
+    assert.throws(() => new NativePump(fd, -1), RangeError);
+    assert.throws(() => new NativePump(fd, MAX_PLANE_SLICE_US + 1), RangeError);
+    assert.throws(() => new NativePump(fd, '100' as unknown as number), TypeError);
+    fs.fstatSync(fd); // still open: none of them took it
+  } finally {
+    fs.closeSync(fd);
   }
 });
 
