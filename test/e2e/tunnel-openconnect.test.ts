@@ -10,7 +10,6 @@
 // with occtl. Needs root.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -20,7 +19,7 @@ import { createTopology, type Topology } from '../helpers/netns';
 import { startOpenconnect, pinSha256, OpenconnectExitError, type OpenconnectClient, type OpenconnectOptions } from '../helpers/openconnect';
 import { runIperf } from '../helpers/iperf';
 import { startWolfguard, type WolfguardHandle } from '../helpers/wolfguard';
-import { runNsByName, threadStats } from '../helpers/thread-stats';
+import { kernelHasCustomSlices, runNsByName, threadStats } from '../helpers/thread-stats';
 import type { ShardStats } from '../../src/workers/messages';
 
 const PORT = 4443;
@@ -415,8 +414,7 @@ test('Prometheus metrics move with the traffic: TUN bytes follow iperf3, session
     const planeCpu = total(after, 'wolfguard_shard_data_plane_cpu_seconds_total') - total(before, 'wolfguard_shard_data_plane_cpu_seconds_total');
     assert.ok(planeCpu > 0.05, `data-plane threads used ${planeCpu.toFixed(3)} s of CPU during the iperf3 run`);
     // Each plane thread runs with the default 100 µs slice where the kernel has custom slices (6.12+), else the kernel's own.
-    const [major = 0, minor = 0] = os.release().split('.').map((x) => parseInt(x, 10));
-    const slice = major > 6 || (major === 6 && minor >= 12) ? 100e-6 : 0;
+    const slice = kernelHasCustomSlices() ? 100e-6 : 0;
     for (const shard of ['0', '1']) assert.equal(after.get(`wolfguard_shard_data_plane_slice_seconds{shard="${shard}"}`), slice, `shard ${shard}`);
     assert.ok((after.get('wolfguard_tls_handshake_seconds_count') ?? 0) >= 1, 'handshake histogram filled');
   } finally {

@@ -10,9 +10,9 @@
 // answered natively; DISCONNECT reaches JavaScript. Needs root.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { kernelHasCustomSlices } from '../helpers/thread-stats';
 
 /**
  * Runs test/helpers/<childFile> in a namespace of its own (lo up, removed
@@ -40,12 +40,6 @@ interface PumpResult {
   conn: { dpdAnswered: number; framesIn: number };
   threads: string[];
   planeSchedSliceNs: Array<string | null>;
-}
-
-/** Custom SCHED_OTHER slices (sched_setattr's sched_runtime) came with EEVDF's in Linux 6.12. */
-function kernelHasCustomSlices(): boolean {
-  const [major = 0, minor = 0] = os.release().split('.').map((x) => parseInt(x, 10));
-  return major > 6 || (major === 6 && minor >= 12);
 }
 
 for (const dataThread of [true, false]) {

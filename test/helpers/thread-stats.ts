@@ -2,6 +2,7 @@
 // (context switches: voluntary, it slept and was woken; non-voluntary, it was
 // preempted) and how long it ran (schedstat, in nanoseconds, not the 10 ms
 // ticks of /proc/PID/stat).
+import * as os from 'node:os';
 import { threadFiles } from './reaper';
 
 const SWITCHES = /^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm;
@@ -32,4 +33,10 @@ export function runNsByName(pid: number): Map<string, { threads: number; runNs: 
     out.set(name, e);
   }
   return out;
+}
+
+/** Custom SCHED_OTHER slices (sched_setattr's sched_runtime) came with EEVDF in Linux 6.12. */
+export function kernelHasCustomSlices(release = os.release()): boolean {
+  const [major = 0, minor = 0] = release.split('.').map((x) => parseInt(x, 10));
+  return major > 6 || (major === 6 && minor >= 12);
 }
