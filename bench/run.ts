@@ -40,8 +40,9 @@ async function main(): Promise<void> {
   const tables: Table[] = [];
   for (const name of asked.length > 0 ? asked : Object.keys(ROWS).filter((r) => !DIAGNOSTIC_ROWS.has(r))) {
     process.stdout.write(`running ${name}...\n`);
+    const started = Date.now();
     const t = await ROWS[name]!();
-    process.stdout.write(`${renderMarkdown(t)}\n`);
+    process.stdout.write(`${renderMarkdown(t)}\n(${name}: ${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
     tables.push(t);
   }
   const files = saveResults(tables);

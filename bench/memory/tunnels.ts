@@ -19,7 +19,7 @@ const STEPS = QUICK ? [100, 1000] : [1000, 10_000];
 /** Logins in flight at once from the holder. */
 const CONCURRENCY = 32;
 /** Longest a gateway may take to reach the biggest step; ocserv forks a process and a TUN per tunnel. */
-const GROW_DEADLINE_S = Number(process.env.BENCH_MEMORY_DEADLINE ?? (QUICK ? 60 : 120));
+const GROW_DEADLINE_S = Number(process.env.BENCH_MEMORY_DEADLINE ?? (QUICK ? 60 : 90));
 /** Lets allocators and GC settle before a reading. */
 const SETTLE_MS = 2000;
 /** Enough file descriptors for 10,000 tunnels on each side (children inherit it). */

@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -221,23 +220,26 @@ struct SchedAttr {
 };
 
 // A packet that wakes the plane waits until the scheduler lets the thread
-// run. Since Linux 6.12 (EEVDF), a SCHED_OTHER thread may ask for a shorter
-// slice than the default (0.75-3 ms) in sched_runtime, without privilege;
-// its earlier virtual deadline lets it preempt the task running on the CPU
-// it wakes on instead of queueing behind it, at the same share of CPU. On
-// older kernels the field is ignored and reads back 0, which is what
-// SliceUs() then reports. The nice value is kept as it is.
+// run. Since Linux 6.12 (EEVDF), a SCHED_OTHER or SCHED_BATCH thread may ask
+// for a shorter slice than the default (0.75-3 ms) in sched_runtime, without
+// privilege; its earlier virtual deadline lets it preempt the task running
+// on the CPU it wakes on instead of queueing behind it, at the same share of
+// CPU. On older kernels the field is ignored and reads back 0, which is what
+// SliceUs() then reports. Policy and nice stay as they are (an operator's
+// chrt or renice), and a real-time or idle policy is left alone.
 void Plane::ApplySlice() {
+  constexpr uint32_t kSchedOther = 0;
+  constexpr uint32_t kSchedBatch = 3;
   SchedAttr a{};
+  if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) != 0) return;
+  if (a.policy != kSchedOther && a.policy != kSchedBatch) return;
   a.size = sizeof a;
-  errno = 0;
-  int nice = getpriority(PRIO_PROCESS, 0);  // this thread (Linux: a tid)
-  a.nice = errno == 0 ? nice : 0;
+  a.flags = 0;
   a.runtime = static_cast<uint64_t>(wantSliceUs_) * 1000;
   if (syscall(SYS_sched_setattr, 0, &a, 0) != 0) return;
   SchedAttr got{};
   if (syscall(SYS_sched_getattr, 0, &got, sizeof got, 0) != 0) return;
-  if (got.policy == 0) sliceUs_.store(static_cast<uint32_t>(got.runtime / 1000), std::memory_order_relaxed);
+  sliceUs_.store(static_cast<uint32_t>(got.runtime / 1000), std::memory_order_relaxed);
 }
 
 void* Plane::RunThread(void* self) {

@@ -18,12 +18,12 @@ import { kernelHasCustomSlices } from '../helpers/thread-stats';
  * Runs test/helpers/<childFile> in a namespace of its own (lo up, removed
  * after) and returns the last line it printed, parsed.
  */
-function runInNamespace<T>(ns: string, childFile: string, env: NodeJS.ProcessEnv): T {
+function runInNamespace<T>(ns: string, childFile: string, env: NodeJS.ProcessEnv, prefix: readonly string[] = []): T {
   execFileSync('ip', ['netns', 'add', ns]);
   try {
     execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     const child = path.join(__dirname, '..', 'helpers', childFile);
-    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, child], { encoding: 'utf8', timeout: 45_000, env });
+    const r = spawnSync('ip', ['netns', 'exec', ns, ...prefix, process.execPath, child], { encoding: 'utf8', timeout: 45_000, env });
     assert.equal(r.status, 0, `child failed: ${r.stderr}`);
     return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
   } finally {
@@ -40,6 +40,7 @@ interface PumpResult {
   conn: { dpdAnswered: number; framesIn: number };
   threads: string[];
   planeSchedSliceNs: Array<string | null>;
+  planePolicy: number[];
 }
 
 for (const dataThread of [true, false]) {
@@ -73,6 +74,18 @@ test('TUN ⇄ CSTP pump: the data-plane thread takes the slice it is given, and 
   if (custom) assert.ok(none.planeSchedSliceNs[0] !== '2000000' && none.planeSchedSliceNs[0] !== '100000', `kernel default expected, got ${String(none.planeSchedSliceNs[0])} ns`);
   assert.equal(none.dpdPayload, 'dpd-probe-payload');
   assert.deepEqual(none.reply4, { src: '10.201.0.1', dst: '10.201.0.2', data: 'hello v4' });
+});
+
+test('TUN ⇄ CSTP pump: the slice keeps the policy an operator set (chrt): SCHED_BATCH gets it, SCHED_IDLE is left alone', { timeout: 60_000 }, () => {
+  assert.equal(process.getuid?.(), 0, 'end-to-end tests need root (network namespaces, TUN)');
+  const env = { ...process.env, WOLFGUARD_DATA_THREAD: '1' };
+  const batch = runInNamespace<PumpResult>(`wgpumpb${process.pid}`, 'pump-child.js', env, ['chrt', '--batch', '0']);
+  assert.deepEqual(batch.planePolicy, [3]);
+  assert.equal(batch.pump.planeSliceUs, kernelHasCustomSlices() ? 100 : 0);
+  const idle = runInNamespace<PumpResult>(`wgpumpi${process.pid}`, 'pump-child.js', env, ['chrt', '--idle', '0']);
+  assert.deepEqual(idle.planePolicy, [5]);
+  assert.equal(idle.pump.planeSliceUs, 0);
+  assert.deepEqual(idle.reply4, { src: '10.201.0.1', dst: '10.201.0.2', data: 'hello v4' });
 });
 
 interface OverloadResult {

@@ -67,6 +67,11 @@ async function main(): Promise<object> {
       .readdirSync('/proc/self/task')
       .filter((t) => fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'wg-plane')
       .map((t) => /^se\.slice\s*:\s*(\d+)/m.exec(fs.readFileSync(`/proc/self/task/${t}/sched`, 'utf8'))?.[1] ?? null),
+    // ... and its policy (0 other, 3 batch, 5 idle).
+    planePolicy: fs
+      .readdirSync('/proc/self/task')
+      .filter((t) => fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'wg-plane')
+      .map((t) => Number(/^policy\s*:\s*(\d+)/m.exec(fs.readFileSync(`/proc/self/task/${t}/sched`, 'utf8'))?.[1] ?? -1)),
   };
   client.destroy();
   await srv.close();
