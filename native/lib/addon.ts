@@ -169,10 +169,15 @@ function packageRoot(): string {
 
 let loaded: NativeAddon | undefined;
 
+/** Where the addon is loaded from (WOLFGUARD_ADDON, else the package's build). */
+export function addonFile(): string {
+  return process.env.WOLFGUARD_ADDON ?? path.join(packageRoot(), 'native', 'build', 'Release', 'wolfguard.node');
+}
+
 /** The addon of this thread (each worker_thread gets its own instance state). */
 export function addon(): NativeAddon {
   if (loaded) return loaded;
-  const file = process.env.WOLFGUARD_ADDON ?? path.join(packageRoot(), 'native', 'build', 'Release', 'wolfguard.node');
+  const file = addonFile();
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     loaded = require(file) as NativeAddon;

@@ -13,7 +13,7 @@ import type { GatewayConfig } from './config/types';
 import * as fs from 'node:fs';
 import { loadConfigFile } from './config/load';
 import { EMBEDDED_SOURCE } from './config/default-config';
-import { ShardPool, defaultWorkerCount } from './shard-pool';
+import { ShardPool, SHARD_SCRIPT, defaultWorkerCount } from './shard-pool';
 import { startAcceptor, type Acceptor } from './acceptor';
 import { IpPool, GATEWAY_LEASE } from './sessions/ip-pool';
 import { SessionRegistry } from './sessions/registry';
@@ -25,7 +25,7 @@ import { supDirsOf } from './auth/sup-config';
 import { startAdminServer, type AdminServer, type ReloadOutcome } from './admin/server';
 import { startDtlsDispatch, type DtlsDispatch } from './dtls-dispatch';
 import { startMetrics, type MetricsServer } from './metrics';
-import { randomBytes } from '../../native/lib';
+import { addonFile, randomBytes } from '../../native/lib';
 import { clusterFromConfig, clusterLoginGuard } from './state/cluster-setup';
 import type { ClusterSessions } from './state/cluster-sessions';
 import { createLogger, type Logger } from '../common/log';
@@ -278,8 +278,9 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     // Ports bound, TUN open, sockets made: root is no longer needed (src/main/privileges.ts).
     if (cfg.runAsUser !== undefined) {
       const who = identityFromSystem(cfg.runAsUser, cfg.runAsGroup);
-      // Read after the drop: the configuration on SIGHUP, users at each login, certificate and key when a shard restarts.
-      const needed = [...(cfg.source !== EMBEDDED_SOURCE ? [cfg.source] : []), cfg.serverCert, cfg.serverKey, ...cfg.auth.flatMap((a) => (a.kind === 'plain' ? [a.passwd, ...(a.otp !== undefined ? [a.otp] : [])] : [])), ...(cfg.admissionRules ? [cfg.admissionRules] : [])];
+      // Read after the drop: the configuration on SIGHUP, users at each login; when a shard restarts,
+      // its code (an install under a directory only root may enter) and the certificate and key.
+      const needed = [...(cfg.source !== EMBEDDED_SOURCE ? [cfg.source] : []), SHARD_SCRIPT, addonFile(), cfg.serverCert, cfg.serverKey, ...cfg.auth.flatMap((a) => (a.kind === 'plain' ? [a.passwd, ...(a.otp !== undefined ? [a.otp] : [])] : [])), ...(cfg.admissionRules ? [cfg.admissionRules] : [])];
       const unreadable = needed.filter((f) => !readableBy(f, who));
       await warmThreadPool();
       const dropped = dropPrivileges(who, capabilitiesFor(unreadable));

@@ -57,6 +57,9 @@ interface ShardState {
 }
 
 /** How long a shard may take to close its tunnels on stop before it is terminated. */
+/** A shard thread's entry point (loaded again, after the privilege drop, when a shard restarts). */
+export const SHARD_SCRIPT = path.join(__dirname, '..', 'workers', 'shard.js');
+
 export const SHARD_STOP_GRACE_MS = 2000;
 /** A shard that dies within this long of its start waits this long before the next start. */
 export const SHARD_RESTART_BACKOFF_MS = 1000;
@@ -123,7 +126,7 @@ export class ShardPool {
   }
 
   #spawn(state: ShardState): void {
-    const worker = new Worker(path.join(__dirname, '..', 'workers', 'shard.js'), { workerData: state.cfg });
+    const worker = new Worker(SHARD_SCRIPT, { workerData: state.cfg });
     state.worker = worker;
     state.startedAt = Date.now();
     worker.on('message', (m: FromShard) => this.#onMessage(state, m));
