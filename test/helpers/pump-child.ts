@@ -53,6 +53,10 @@ async function main(): Promise<object> {
   client.write(cstpFrame(0x05, Buffer.from([0xb0, 0x62, 0x79, 0x65])));
   await waitFor(() => controls.length > 0, 'control frame', 2000);
 
+  const planeSched = fs
+    .readdirSync('/proc/self/task')
+    .filter((t) => fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'wg-plane')
+    .map((t) => fs.readFileSync(`/proc/self/task/${t}/sched`, 'utf8'));
   const result = {
     dpdPayload: dpd.payload.toString(),
     reply4: { src: [...r4.subarray(12, 16)].join('.'), dst: [...r4.subarray(16, 20)].join('.'), data: r4.subarray(28).toString() },
@@ -62,16 +66,9 @@ async function main(): Promise<object> {
     conn: server.stats(),
     // Thread names of this process: the data-plane thread shows as wg-plane.
     threads: fs.readdirSync('/proc/self/task').map((t) => fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim()),
-    // The kernel's own view of each wg-plane thread's slice (ns; EEVDF kernels print se.slice).
-    planeSchedSliceNs: fs
-      .readdirSync('/proc/self/task')
-      .filter((t) => fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'wg-plane')
-      .map((t) => /^se\.slice\s*:\s*(\d+)/m.exec(fs.readFileSync(`/proc/self/task/${t}/sched`, 'utf8'))?.[1] ?? null),
-    // ... and its policy (0 other, 3 batch, 5 idle).
-    planePolicy: fs
-      .readdirSync('/proc/self/task')
-      .filter((t) => fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'wg-plane')
-      .map((t) => Number(/^policy\s*:\s*(\d+)/m.exec(fs.readFileSync(`/proc/self/task/${t}/sched`, 'utf8'))?.[1] ?? -1)),
+    // The kernel's own view of each wg-plane thread: its slice (ns; EEVDF kernels print se.slice) and policy (0 other, 3 batch, 5 idle).
+    planeSchedSliceNs: planeSched.map((t) => /^se\.slice\s*:\s*(\d+)/m.exec(t)?.[1] ?? null),
+    planePolicy: planeSched.map((t) => Number(/^policy\s*:\s*(\d+)/m.exec(t)?.[1] ?? -1)),
   };
   client.destroy();
   await srv.close();
