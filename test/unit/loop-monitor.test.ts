@@ -16,11 +16,20 @@ function blockLoop(ms: number): void {
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Node's delay histogram records the time between two firings of its timer, so
+ * the first firing after a start or a reset records nothing. Waiting one and a
+ * half periods lets that firing happen before the block; when it fell inside
+ * the block instead (the loop's cached clock was fresh), the block went
+ * unrecorded and the test read 0.27 ms after a 300 ms block.
+ */
+const FIRST_FIRING_MS = 1.5 * LAG_RESOLUTION_MS;
+
 test('the first read starts the monitor and reports nothing; the next reports a blocked loop as late and busy', async () => {
   const m = new LoopMonitor();
   try {
     assert.deepEqual(m.read(), {});
-    await tick(LAG_RESOLUTION_MS / 2);
+    await tick(FIRST_FIRING_MS);
     blockLoop(BLOCK_MS);
     await tick(LAG_RESOLUTION_MS * 2); // the timer fires late once, then again on time
     const f = m.read();
@@ -35,7 +44,7 @@ test('each read reports only the time since the previous one: a quiet spell afte
   const m = new LoopMonitor();
   try {
     m.read();
-    await tick(LAG_RESOLUTION_MS / 2);
+    await tick(FIRST_FIRING_MS);
     blockLoop(BLOCK_MS);
     await tick(LAG_RESOLUTION_MS * 2);
     m.read();
