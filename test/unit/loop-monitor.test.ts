@@ -16,20 +16,11 @@ function blockLoop(ms: number): void {
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * Node's delay histogram records the time between two firings of its timer, so
- * the first firing after a start or a reset records nothing. Waiting one and a
- * half periods lets that firing happen before the block; when it fell inside
- * the block instead (the loop's cached clock was fresh), the block went
- * unrecorded and the test read 0.27 ms after a 300 ms block.
- */
-const FIRST_FIRING_MS = 1.5 * LAG_RESOLUTION_MS;
-
 test('the first read starts the monitor and reports nothing; the next reports a blocked loop as late and busy', async () => {
   const m = new LoopMonitor();
   try {
     assert.deepEqual(m.read(), {});
-    await tick(FIRST_FIRING_MS);
+    await tick(LAG_RESOLUTION_MS / 2);
     blockLoop(BLOCK_MS);
     await tick(LAG_RESOLUTION_MS * 2); // the timer fires late once, then again on time
     const f = m.read();
@@ -44,7 +35,7 @@ test('each read reports only the time since the previous one: a quiet spell afte
   const m = new LoopMonitor();
   try {
     m.read();
-    await tick(FIRST_FIRING_MS);
+    await tick(LAG_RESOLUTION_MS / 2);
     blockLoop(BLOCK_MS);
     await tick(LAG_RESOLUTION_MS * 2);
     m.read();
@@ -52,6 +43,32 @@ test('each read reports only the time since the previous one: a quiet spell afte
     const f = m.read();
     assert.ok(f.lagP99Ms !== undefined && f.lagP99Ms < BLOCK_MS - 2 * LAG_RESOLUTION_MS, `lag p99 ${f.lagP99Ms} ms with nothing blocking`);
     assert.ok(f.loopUtilization !== undefined && f.loopUtilization < 0.4, `utilization ${f.loopUtilization}`);
+  } finally {
+    m.stop();
+  }
+});
+
+test('a stall right after a read is reported by the next one (the read does not open a blind period)', async () => {
+  const m = new LoopMonitor();
+  try {
+    m.read();
+    await tick(LAG_RESOLUTION_MS * 2);
+    m.read();
+    blockLoop(BLOCK_MS); // before the timer's first firing after that read
+    await tick(LAG_RESOLUTION_MS * 2);
+    const f = m.read();
+    assert.ok(f.lagP99Ms !== undefined && f.lagP99Ms >= BLOCK_MS - 2 * LAG_RESOLUTION_MS, `lag p99 ${f.lagP99Ms} ms after a ${BLOCK_MS} ms block`);
+  } finally {
+    m.stop();
+  }
+});
+
+test('two reads within one period report no lag, not a negative or NaN one', async () => {
+  const m = new LoopMonitor();
+  try {
+    m.read();
+    const f = m.read();
+    assert.equal(f.lagP99Ms, 0);
   } finally {
     m.stop();
   }
