@@ -7,10 +7,20 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { RateWindow } from '../../src/main/admin/rates';
+import { RateWindow, tunnelTotals } from '../../src/main/admin/rates';
 import { startAdminServer, type AdminContext } from '../../src/main/admin/server';
 import { REDACTED_FIELDS } from '../../src/common/log';
 import { ErrorCodes, isWolfguardError } from '../../src/common/errors';
+
+test('status totals are what the tunnels carried over TLS and DTLS in every shard, not what was read from the TUN', () => {
+  const ch = (bytesIn: number, bytesOut: number) => ({ bytesIn, bytesOut, framesIn: 0, framesOut: 0 });
+  const shards = [
+    { channels: { tls: ch(100, 10), dtls: ch(1000, 20) }, pump: { tunRxBytes: 96, tunTxBytes: 5 } },
+    { channels: { tls: ch(1, 2), dtls: ch(0, 0) }, pump: { tunRxBytes: 7, tunTxBytes: 0 } },
+  ];
+  assert.deepEqual(tunnelTotals(shards, 3), { bytesFromClients: 1101, bytesToClients: 32, handshakes: 3 });
+  assert.deepEqual(tunnelTotals([], 0), { bytesFromClients: 0, bytesToClients: 0, handshakes: 0 });
+});
 
 test('rates are measured over the oldest kept sample, not since start', () => {
   const w = new RateWindow(0);

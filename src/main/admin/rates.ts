@@ -4,6 +4,8 @@
 // went quiet an hour ago, so samples are taken in the background and the
 // rate is measured against the oldest one kept (a window of ~10-15 s).
 
+import type { ChannelCounters } from '../../workers/messages';
+
 export interface Totals {
   bytesFromClients: number;
   bytesToClients: number;
@@ -52,4 +54,21 @@ export class RateWindow {
       handshakesPerSecond: per(t.handshakes, old.handshakes),
     };
   }
+}
+
+/**
+ * What the tunnels carried, TLS and DTLS together, over every shard: the
+ * clients' bytes in and out (plaintext, CSTP framing included). Not the TUN
+ * counters: a TUN read also counts packets for nobody (the kernel's own IPv6
+ * solicitations at start-up, addresses without a tunnel), and a paused
+ * tunnel's packets are read and then dropped.
+ */
+export function tunnelTotals(shards: ReadonlyArray<{ channels: { tls: ChannelCounters; dtls: ChannelCounters } }>, handshakes: number): Totals {
+  let from = 0;
+  let to = 0;
+  for (const { channels } of shards) {
+    from += channels.tls.bytesIn + channels.dtls.bytesIn;
+    to += channels.tls.bytesOut + channels.dtls.bytesOut;
+  }
+  return { bytesFromClients: from, bytesToClients: to, handshakes };
 }

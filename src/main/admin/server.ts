@@ -29,7 +29,7 @@ import * as path from 'node:path';
 import { sniffProtocol } from './protocol-sniff';
 import { serveJsonLines, JSON_IDLE_TIMEOUT_MS } from './json-session';
 import { banView, rulesView, sessionView } from './views';
-import { RATE_SAMPLE_MS, RateWindow, type Totals } from './rates';
+import { RATE_SAMPLE_MS, RateWindow, tunnelTotals, type Totals } from './rates';
 import type { SessionService } from '../session-service';
 import type { ShardPool } from '../shard-pool';
 import type { GatewayAdmission } from '../admission/gateway-admission';
@@ -160,19 +160,16 @@ export async function startAdminServer(socketPath: string, ctx: AdminContext): P
 }
 
 type ShardStatsList = Awaited<ReturnType<ShardPool['shardStats']>>;
-type PumpCounter = 'tunRxBytes' | 'tunTxBytes' | 'tunRxPackets' | 'tunTxPackets' | 'ringOut' | 'ringOutDrops' | 'tunTxDrops';
+type PumpCounter = 'ringOut' | 'ringOutDrops' | 'tunTxDrops';
 
 /** A pump counter summed over the shards. */
 function pumpSum(shards: ShardStatsList, k: PumpCounter): number {
   return shards.reduce((a, s) => a + (s.pump?.[k] ?? 0), 0);
 }
 
-/**
- * The growing counters behind the status rates: what the tunnels moved from
- * the clients (written to the TUN) and to them (read from it), and handshakes.
- */
+/** The growing counters behind the status rates: what the tunnels carried, and handshakes. */
 function totalsOf(ctx: AdminContext, shards: ShardStatsList): Totals {
-  return { bytesFromClients: pumpSum(shards, 'tunTxBytes'), bytesToClients: pumpSum(shards, 'tunRxBytes'), handshakes: ctx.pool.handshakes ?? 0 };
+  return tunnelTotals(shards, ctx.pool.handshakes ?? 0);
 }
 
 async function totals(ctx: AdminContext): Promise<Totals> {
@@ -208,7 +205,7 @@ async function route(ctx: AdminContext, rates: RateWindow, req: http.IncomingMes
         connected: [...reg.sessions()].filter((s) => s.state === 'connected').length,
         workers: ctx.workers,
         shards: ctx.pool.stats().map((s) => ({ ...s, restarts: restarts[s.shard] ?? 0, tunnels: shards.find((x) => x.shard === s.shard)?.tunnels ?? 0, dtls: shards.find((x) => x.shard === s.shard)?.dtls.up ?? 0 })),
-        // What the tunnels moved: from the clients (written to the TUN) and to them (read from it).
+        // What the tunnels carried from the clients and to them (tunnelTotals).
         ...now,
         ringCrossings: sum('ringOut'),
         ringDrops: sum('ringOutDrops'),
