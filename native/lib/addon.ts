@@ -151,7 +151,8 @@ export interface NativeAddon {
   gensalt(prefix: string, rounds: number): string | null;
   dupFd(fd: number): number;
   closeFd(fd: number): void;
-  udpConnect(localIp: string, localPort: number, remoteIp: string, remotePort: number): number;
+  udpConnect(localIp: string, localPort: number, remoteIp: string, remotePort: number, rcvBufBytes: number): number;
+  rcvBufBytes(fd: number): number | null;
   peerName(fd: number): { address: string; port: number; family: 'IPv4' | 'IPv6' } | null;
   sockName(fd: number): { address: string; port: number; family: 'IPv4' | 'IPv6' } | null;
 }

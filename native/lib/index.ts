@@ -11,7 +11,7 @@ export type { TlsSocketOptions } from './tls-socket';
 export { DtlsSession } from './dtls-session';
 export type { DtlsSessionOptions } from './dtls-session';
 export type { SessionInfo, PskLookup } from './connection-common';
-export { adoptSocket, closeFd, udpConnect, peerName, sockName } from './sockets';
+export { adoptSocket, closeFd, udpConnect, rcvBufBytes, peerName, sockName, dtlsRcvBufProblem, DEFAULT_DTLS_RCVBUF_BYTES, MIN_DTLS_RCVBUF_BYTES, MAX_DTLS_RCVBUF_BYTES } from './sockets';
 export { hmac, sha256, randomBytes, cryptHash, verifyPassword, hashPassword, HashMethods } from './wolfcrypt';
 export type { HashName } from './wolfcrypt';
 export { allocatorStats } from './stats';

@@ -1,7 +1,7 @@
 // Moving sockets from Node's hands into the addon's: Node cannot transfer a
 // net.Socket to a worker_thread, but a file descriptor number can be posted.
 import type * as net from 'node:net';
-import { ErrorCodes, WolfguardError } from '../../src/common/errors';
+import { ErrorCodes, WolfguardError, invalidArgument } from '../../src/common/errors';
 import { addon } from './addon';
 
 interface HandleWithFd {
@@ -37,13 +37,44 @@ export function closeFd(fd: number): void {
   addon().closeFd(fd);
 }
 
-/** A UDP socket bound to local and connect()ed to remote (see sockets.cc). */
-export function udpConnect(localIp: string, localPort: number, remoteIp: string, remotePort: number): number {
+/**
+ * Receive buffer of each DTLS tunnel's UDP socket, bytes
+ * (WOLFGUARD_DTLS_RCVBUF_BYTES). 1 MiB: with the kernel's 208 KiB default
+ * (net.core.rmem_default) a tunnelled TCP upload lost 4-10 % of its
+ * datagrams at the gateway's socket in bursts the data-plane thread had not
+ * yet read, ocserv as many; with 1 MiB none, and 5-8 % more throughput
+ * (tuning.md, "Socket buffers"). The kernel charges only what is queued, so
+ * an idle tunnel costs nothing more. 0 keeps the kernel's default.
+ */
+export const DEFAULT_DTLS_RCVBUF_BYTES = 1_048_576;
+/** Bounds for a chosen buffer: below 64 KiB holds fewer than 30 full-size datagrams; above 64 MiB is a second of a Gbit/s. */
+export const MIN_DTLS_RCVBUF_BYTES = 65_536;
+export const MAX_DTLS_RCVBUF_BYTES = 67_108_864;
+
+/** Why `bytes` is not a DTLS socket receive buffer, or undefined when it is one. */
+export function dtlsRcvBufProblem(bytes: number): string | undefined {
+  if (Number.isInteger(bytes) && (bytes === 0 || (bytes >= MIN_DTLS_RCVBUF_BYTES && bytes <= MAX_DTLS_RCVBUF_BYTES))) return undefined;
+  return `the DTLS socket receive buffer must be 0 (the kernel's default) or ${MIN_DTLS_RCVBUF_BYTES}..${MAX_DTLS_RCVBUF_BYTES} bytes, got ${String(bytes)}`;
+}
+
+/**
+ * A UDP socket bound to local and connect()ed to remote (see sockets.cc),
+ * with a receive buffer of `rcvBufBytes` (0: the kernel's default). Without
+ * CAP_NET_ADMIN the kernel caps the buffer at net.core.rmem_max.
+ */
+export function udpConnect(localIp: string, localPort: number, remoteIp: string, remotePort: number, rcvBufBytes = DEFAULT_DTLS_RCVBUF_BYTES): number {
+  const problem = dtlsRcvBufProblem(rcvBufBytes);
+  if (problem !== undefined) throw invalidArgument(problem);
   try {
-    return addon().udpConnect(localIp, localPort, remoteIp, remotePort);
+    return addon().udpConnect(localIp, localPort, remoteIp, remotePort, rcvBufBytes);
   } catch (e) {
     throw new WolfguardError(ErrorCodes.SOCKET, (e as Error).message, {}, { cause: e });
   }
+}
+
+/** The socket's receive buffer as the kernel reports it, bytes (twice what a setsockopt() asked: it counts its own overhead); null for a non-socket. */
+export function rcvBufBytes(fd: number): number | null {
+  return addon().rcvBufBytes(fd);
 }
 
 export function peerName(fd: number) {

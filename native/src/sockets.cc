@@ -68,16 +68,27 @@ static bool ParseAddr(const std::string& ip, int port, sockaddr_storage* ss, soc
   return false;
 }
 
-// udpConnect(localIp, localPort, remoteIp, remotePort) → fd of a UDP socket
-// bound to the local address (SO_REUSEADDR/PORT so it can share the
-// listener's port) and connect()ed to the peer: the kernel then delivers that
-// peer's datagrams to this socket only.
+// The largest receive buffer udpConnect() asks for (1 GiB; TypeScript keeps
+// the operator's value far lower, this only keeps the int from overflowing).
+static constexpr int64_t kMaxRcvBuf = int64_t{1} << 30;
+
+// udpConnect(localIp, localPort, remoteIp, remotePort, rcvBufBytes) → fd of
+// a UDP socket bound to the local address (SO_REUSEADDR/PORT so it can share
+// the listener's port) and connect()ed to the peer: the kernel then delivers
+// that peer's datagrams to this socket only. rcvBufBytes > 0 sets its receive
+// buffer: SO_RCVBUFFORCE with CAP_NET_ADMIN, else SO_RCVBUF, which the kernel
+// caps at net.core.rmem_max; 0 keeps net.core.rmem_default.
 static Napi::Value UdpConnect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string lip, rip;
-  int64_t lport, rport;
-  if (!ArgString(info, 0, &lip) || !ArgInt(info, 1, &lport) || !ArgString(info, 2, &rip) || !ArgInt(info, 3, &rport))
+  int64_t lport, rport, rcvbuf;
+  if (!ArgString(info, 0, &lip) || !ArgInt(info, 1, &lport) || !ArgString(info, 2, &rip) || !ArgInt(info, 3, &rport) ||
+      !ArgInt(info, 4, &rcvbuf))
     return env.Undefined();
+  if (rcvbuf < 0 || rcvbuf > kMaxRcvBuf) {
+    Napi::RangeError::New(env, "udpConnect: receive buffer out of range").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   sockaddr_storage la, ra;
   socklen_t ll, rl;
   if (lport < 0 || lport > 65535 || rport <= 0 || rport > 65535 || !ParseAddr(lip, static_cast<int>(lport), &la, &ll) ||
@@ -91,12 +102,28 @@ static Napi::Value UdpConnect(const Napi::CallbackInfo& info) {
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
   if (la.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if (rcvbuf > 0) {
+    int v = static_cast<int>(rcvbuf);
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) != 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+  }
   if (bind(fd, reinterpret_cast<sockaddr*>(&la), ll) != 0 || connect(fd, reinterpret_cast<sockaddr*>(&ra), rl) != 0) {
     Napi::Value v = Errno(env, "udp bind/connect");
     close(fd);
     return v;
   }
   return Napi::Number::New(env, fd);
+}
+
+// rcvBufBytes(fd) → the socket's receive buffer as the kernel reports it (it
+// doubles what was asked, for its bookkeeping), or null when fd is no socket.
+static Napi::Value RcvBufBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd;
+  if (!ArgInt(info, 0, &fd)) return env.Undefined();
+  int v = 0;
+  socklen_t len = sizeof(v);
+  if (fd < 0 || fd > INT32_MAX || getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_RCVBUF, &v, &len) != 0) return env.Null();
+  return Napi::Number::New(env, v);
 }
 
 // peerName(fd) / sockName(fd) → { address, port, family } or null.
@@ -132,6 +159,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("dupFd", Napi::Function::New(env, DupFd, "dupFd"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("udpConnect", Napi::Function::New(env, UdpConnect, "udpConnect"));
+  exports.Set("rcvBufBytes", Napi::Function::New(env, RcvBufBytes, "rcvBufBytes"));
   exports.Set("peerName", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return NameOf(i, true); }, "peerName"));
   exports.Set("sockName", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return NameOf(i, false); }, "sockName"));
 }

@@ -29,6 +29,8 @@ export interface DtlsDispatchOptions {
   /** Admission for DTLS handshakes (rate per address); false = drop silently. */
   admit?: (address: string) => boolean;
   onError?: (message: string) => void;
+  /** Receive buffer of each tunnel's UDP socket, bytes; 0 or absent: the kernel's default (WOLFGUARD_DTLS_RCVBUF_BYTES). */
+  rcvBufBytes?: number;
 }
 
 export interface DtlsDispatch {
@@ -92,7 +94,7 @@ export async function startDtlsDispatch(o: DtlsDispatchOptions): Promise<DtlsDis
     if (recent.size > THROTTLE_ENTRIES) recent.delete(recent.keys().next().value!);
     let fd: number;
     try {
-      fd = udpConnect(localFor(session.localAddress, peer), o.port, peer, rinfo.port);
+      fd = udpConnect(localFor(session.localAddress, peer), o.port, peer, rinfo.port, o.rcvBufBytes ?? 0);
     } catch (e) {
       o.onError?.(`DTLS hand-off to ${peer}:${rinfo.port} failed: ${(e as Error).message}`);
       stats.dropped++;

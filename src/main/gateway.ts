@@ -3,7 +3,7 @@
 // session registry, the TCP acceptor and the admin socket. startGateway()
 // returns a handle (tests use it); runGateway() runs until a signal.
 import { execFileSync } from 'node:child_process';
-import { closeFd, createWakeFd, openTun, TunSteering, DEFAULT_PLANE_SLICE_US, planeSliceProblem } from '../../native/lib';
+import { closeFd, createWakeFd, openTun, TunSteering, DEFAULT_PLANE_SLICE_US, planeSliceProblem, DEFAULT_DTLS_RCVBUF_BYTES, dtlsRcvBufProblem } from '../../native/lib';
 import { createRing } from '../ring/spsc-ring';
 import { DEFAULT_SLOT_COUNT, DEFAULT_SLOT_SIZE } from '../ring/layout';
 import { RouteTable, createRouteTable, leaseCapacity, type RoutePools } from '../ring/route-table';
@@ -173,6 +173,9 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     const planeSliceUs = envInt('WOLFGUARD_PLANE_SLICE_US', DEFAULT_PLANE_SLICE_US, true);
     const sliceProblem = planeSliceProblem(planeSliceUs);
     if (sliceProblem !== undefined) throw new WolfguardError(ErrorCodes.CONFIG_INVALID, `WOLFGUARD_PLANE_SLICE_US: ${sliceProblem}`);
+    const dtlsRcvBufBytes = envInt('WOLFGUARD_DTLS_RCVBUF_BYTES', DEFAULT_DTLS_RCVBUF_BYTES, true);
+    const rcvBufProblem = dtlsRcvBufProblem(dtlsRcvBufBytes);
+    if (rcvBufProblem !== undefined) throw new WolfguardError(ErrorCodes.CONFIG_INVALID, `WOLFGUARD_DTLS_RCVBUF_BYTES: ${rcvBufProblem}`);
     // rings[i][j]: shard i → shard j.
     const rings = Array.from({ length: workers }, (_, i) => Array.from({ length: workers }, (_, j) => (i === j ? null : createRing(slots, slotSize))));
     for (let i = 0; i < workers; i++) wakeFds.push(createWakeFd());
@@ -264,6 +267,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
         post: (shard, m) => pool?.post(shard, m),
         admit: (ip) => adm.engine.checkDtlsHandshake(ip, Date.now()).allow,
         onError: (message) => log.warn(message),
+        rcvBufBytes: dtlsRcvBufBytes,
       });
     }
     const metricsListen = process.env.WOLFGUARD_METRICS || cfg.metricsListen;

@@ -21,6 +21,7 @@ import { runIperf } from '../helpers/iperf';
 import { startWolfguard, type WolfguardHandle } from '../helpers/wolfguard';
 import { kernelHasCustomSlices, runNsByName, threadStats } from '../helpers/thread-stats';
 import type { ShardStats } from '../../src/workers/messages';
+import { DEFAULT_DTLS_RCVBUF_BYTES } from '../../native/lib';
 
 const PORT = 4443;
 const POOL4 = '10.78.0.0/24';
@@ -258,6 +259,11 @@ test('DTLS: openconnect takes the PSK-NEGOTIATE offer (MTU probes echoed), the D
     const dtlsUp = async () => (await dtlsStats()).up;
     for (let i = 0; i < 30 && (await dtlsUp()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(await dtlsUp(), 1, 'one tunnel with DTLS up');
+    // The tunnel's own connected UDP socket has the DTLS receive buffer
+    // (DEFAULT_DTLS_RCVBUF_BYTES; the kernel reports twice what was set).
+    const ss = await topo.exec(topo.gw.ns, 'ss', ['-u', '-a', '-m', '-n', `sport = :${PORT}`]);
+    const buffers = [...ss.stdout.matchAll(/^(ESTAB|UNCONN)\s.*\n\s*skmem:\(r\d+,rb(\d+),/gm)].map((m) => ({ state: m[1], rb: Number(m[2]) }));
+    assert.ok(buffers.some((b) => b.state === 'ESTAB' && b.rb === 2 * DEFAULT_DTLS_RCVBUF_BYTES), `the DTLS socket's buffer: ${ss.stdout}`);
     await ping(ns, topo.lan.ip);
     await ping(ns, topo.lan.ip6);
     const up = await runIperf({ serverNs: topo.lan.ns, serverIp: topo.lan.ip, clientNs: ns, seconds: IPERF_SECONDS });

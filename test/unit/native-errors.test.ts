@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { once } from 'node:events';
-import { TlsContext, adoptSocket, TlsSocket, TunnelPump, addon, planeSliceProblem, MIN_PLANE_SLICE_US, MAX_PLANE_SLICE_US } from '../../native/lib';
+import { TlsContext, adoptSocket, TlsSocket, TunnelPump, addon, planeSliceProblem, MIN_PLANE_SLICE_US, MAX_PLANE_SLICE_US, udpConnect, rcvBufBytes, closeFd, dtlsRcvBufProblem, DEFAULT_DTLS_RCVBUF_BYTES, MIN_DTLS_RCVBUF_BYTES, MAX_DTLS_RCVBUF_BYTES } from '../../native/lib';
 import { ErrorCodes, isWolfguardError } from '../../src/common/errors';
 import { makePki, type TestPki } from '../helpers/certs';
 import { startAddonServer, echoRoundTrip } from '../helpers/tls-pair';
@@ -175,6 +175,38 @@ test('a data-plane slice out of the kernel\'s range is refused before the pump t
     fs.fstatSync(fd); // still open: none of them took it
   } finally {
     fs.closeSync(fd);
+  }
+});
+
+test('a DTLS socket gets the receive buffer asked for; a size out of range is refused before a socket exists', () => {
+  for (const ok of [0, MIN_DTLS_RCVBUF_BYTES, DEFAULT_DTLS_RCVBUF_BYTES, MAX_DTLS_RCVBUF_BYTES]) assert.equal(dtlsRcvBufProblem(ok), undefined, String(ok));
+  for (const bad of [-1, 1, MIN_DTLS_RCVBUF_BYTES - 1, MAX_DTLS_RCVBUF_BYTES + 1, 70_000.5, NaN]) {
+    assert.throws(() => udpConnect('127.0.0.1', 0, '127.0.0.1', 9, bad), (e: unknown) => isWolfguardError(e, ErrorCodes.INVALID_ARGUMENT) && /0 \(the kernel's default\) or 65536\.\.67108864 bytes/.test((e as Error).message), String(bad));
+  }
+  // The native function checks too (it is total): a RangeError or TypeError, no socket left open.
+  assert.throws(() => addon().udpConnect('127.0.0.1', 0, '127.0.0.1', 9, -1), RangeError);
+  assert.throws(() => addon().udpConnect('127.0.0.1', 0, '127.0.0.1', 9, 2 ** 31), RangeError);
+  assert.throws(() => addon().udpConnect('127.0.0.1', 0, '127.0.0.1', 9, '1' as unknown as number), TypeError);
+  const kernelDefault = udpConnect('127.0.0.1', 0, '127.0.0.1', 9, 0);
+  const chosen = udpConnect('127.0.0.1', 0, '127.0.0.1', 9); // DEFAULT_DTLS_RCVBUF_BYTES
+  try {
+    // An untouched socket has rmem_default; a set one twice what was asked
+    // (the kernel's bookkeeping), capped at rmem_max without CAP_NET_ADMIN.
+    const rmemMax = Number(fs.readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+    const rmemDefault = Number(fs.readFileSync('/proc/sys/net/core/rmem_default', 'utf8'));
+    assert.equal(rcvBufBytes(kernelDefault), rmemDefault);
+    const expected = process.getuid?.() === 0 ? 2 * DEFAULT_DTLS_RCVBUF_BYTES : 2 * Math.min(DEFAULT_DTLS_RCVBUF_BYTES, rmemMax);
+    assert.equal(rcvBufBytes(chosen), expected);
+  } finally {
+    closeFd(kernelDefault);
+    closeFd(chosen);
+  }
+  const file = fs.openSync(__filename, 'r');
+  try {
+    assert.equal(rcvBufBytes(file), null); // not a socket
+    assert.equal(rcvBufBytes(-1), null);
+  } finally {
+    fs.closeSync(file);
   }
 });
 
