@@ -29,7 +29,7 @@ export interface DtlsDispatchOptions {
   /** Admission for DTLS handshakes (rate per address); false = drop silently. */
   admit?: (address: string) => boolean;
   onError?: (message: string) => void;
-  /** Receive buffer of each tunnel's UDP socket, bytes; 0 or absent: the kernel's default (WOLFGUARD_DTLS_RCVBUF_BYTES). */
+  /** Receive buffer of each tunnel's UDP socket, bytes (WOLFGUARD_DTLS_RCVBUF_BYTES); 0: the kernel's default; absent: DEFAULT_DTLS_RCVBUF_BYTES. */
   rcvBufBytes?: number;
 }
 
@@ -94,7 +94,7 @@ export async function startDtlsDispatch(o: DtlsDispatchOptions): Promise<DtlsDis
     if (recent.size > THROTTLE_ENTRIES) recent.delete(recent.keys().next().value!);
     let fd: number;
     try {
-      fd = udpConnect(localFor(session.localAddress, peer), o.port, peer, rinfo.port, o.rcvBufBytes ?? 0);
+      fd = udpConnect(localFor(session.localAddress, peer), o.port, peer, rinfo.port, o.rcvBufBytes);
     } catch (e) {
       o.onError?.(`DTLS hand-off to ${peer}:${rinfo.port} failed: ${(e as Error).message}`);
       stats.dropped++;
