@@ -56,10 +56,10 @@ interface ShardState {
   total: number;
 }
 
-/** How long a shard may take to close its tunnels on stop before it is terminated. */
 /** A shard thread's entry point (loaded again, after the privilege drop, when a shard restarts). */
 export const SHARD_SCRIPT = path.join(__dirname, '..', 'workers', 'shard.js');
 
+/** How long a shard may take to close its tunnels on stop before it is terminated. */
 export const SHARD_STOP_GRACE_MS = 2000;
 /** A shard that dies within this long of its start waits this long before the next start. */
 export const SHARD_RESTART_BACKOFF_MS = 1000;
