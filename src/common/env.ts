@@ -11,3 +11,15 @@ export function envInt(name: string, fallback: number, allowZero = false): numbe
   }
   return n;
 }
+
+/**
+ * envInt with zero allowed, then a knob's own range: `problemOf` says why a
+ * value is not acceptable (undefined when it is), and that becomes the
+ * CONFIG_INVALID message, prefixed with the variable's name.
+ */
+export function envIntChecked(name: string, fallback: number, problemOf: (n: number) => string | undefined): number {
+  const n = envInt(name, fallback, true);
+  const problem = problemOf(n);
+  if (problem !== undefined) throw new WolfguardError(ErrorCodes.CONFIG_INVALID, `${name}: ${problem}`);
+  return n;
+}

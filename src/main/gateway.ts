@@ -29,7 +29,7 @@ import { addonFile, randomBytes } from '../../native/lib';
 import { clusterFromConfig, clusterLoginGuard } from './state/cluster-setup';
 import type { ClusterSessions } from './state/cluster-sessions';
 import { createLogger, type Logger } from '../common/log';
-import { envInt } from '../common/env';
+import { envInt, envIntChecked } from '../common/env';
 import { negotiateMtu } from '../protocol/mtu';
 import { effectiveLimits } from './limits';
 import { checkFipsFiles, describeFipsBuild, fipsBuildStatus } from './fips';
@@ -170,12 +170,8 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     steering = startSteering(tun.fds[0]!, leaseCapacity(pools), workers, log);
     const slots = envInt('WOLFGUARD_RING_SLOTS', DEFAULT_SLOT_COUNT);
     const slotSize = envInt('WOLFGUARD_RING_SLOT_BYTES', DEFAULT_SLOT_SIZE);
-    const planeSliceUs = envInt('WOLFGUARD_PLANE_SLICE_US', DEFAULT_PLANE_SLICE_US, true);
-    const sliceProblem = planeSliceProblem(planeSliceUs);
-    if (sliceProblem !== undefined) throw new WolfguardError(ErrorCodes.CONFIG_INVALID, `WOLFGUARD_PLANE_SLICE_US: ${sliceProblem}`);
-    const dtlsRcvBufBytes = envInt('WOLFGUARD_DTLS_RCVBUF_BYTES', DEFAULT_DTLS_RCVBUF_BYTES, true);
-    const rcvBufProblem = dtlsRcvBufProblem(dtlsRcvBufBytes);
-    if (rcvBufProblem !== undefined) throw new WolfguardError(ErrorCodes.CONFIG_INVALID, `WOLFGUARD_DTLS_RCVBUF_BYTES: ${rcvBufProblem}`);
+    const planeSliceUs = envIntChecked('WOLFGUARD_PLANE_SLICE_US', DEFAULT_PLANE_SLICE_US, planeSliceProblem);
+    const dtlsRcvBufBytes = envIntChecked('WOLFGUARD_DTLS_RCVBUF_BYTES', DEFAULT_DTLS_RCVBUF_BYTES, dtlsRcvBufProblem);
     // rings[i][j]: shard i → shard j.
     const rings = Array.from({ length: workers }, (_, i) => Array.from({ length: workers }, (_, j) => (i === j ? null : createRing(slots, slotSize))));
     for (let i = 0; i < workers; i++) wakeFds.push(createWakeFd());
