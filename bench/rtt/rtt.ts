@@ -4,7 +4,9 @@
 //
 // The probe is the bench's own CSTP client (probe.ts: ICMP echo to the lan
 // host every PROBE_INTERVAL_MS, timed with hrtime into an HDR histogram), so
-// neither openconnect nor a client TUN sits in the measured path. The load is
+// neither openconnect nor a client TUN sits in the measured path. The idle
+// rows run both gateways at once, each in a topology of its own, with the
+// probe alternating between them (idlePhase). The load is
 // a second tunnel: openconnect (--no-dtls) receiving UDP (udp-load.ts) sent from the
 // lan host at a fixed offered rate (download: the gateway reads its TUN and
 // encrypts), so the probe's packets share the gateway's TUN queue, threads
@@ -13,9 +15,9 @@
 // adds to each echo (gateway-latency.ts). Needs root and tcpdump.
 import * as path from 'node:path';
 import { withNetnsBench, type BenchEnv } from '../lib/netns-bench';
-import { BENCH_PORT, BENCH_USER, GATEWAYS, startGateway, WOLFGUARD_SHARDS, type GatewayName } from '../lib/gateways';
+import { BENCH_PORT, BENCH_USER, GATEWAYS, startGateway, WOLFGUARD_SHARDS, type GatewayName, type RunningGateway } from '../lib/gateways';
 import { startOpenconnect, pinSha256 } from '../../test/helpers/openconnect';
-import { GW_LAN_DEV, GW_OUTER_DEV } from '../../test/helpers/netns';
+import { createTopology, GW_LAN_DEV, GW_OUTER_DEV, type Topology } from '../../test/helpers/netns';
 import { pairSpans, parseCapture, startCapture } from './gateway-latency';
 import { treeCpu, cpuDelta } from '../tunnel/measure';
 import { renderLoadPlot, type LoadPoint } from '../lib/svg-plot';
@@ -27,7 +29,8 @@ import { reached, sendLoad, startSink, type LoadCount } from './udp-load-run';
 
 const QUICK = process.env.BENCH_QUICK !== undefined && process.env.BENCH_QUICK !== '';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 5));
-/** Idle runs are repeated (REPEATS) and the median of each percentile kept. */
+/** Idle runs per side: REPEATS rounded up to an even count (the turns are A B B A), the median of each percentile kept. */
+const IDLE_RUNS = QUICK ? 1 : Math.ceil(REPEATS / 2) * 2;
 const IDLE_SECONDS = QUICK ? 2 : Math.min(SECONDS, 3);
 /**
  * Each sweep step is SWEEP_RUNS runs of SWEEP_SECONDS whose histograms are
@@ -49,11 +52,11 @@ const LOAD_EXTRA_SECONDS = 1.5;
 const LOAD_PORT = 9999;
 const MS_PER_US = 1e-3;
 /**
- * Idle runs with the gateway-latency capture, per pass: one 3 s run is ~2,600
- * echoes, so the four passes give p99.9 from ~10,000; a second run per pass
+ * Idle runs with the gateway-latency capture, per side: one 3 s run is
+ * ~2,600 echoes, so the four runs give p99.9 from ~10,000; four per side
  * took the whole bench from 12:48 to 13:52, too near the 15 minutes.
  */
-const CAPTURE_RUNS_PER_PASS = 1;
+const CAPTURE_RUNS = QUICK ? 1 : 2;
 
 interface SweepPoint {
   offeredMbit: number;
@@ -92,10 +95,15 @@ export interface StepRun {
   cpuSeconds: number;
 }
 
-/** What one pass (one gateway start, one load tunnel) measured. */
-export interface Pass {
+/** What the idle phase measured for one gateway. */
+export interface IdleSide {
   idleRuns: LatencySummary[];
   gatewayIdleRuns: LatencySummary[];
+  probeAddresses: string[];
+}
+
+/** What one sweep pass (one gateway start, one load tunnel) measured. */
+export interface Pass {
   /** By offered Mbit/s, in SWEEP_MBIT order. */
   steps: StepRun[][];
   loadAddress: string;
@@ -118,11 +126,60 @@ function gatewaySpans(capture: string, p: ProbeResult): LatencySummary {
   return summarize(h, Math.max(0, p.count - totalUs.length));
 }
 
+/** One run of the probe in the topology's first client namespace. */
+async function probeRun(topo: Topology, seconds: number): Promise<ProbeResult> {
+  const r = await topo.exec(topo.clients[0]!.ns, process.execPath, [path.join(__dirname, 'probe.js'), topo.gw.outerIp, String(BENCH_PORT), BENCH_USER.name, BENCH_USER.password, topo.lan.ip, String(seconds), String(PROBE_INTERVAL_MS)], { timeoutMs: (seconds + 30) * 1000 });
+  return JSON.parse(r.stdout.trim()) as ProbeResult;
+}
+
+function summaryOf({ histogram: _h, address: _a, localPort: _p, ...rest }: ProbeResult): LatencySummary {
+  return rest;
+}
+
 /**
- * Starts `which`, logs the load tunnel in, and takes `idleCount` idle runs
- * and `stepRuns` runs of each sweep step.
+ * The idle rows. Both gateways run at once, each in a topology of its own,
+ * and the probe alternates between them run by run (A B B A A B B A), so the
+ * shared machine's noisy spells, which last seconds to minutes, fall on both
+ * sides alike. Taken in the sweep's passes instead, the two sides' idle runs
+ * were a minute apart, and the idle p99 came out on either side of 1.0 from
+ * one bench to the next. An idle gateway uses next to no CPU, so the other
+ * one running meanwhile costs the measured one nothing.
  */
-async function runPass(env: BenchEnv, which: GatewayName, idleCount: number, stepRuns: number): Promise<Pass> {
+async function idlePhase(env: BenchEnv): Promise<Record<GatewayName, IdleSide>> {
+  const second = await createTopology({ clients: 1, tag: 'wgri' });
+  const envs: Record<GatewayName, BenchEnv> = { wolfguard: env, ocserv: { ...env, topo: second } };
+  const running: RunningGateway[] = [];
+  try {
+    for (const g of GATEWAYS) running.push(await startGateway(envs[g], g));
+    const out: Record<GatewayName, IdleSide> = { wolfguard: { idleRuns: [], gatewayIdleRuns: [], probeAddresses: [] }, ocserv: { idleRuns: [], gatewayIdleRuns: [], probeAddresses: [] } };
+    const probe = async (g: GatewayName, seconds: number): Promise<ProbeResult> => {
+      const p = await probeRun(envs[g].topo, seconds);
+      out[g].probeAddresses.push(p.address);
+      return p;
+    };
+    for (const g of GATEWAYS) await probe(g, 1); // warm-up: JIT, ARP, the first session of each gateway
+    for (const g of passOrder(IDLE_RUNS)) out[g].idleRuns.push(summaryOf(await probe(g, IDLE_SECONDS)));
+    // Runs of their own: tcpdump's CPU must not weigh on the RTT rows.
+    for (const g of passOrder(CAPTURE_RUNS)) {
+      const capture = await startCapture(envs[g].topo.gw.ns, BENCH_PORT);
+      let captured = '';
+      let p: ProbeResult;
+      try {
+        p = await probe(g, IDLE_SECONDS);
+      } finally {
+        captured = await capture.stop();
+      }
+      out[g].gatewayIdleRuns.push(gatewaySpans(captured, p));
+    }
+    return out;
+  } finally {
+    for (const gw of running) await gw.stop();
+    await second.destroy();
+  }
+}
+
+/** Starts `which`, logs the load tunnel in, and takes `stepRuns` runs of each sweep step. */
+async function runPass(env: BenchEnv, which: GatewayName, stepRuns: number): Promise<Pass> {
   const { topo } = env;
   const clientNs = topo.clients[0]!.ns;
   const gw = await startGateway(env, which);
@@ -131,30 +188,13 @@ async function runPass(env: BenchEnv, which: GatewayName, idleCount: number, ste
     try {
       const probeAddresses: string[] = [];
       const probe = async (seconds: number): Promise<ProbeResult> => {
-        const r = await topo.exec(clientNs, process.execPath, [path.join(__dirname, 'probe.js'), topo.gw.outerIp, String(BENCH_PORT), BENCH_USER.name, BENCH_USER.password, topo.lan.ip, String(seconds), String(PROBE_INTERVAL_MS)], { timeoutMs: (seconds + 30) * 1000 });
-        const p = JSON.parse(r.stdout.trim()) as ProbeResult;
+        const p = await probeRun(topo, seconds);
         probeAddresses.push(p.address);
         return p;
       };
-      const summary = ({ histogram: _h, address: _a, localPort: _p, ...rest }: ProbeResult): LatencySummary => rest;
       await probe(1); // warm-up: JIT, ARP, the first session of each gateway
       const sinkIp = oc.state.ip4?.address;
       if (sinkIp === undefined) throw new Error(`openconnect to ${which} got no IPv4 address`);
-      const idleRuns: LatencySummary[] = [];
-      for (let i = 0; i < idleCount; i++) idleRuns.push(summary(await probe(IDLE_SECONDS)));
-      // Runs of their own: tcpdump's CPU must not weigh on the RTT rows.
-      const gatewayIdleRuns: LatencySummary[] = [];
-      for (let i = 0; i < CAPTURE_RUNS_PER_PASS; i++) {
-        const capture = await startCapture(topo.gw.ns, BENCH_PORT);
-        let captured = '';
-        let p: ProbeResult;
-        try {
-          p = await probe(IDLE_SECONDS);
-        } finally {
-          captured = await capture.stop();
-        }
-        gatewayIdleRuns.push(gatewaySpans(captured, p));
-      }
       const steps: StepRun[][] = [];
       for (const offered of SWEEP_MBIT) {
         const runs: StepRun[] = [];
@@ -171,7 +211,7 @@ async function runPass(env: BenchEnv, which: GatewayName, idleCount: number, ste
       }
       const silent = steps.some((runs) => runs.reduce((n, r) => n + r.reached, 0) === 0);
       const loadClientTail = silent ? `${[...oc.stderr().trim().split('\n').slice(-4), ...oc.stdout().trim().split('\n').slice(-4)].join(' | ')} (script calls: ${oc.events().map((e) => e.reason).join(', ')})` : undefined;
-      return { idleRuns, gatewayIdleRuns, steps, loadAddress: sinkIp, probeAddresses, ...(loadClientTail === undefined ? {} : { loadClientTail }) };
+      return { steps, loadAddress: sinkIp, probeAddresses, ...(loadClientTail === undefined ? {} : { loadClientTail }) };
     } finally {
       await oc.stop();
     }
@@ -180,10 +220,9 @@ async function runPass(env: BenchEnv, which: GatewayName, idleCount: number, ste
   }
 }
 
-/** One gateway's passes as one side of the table: idle medians, each step's runs added up. */
-export function sideOf(passes: readonly Pass[]): Side {
-  const idleRuns = passes.flatMap((p) => p.idleRuns);
-  const gatewayIdleRuns = passes.flatMap((p) => p.gatewayIdleRuns);
+/** One gateway's idle runs and sweep passes as one side of the table: idle medians, each step's runs added up. */
+export function sideOf(idleSide: IdleSide, passes: readonly Pass[]): Side {
+  const { idleRuns, gatewayIdleRuns } = idleSide;
   const sweep = SWEEP_MBIT.map((offered, k): SweepPoint => {
     const runs = passes.flatMap((p) => p.steps[k]!);
     const sum = (f: (r: StepRun) => number) => runs.reduce((n, r) => n + f(r), 0);
@@ -199,7 +238,7 @@ export function sideOf(passes: readonly Pass[]): Side {
     gatewayIdleRuns,
     sweep,
     loadAddresses: passes.map((p) => p.loadAddress),
-    probeAddresses: passes.flatMap((p) => p.probeAddresses),
+    probeAddresses: [...idleSide.probeAddresses, ...passes.flatMap((p) => p.probeAddresses)],
     sharedAddresses: passes.filter((p) => p.probeAddresses.includes(p.loadAddress)).map((p) => p.loadAddress),
     ...(tails.length === 0 ? {} : { loadClientTail: tails.join(' || ') }),
   };
@@ -211,9 +250,10 @@ function ms(us: number): number {
 
 export async function benchRtt(): Promise<Table> {
   return withNetnsBench('rtt', 'wgr', async (env) => {
+    const idle = await idlePhase(env);
     const passes: Record<GatewayName, Pass[]> = { wolfguard: [], ocserv: [] };
-    for (const g of passOrder(PASSES)) passes[g].push(await runPass(env, g, Math.ceil(REPEATS / PASSES), Math.ceil(SWEEP_RUNS / PASSES)));
-    const sides = { wolfguard: sideOf(passes.wolfguard), ocserv: sideOf(passes.ocserv) };
+    for (const g of passOrder(PASSES)) passes[g].push(await runPass(env, g, Math.ceil(SWEEP_RUNS / PASSES)));
+    const sides = { wolfguard: sideOf(idle.wolfguard, passes.wolfguard), ocserv: sideOf(idle.ocserv, passes.ocserv) };
     const w = sides.wolfguard;
     const o = sides.ocserv;
     const loaded = (s: Side) => s.sweep.find((p) => p.offeredMbit === UNDER_LOAD_MBIT) ?? s.sweep[s.sweep.length - 1]!;
@@ -242,9 +282,9 @@ export async function benchRtt(): Promise<Table> {
       oursName: 'wolfguard',
       theirsName: 'ocserv',
       notes: [
-        `probe: bench/rtt/probe.ts logs in over CSTP (TLS 1.3) and sends a 84-byte ICMP echo to the lan host every ${PROBE_INTERVAL_MS} ms; RTT from hrtime, HDR histogram (3 digits); the gateways take turns (${passOrder(PASSES).join(', ')}), each pass a fresh gateway and load tunnel; idle: median of ${Math.ceil(REPEATS / PASSES) * PASSES} run(s) of ${IDLE_SECONDS} s (BENCH_REPEATS over the passes), each sweep step ${Math.ceil(SWEEP_RUNS / PASSES) * PASSES} run(s) of ${SWEEP_SECONDS} s, their histograms added`,
+        `probe: bench/rtt/probe.ts logs in over CSTP (TLS 1.3) and sends a 84-byte ICMP echo to the lan host every ${PROBE_INTERVAL_MS} ms; RTT from hrtime, HDR histogram (3 digits); idle: both gateways up at once, each in a topology of its own, the probe alternating between them (${passOrder(IDLE_RUNS).join(', ')}), median of ${IDLE_RUNS} run(s) of ${IDLE_SECONDS} s per side (BENCH_REPEATS rounded up to even, 1 in a quick run); sweep: the gateways take turns (${passOrder(PASSES).join(', ')}), each pass a fresh gateway and load tunnel, each step ${Math.ceil(SWEEP_RUNS / PASSES) * PASSES} run(s) of ${SWEEP_SECONDS} s, their histograms added`,
         `idle p99 of each run, ms: ${GATEWAYS.map((g) => `${g} ${sides[g].idleRuns.map((r) => ms(r.p99Us).toFixed(2)).join(', ')}`).join('; ')}`,
-        `gateway-added latency (bench/rtt/gateway-latency.ts): tcpdump in the gateway's namespace during idle probe runs of their own (${CAPTURE_RUNS_PER_PASS} per pass); per echo, the probe's TLS record arriving on ${GW_OUTER_DEV} → its echo request leaving on ${GW_LAN_DEV}, plus the echo reply arriving on ${GW_LAN_DEV} → the record carrying it leaving on ${GW_OUTER_DEV} (kernel timestamps); the probe, the client's kernel and the lan host are outside both spans; median of the idle runs; p50/p99 per run, µs: ${GATEWAYS.map((g) => `${g} ${sides[g].gatewayIdleRuns.map((r) => `${r.p50Us}/${r.p99Us}`).join(', ')}`).join('; ')}; echoes paired: ${GATEWAYS.map((g) => `${g} ${sides[g].gatewayIdleRuns.reduce((n, r) => n + r.count, 0)} of ${sides[g].gatewayIdleRuns.reduce((n, r) => n + r.count + r.lost, 0)}`).join('; ')}`,
+        `gateway-added latency (bench/rtt/gateway-latency.ts): tcpdump in the gateway's namespace during idle probe runs of their own (${CAPTURE_RUNS} per side, alternating as the idle runs do); per echo, the probe's TLS record arriving on ${GW_OUTER_DEV} → its echo request leaving on ${GW_LAN_DEV}, plus the echo reply arriving on ${GW_LAN_DEV} → the record carrying it leaving on ${GW_OUTER_DEV} (kernel timestamps); the probe, the client's kernel and the lan host are outside both spans; median of the idle runs; p50/p99 per run, µs: ${GATEWAYS.map((g) => `${g} ${sides[g].gatewayIdleRuns.map((r) => `${r.p50Us}/${r.p99Us}`).join(', ')}`).join('; ')}; echoes paired: ${GATEWAYS.map((g) => `${g} ${sides[g].gatewayIdleRuns.reduce((n, r) => n + r.count, 0)} of ${sides[g].gatewayIdleRuns.reduce((n, r) => n + r.count + r.lost, 0)}`).join('; ')}`,
         `load: a second tunnel (openconnect --no-dtls) receiving UDP (bench/rtt/udp-load.ts, ${LOAD_PAYLOAD_BYTES}-byte payloads) paced from the lan host at each offered rate; delivered = datagrams that reached a UDP sink's socket behind openconnect (read, or dropped by the kernel when the sink fell behind: udp-load.ts) up to 1 s after the load ended (openconnect delivers much of an overload late: udp-load-run.ts), in payload Mbit/s of the load's length`,
         `probes answered/lost (all idle runs, then each step): wolfguard ${probes(w)}; ocserv ${probes(o)}`,
         `sent Mbit/s per step: wolfguard ${w.sweep.map((p) => p.sentMbit.toFixed(0)).join(', ')}; ocserv ${o.sweep.map((p) => p.sentMbit.toFixed(0)).join(', ')}`,
