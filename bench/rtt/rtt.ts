@@ -52,8 +52,8 @@ const LOAD_EXTRA_SECONDS = 1.5;
 const LOAD_PORT = 9999;
 const MS_PER_US = 1e-3;
 /**
- * Idle runs with the gateway-latency capture, per side: one 3 s run is
- * ~2,600 echoes, so the four runs give p99.9 from ~10,000; four per side
+ * Idle runs with the gateway-latency capture, per side (one 3 s run is
+ * ~2,600 echoes; the row shows the median of a side's runs). Four per side
  * took the whole bench from 12:48 to 13:52, too near the 15 minutes.
  */
 const CAPTURE_RUNS = QUICK ? 1 : 2;

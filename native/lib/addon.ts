@@ -51,6 +51,8 @@ export interface ConnectionStats {
   txDrops?: number;
   /** Tunnel mode: times the tunnel stopped being written because its client fell behind (overload hand-back, connection.cc). */
   drainPauses?: number;
+  /** Overload pauses ended by the client's answer to the pause's DPD probe (CSTP). */
+  drainProbeResumes?: number;
   dpdAnswered?: number;
   /** DATA frames received (the idle timeout looks at these). */
   dataFramesIn?: number;

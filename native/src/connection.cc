@@ -54,7 +54,14 @@ static constexpr int kPlaneFinished = 100;
 // its window back near the largest it advertised or time enough passed for
 // it to read what it held: PeerCaughtUp), checking every kDrainPollMs
 // for kDrainSteadyPollMs and then at doubling intervals, and resumes after
-// kDrainMaxPauseMs whatever the peer says.
+// kDrainMaxPauseMs whatever the peer says. Those signals are estimates: a
+// pause that ended while openconnect still held ~600 KB unread left it in
+// its read loop for seconds (stall.ts: 17,032 packets delivered, then none
+// for 2.3 s). So each pause also sends a DPD request (QueueDrainProbe), which
+// openconnect answers only after its read loop found the socket empty
+// (cstp.c, cstp_mainloop): the pause waits for that answer and ends on it.
+// The estimates decide only for a client that left an earlier probe
+// unanswered.
 static constexpr uint64_t kDrainPollMs = 1;
 // The poll interval doubles up to this while a pause lasts: a peer that
 // stops reading altogether costs ~20 checks a second, not 1,000.
@@ -866,10 +873,67 @@ bool Connection::PeerCaughtUp(uint64_t now) {
   return now - drainAckedAt_ >= drainGraceMs_;
 }
 
+// The pause's probe: a DPD request queued second in outq_. The front entry
+// goes out before it: wolfSSL may hold a half-sent record of that frame (a
+// write that met a full socket), and its next write must be the same frame.
+// Everything after the probe waits for the pause to end.
+void Connection::QueueDrainProbe() {
+  static const uint8_t kProbe[cstp::kFrameHeaderBytes] = {'S', 'T', 'F', 1, 0, 0, cstp::kDpdReq, 0};
+  drainProbeSent_ = drainProbeAnswered_ = false;
+  // An answer to an earlier pause's probe could be taken for this one's.
+  drainProbeTrusted_ = !drainProbeOutstanding_;
+  auto at = outq_.empty() ? outq_.end() : outq_.begin() + 1;
+  outq_.emplace(at, kProbe, kProbe + sizeof kProbe);
+  outqBytes_ += sizeof kProbe;
+  framesOut_++;
+  drainProbeLeft_ = outq_.size() == 1 ? 1 : 2;
+  drainProbeOutstanding_ = true;
+}
+
+// During a pause: writes the queue up to and including the probe, corked.
+// False when the connection failed.
+bool Connection::WriteDrainProbe() {
+  int err = 0;
+  cork_ = true;
+  while (drainProbeLeft_ > 0 && !outq_.empty()) {
+    std::vector<uint8_t>& b = outq_.front();
+    int ret = wolfSSL_write(ssl_, b.data(), static_cast<int>(b.size()));
+    if (ret <= 0) {
+      err = wolfSSL_get_error(ssl_, ret);
+      break;
+    }
+    bytesOut_ += b.size();
+    outqBytes_ -= b.size();
+    outq_.pop_front();
+    if (--drainProbeLeft_ == 0) drainProbeSent_ = true;
+  }
+  cork_ = false;
+  if (err != 0 && err != WOLFSSL_ERROR_WANT_WRITE && err != WOLFSSL_ERROR_WANT_READ) {
+    Fail(err, "write failed: " + WolfSSLErrorText(err));
+    return false;
+  }
+  return true;
+}
+
 void Connection::DoFlush() {
   if (drainPause_) {
+    // The probe (and the frame ahead of it) and records already encrypted
+    // still go out; the rest of the queue waits.
+    if (drainProbeLeft_ > 0 && !WriteDrainProbe()) return;
+    if (txCorkOff_ < txCork_.size()) {
+      SendCorked();
+      if (corkFailed_) {
+        Fail(-1, std::string("write failed: ") + std::strerror(lastErrno_));
+        return;
+      }
+    }
     uint64_t now = NowMs();
-    if (!PeerCaughtUp(now) && now - drainPauseStart_ < kDrainMaxPauseMs) {
+    // A client that answers DPD is waited for: the estimates (PeerCaughtUp)
+    // said "caught up" while openconnect still had hundreds of KB to read.
+    // One whose earlier probe went unanswered gets the estimates.
+    bool answered = drainProbeAnswered_ && drainProbeTrusted_;
+    bool awaitAnswer = drainProbeTrusted_ && !answered;
+    if (!answered && (awaitAnswer || !PeerCaughtUp(now)) && now - drainPauseStart_ < kDrainMaxPauseMs) {
       if (now - drainPauseStart_ >= kDrainSteadyPollMs) drainPollMs_ = std::min(drainPollMs_ * 2, kDrainPollMaxMs);
       uint64_t next = drainPollMs_;
       // Acknowledged: the next look is when the peer should have read it all.
@@ -877,7 +941,10 @@ void Connection::DoFlush() {
       if (!readScheduled_) ArmTimer(next);
       return;
     }
+    if (answered) drainProbeResumes_++;
     drainPause_ = false;
+    drainProbeSent_ = drainProbeAnswered_ = drainProbeTrusted_ = false;
+    drainProbeLeft_ = 0;  // a probe not written yet goes out with the queue
     if (pump_ != nullptr) pump_->SetPaused(this, false);
   }
   if (!SendCorked()) return;
@@ -930,7 +997,9 @@ void Connection::UpdatePoll() {
   if (state_ == State::kHandshake) ev |= UV_READABLE;
   if (state_ == State::kOpen && reading_) ev |= UV_READABLE;
   // While paused for an overloaded peer the timer polls instead (writable would fire at once).
-  if ((wantWrite_ || !outq_.empty() || txCorkOff_ < txCork_.size()) && !drainPause_) ev |= UV_WRITABLE;
+  // (The pause's probe and records already encrypted still go out.)
+  bool corked = txCorkOff_ < txCork_.size();
+  if (drainPause_ ? (corked || drainProbeLeft_ > 0) : (wantWrite_ || !outq_.empty() || corked)) ev |= UV_WRITABLE;
   if (ev == pollEvents_) return;
   pollEvents_ = ev;
   if (plane_) {
@@ -1010,6 +1079,7 @@ int Connection::WriteOrQueue(const uint8_t* d, size_t n, bool droppable) {
         drainPollMs_ = kDrainPollMs;
         drainAckedAt_ = 0;
         if (ioctl(fd_, SIOCOUTQ, &drainOutqAtStart_) != 0) drainOutqAtStart_ = 0;
+        QueueDrainProbe();
         if (!readScheduled_) ArmTimer(drainPollMs_);
         UpdatePoll();
         if (pump_ != nullptr) pump_->SetPaused(this, true);
@@ -1068,7 +1138,14 @@ void Connection::HandleFrame(uint8_t type, const uint8_t* payload, size_t len) {
   } else if (type == cstp::kDpdReq) {
     dpdAnswered_++;
     QueueFrame(cstp::kDpdResp, payload, len);
-  } else if (type != cstp::kDpdResp && type != cstp::kKeepalive) {
+  } else if (type == cstp::kDpdResp) {
+    drainProbeOutstanding_ = false;
+    if (drainPause_ && drainProbeSent_) {
+      // The peer has read everything up to the probe: the pause can end now.
+      drainProbeAnswered_ = true;
+      if (!readScheduled_) ArmTimer(0);
+    }
+  } else if (type != cstp::kKeepalive) {
     EmitNative(kEvControl, type, std::string(), payload, len);
   }
 }
@@ -1351,6 +1428,7 @@ Napi::Value Connection::Stats(const Napi::CallbackInfo& info) {
   o.Set("framesOut", Napi::Number::New(env, static_cast<double>(framesOut_)));
   o.Set("txDrops", Napi::Number::New(env, static_cast<double>(txDrops_)));
   o.Set("drainPauses", Napi::Number::New(env, static_cast<double>(drainPauses_)));
+  o.Set("drainProbeResumes", Napi::Number::New(env, static_cast<double>(drainProbeResumes_)));
   o.Set("sendCalls", Napi::Number::New(env, static_cast<double>(sendCalls_)));
   o.Set("recvCalls", Napi::Number::New(env, static_cast<double>(recvCalls_)));
   o.Set("dataFramesIn", Napi::Number::New(env, static_cast<double>(dataIn_)));

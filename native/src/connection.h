@@ -211,6 +211,15 @@ class Connection : public Napi::ObjectWrap<Connection>, public PlaneHandler {
   uint64_t drainPollMs_ = 1;      // current check interval of the pause
   uint64_t drainPauses_ = 0;
   int drainOutqAtStart_ = 0;      // bytes in our socket (unsent + unacked) when the pause began
+  // The pause's DPD probe (QueueDrainProbe): written, answered, and whether an
+  // answer can be trusted (no probe of an earlier pause left unanswered:
+  // openconnect answers several requests of one read loop once).
+  bool drainProbeSent_ = false, drainProbeAnswered_ = false, drainProbeTrusted_ = false;
+  bool drainProbeOutstanding_ = false;  // a probe not answered yet, whichever pause sent it
+  size_t drainProbeLeft_ = 0;           // outq_ entries still to write during the pause, the probe the last
+  uint64_t drainProbeResumes_ = 0;      // pauses ended by the peer's answer
+  void QueueDrainProbe();
+  bool WriteDrainProbe();
   uint64_t drainAckedAt_ = 0;     // loop time the socket was first seen empty in this pause, 0 before
   uint64_t drainGraceMs_ = 0;     // from then, how long the peer needs to read what it holds
   bool PeerCaughtUp(uint64_t now);

@@ -90,13 +90,13 @@ test('TUN ⇄ CSTP pump: the slice keeps the policy an operator set (chrt): SCHE
 
 interface OverloadResult {
   sent: number;
-  during: { pump: { tunRxPackets: number; throttledReads: number }; conn: { txDrops: number; drainPauses: number } };
-  after: { pump: { tunRxPackets: number; throttledReads: number }; conn: { drainPauses: number } };
+  during: { pump: { tunRxPackets: number; throttledReads: number }; conn: { txDrops: number; drainPauses: number; drainProbeResumes: number } };
+  after: { pump: { tunRxPackets: number; throttledReads: number }; conn: { drainPauses: number; drainProbeResumes: number } };
   dataFrames: number;
 }
 
-function runOverload(throttle: boolean): OverloadResult {
-  return runInNamespace<OverloadResult>(`wgovl${process.pid}${throttle ? 't' : 'n'}`, 'overload-child.js', { ...process.env, WOLFGUARD_TUN_THROTTLE: throttle ? '1' : '0' });
+function runOverload(throttle: boolean, client: 'silent' | 'answers' = 'silent'): OverloadResult {
+  return runInNamespace<OverloadResult>(`wgovl${process.pid}${throttle ? 't' : 'n'}${client[0]}`, 'overload-child.js', { ...process.env, WOLFGUARD_TUN_THROTTLE: throttle ? '1' : '0', OVERLOAD_CLIENT: client });
 }
 
 test('a client that stops reading: its tunnel pauses instead of queueing without end, the TUN queue is read on a throttle meanwhile (the kernel drops the rest), and the tunnel works again once the client reads', { timeout: 120_000 }, () => {
@@ -113,4 +113,15 @@ test('a client that stops reading: its tunnel pauses instead of queueing without
   assert.ok(off.during.conn.drainPauses >= 1);
   assert.ok(off.dataFrames >= 1);
   assert.ok(on.during.pump.tunRxPackets < off.during.pump.tunRxPackets, `throttled reads ${on.during.pump.tunRxPackets} vs unthrottled ${off.during.pump.tunRxPackets}`);
+  // A client that never answers DPD: no pause ended by an answer.
+  assert.equal(on.after.conn.drainProbeResumes, 0);
+});
+
+test("an overload pause ends as soon as the client answers the pause's DPD probe (openconnect answers only once its read loop has emptied the socket)", { timeout: 120_000 }, () => {
+  assert.equal(process.getuid?.(), 0, 'end-to-end tests need root (network namespaces, TUN)');
+  const r = runOverload(true, 'answers');
+  assert.ok(r.during.conn.drainPauses >= 1, `no overload pause: ${JSON.stringify(r.during)}`);
+  assert.equal(r.during.conn.drainProbeResumes, 0);
+  assert.ok(r.after.conn.drainProbeResumes >= 1, JSON.stringify(r.after.conn));
+  assert.ok(r.dataFrames >= 1, 'echo reply after the pause');
 });

@@ -4,6 +4,9 @@
 // what the client takes). Checks the overload hand-back and the TUN read
 // throttle from the counters, then that the tunnel works again once the
 // client reads. WOLFGUARD_TUN_THROTTLE comes from the parent. Prints one JSON line.
+// OVERLOAD_CLIENT=answers: the client resumes reading as soon as the tunnel
+// pauses and answers DPD requests as openconnect does, so the pause's probe
+// (connection.cc, QueueDrainProbe) is what ends it.
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as tls from 'node:tls';
@@ -20,6 +23,8 @@ import { runChild } from './child-main';
 const MAX_QUEUE_BYTES = 64 * 1024;
 const FLOOD_PACKETS = 200_000;
 const PAYLOAD = Buffer.alloc(172, 0x61); // + 28 bytes of IPv4/UDP headers = 200-byte packets
+const DPD_REQUEST = 0x03;
+const DPD_RESPONSE = 0x04;
 
 async function main(): Promise<object> {
   const pki = makePki();
@@ -46,18 +51,25 @@ async function main(): Promise<object> {
   const udp = dgram.createSocket('udp4');
   udp.bind(0, '10.202.0.1');
   await once(udp, 'listening');
+  const answers = process.env.OVERLOAD_CLIENT === 'answers';
   for (let i = 0; i < FLOOD_PACKETS; i++) {
     udp.send(PAYLOAD, 9, '10.202.0.2');
     if (i % 200 === 199) await new Promise((r) => setImmediate(r));
+    if (answers && (server!.stats().drainPauses ?? 0) > 0) break;
   }
-  await new Promise((r) => setTimeout(r, 300));
+  if (!answers) await new Promise((r) => setTimeout(r, 300));
   const during = { pump: pump.stats(), conn: server!.stats() };
 
   // The client reads again: the pause ends, and a ping gets its reply.
   const reader = new FrameReader();
   const frames: Array<{ type: number; payload: Buffer }> = [];
-  client.on('data', (d: Buffer) => frames.push(...reader.push(d)));
+  client.on('data', (d: Buffer) => {
+    const got = reader.push(d);
+    frames.push(...got);
+    if (answers && got.some((f) => f.type === DPD_REQUEST)) client.write(cstpFrame(DPD_RESPONSE, Buffer.alloc(0)));
+  });
   client.resume();
+  if (answers) await waitFor(() => (server!.stats().drainProbeResumes ?? 0) > 0, 'the pause ended by the answer to its probe');
   const isReply = (f: { type: number; payload: Buffer }) => f.type === 0 && f.payload[0] === 0x45 && f.payload[9] === 1 && f.payload[20] === 0;
   for (let seq = 1; seq <= 20 && !frames.some(isReply); seq++) {
     client.write(cstpFrame(0x00, icmpEchoV4('10.202.0.2', '10.202.0.1', 0x4242, seq, Buffer.from('after the flood'))));
