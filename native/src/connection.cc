@@ -890,12 +890,14 @@ void Connection::QueueDrainProbe() {
   drainProbeOutstanding_ = true;
 }
 
-// During a pause: writes the queue up to and including the probe, corked.
-// False when the connection failed.
-bool Connection::WriteDrainProbe() {
+// Encrypts queued frames from the front into the cork: at most `frames`, and
+// while the cork holds less than kFlushCork bytes. Returns the wolfSSL error
+// that stopped it, or 0; *written counts the frames taken off the queue.
+int Connection::CorkQueued(size_t frames, size_t* written) {
   int err = 0;
+  size_t n = 0;
   cork_ = true;
-  while (drainProbeLeft_ > 0 && !outq_.empty()) {
+  while (n < frames && !outq_.empty() && txCork_.size() < kFlushCork) {
     std::vector<uint8_t>& b = outq_.front();
     int ret = wolfSSL_write(ssl_, b.data(), static_cast<int>(b.size()));
     if (ret <= 0) {
@@ -905,9 +907,20 @@ bool Connection::WriteDrainProbe() {
     bytesOut_ += b.size();
     outqBytes_ -= b.size();
     outq_.pop_front();
-    if (--drainProbeLeft_ == 0) drainProbeSent_ = true;
+    n++;
   }
   cork_ = false;
+  *written = n;
+  return err;
+}
+
+// During a pause: writes the queue up to and including the probe, corked.
+// False when the connection failed.
+bool Connection::WriteDrainProbe() {
+  size_t n = 0;
+  int err = CorkQueued(drainProbeLeft_, &n);
+  drainProbeLeft_ -= n;
+  if (n > 0 && drainProbeLeft_ == 0) drainProbeSent_ = true;
   if (err != 0 && err != WOLFSSL_ERROR_WANT_WRITE && err != WOLFSSL_ERROR_WANT_READ) {
     Fail(err, "write failed: " + WolfSSLErrorText(err));
     return false;
@@ -956,20 +969,8 @@ void Connection::DoFlush() {
   // records per send() (sendmmsg() for DTLS). One send() per queued record
   // cost a syscall per 200-byte packet exactly when the peer was slow.
   while (!outq_.empty()) {
-    cork_ = true;
-    int err = 0;
-    while (!outq_.empty() && txCork_.size() < kFlushCork) {
-      std::vector<uint8_t>& b = outq_.front();
-      int ret = wolfSSL_write(ssl_, b.data(), static_cast<int>(b.size()));
-      if (ret <= 0) {
-        err = wolfSSL_get_error(ssl_, ret);
-        break;
-      }
-      bytesOut_ += b.size();
-      outqBytes_ -= b.size();
-      outq_.pop_front();
-    }
-    cork_ = false;
+    size_t written = 0;
+    int err = CorkQueued(outq_.size(), &written);
     if (err != 0 && err != WOLFSSL_ERROR_WANT_WRITE && err != WOLFSSL_ERROR_WANT_READ) {
       Fail(err, "write failed: " + WolfSSLErrorText(err));
       return;

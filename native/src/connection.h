@@ -220,6 +220,7 @@ class Connection : public Napi::ObjectWrap<Connection>, public PlaneHandler {
   uint64_t drainProbeResumes_ = 0;      // pauses ended by the peer's answer
   void QueueDrainProbe();
   bool WriteDrainProbe();
+  int CorkQueued(size_t frames, size_t* written);
   uint64_t drainAckedAt_ = 0;     // loop time the socket was first seen empty in this pause, 0 before
   uint64_t drainGraceMs_ = 0;     // from then, how long the peer needs to read what it holds
   bool PeerCaughtUp(uint64_t now);
