@@ -95,8 +95,9 @@ interface OverloadResult {
   dataFrames: number;
 }
 
-function runOverload(throttle: boolean, client: 'silent' | 'answers' = 'silent'): OverloadResult {
-  return runInNamespace<OverloadResult>(`wgovl${process.pid}${throttle ? 't' : 'n'}${client[0]}`, 'overload-child.js', { ...process.env, WOLFGUARD_TUN_THROTTLE: throttle ? '1' : '0', OVERLOAD_CLIENT: client });
+function runOverload(throttle: boolean, client: 'silent' | 'answers' = 'silent', dataThread = true): OverloadResult {
+  const env = { ...process.env, WOLFGUARD_TUN_THROTTLE: throttle ? '1' : '0', OVERLOAD_CLIENT: client, WOLFGUARD_DATA_THREAD: dataThread ? '1' : '0' };
+  return runInNamespace<OverloadResult>(`wgovl${process.pid}${throttle ? 't' : 'n'}${client[0]}${dataThread ? 'p' : 'l'}`, 'overload-child.js', env);
 }
 
 test('a client that stops reading: its tunnel pauses instead of queueing without end, the TUN queue is read on a throttle meanwhile (the kernel drops the rest), and the tunnel works again once the client reads', { timeout: 120_000 }, () => {
@@ -117,11 +118,13 @@ test('a client that stops reading: its tunnel pauses instead of queueing without
   assert.equal(on.after.conn.drainProbeResumes, 0);
 });
 
-test("an overload pause ends as soon as the client answers the pause's DPD probe (openconnect answers only once its read loop has emptied the socket)", { timeout: 120_000 }, () => {
-  assert.equal(process.getuid?.(), 0, 'end-to-end tests need root (network namespaces, TUN)');
-  const r = runOverload(true, 'answers');
-  assert.ok(r.during.conn.drainPauses >= 1, `no overload pause: ${JSON.stringify(r.during)}`);
-  assert.equal(r.during.conn.drainProbeResumes, 0);
-  assert.ok(r.after.conn.drainProbeResumes >= 1, JSON.stringify(r.after.conn));
-  assert.ok(r.dataFrames >= 1, 'echo reply after the pause');
-});
+for (const dataThread of [true, false]) {
+  test(`an overload pause ends as soon as the client answers the pause's DPD probe (openconnect answers only once its read loop has emptied the socket) (${dataThread ? 'on the data-plane thread' : 'on the loop, WOLFGUARD_DATA_THREAD=0'})`, { timeout: 120_000 }, () => {
+    assert.equal(process.getuid?.(), 0, 'end-to-end tests need root (network namespaces, TUN)');
+    const r = runOverload(true, 'answers', dataThread);
+    assert.ok(r.during.conn.drainPauses >= 1, `no overload pause: ${JSON.stringify(r.during)}`);
+    assert.equal(r.during.conn.drainProbeResumes, 0);
+    assert.ok(r.after.conn.drainProbeResumes >= 1, JSON.stringify(r.after.conn));
+    assert.ok(r.dataFrames >= 1, 'echo reply after the pause');
+  });
+}
