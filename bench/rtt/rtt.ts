@@ -151,7 +151,8 @@ async function idlePhase(env: BenchEnv): Promise<Record<GatewayName, IdleSide>> 
   const running: RunningGateway[] = [];
   try {
     for (const g of GATEWAYS) running.push(await startGateway(envs[g], g));
-    const out: Record<GatewayName, IdleSide> = { wolfguard: { idleRuns: [], gatewayIdleRuns: [], probeAddresses: [] }, ocserv: { idleRuns: [], gatewayIdleRuns: [], probeAddresses: [] } };
+    const empty = (): IdleSide => ({ idleRuns: [], gatewayIdleRuns: [], probeAddresses: [] });
+    const out: Record<GatewayName, IdleSide> = { wolfguard: empty(), ocserv: empty() };
     const probe = async (g: GatewayName, seconds: number): Promise<ProbeResult> => {
       const p = await probeRun(envs[g].topo, seconds);
       out[g].probeAddresses.push(p.address);

@@ -2,6 +2,7 @@
 // net.Socket to a worker_thread, but a file descriptor number can be posted.
 import type * as net from 'node:net';
 import { ErrorCodes, WolfguardError, invalidArgument } from '../../src/common/errors';
+import { zeroOrRangeProblem } from '../../src/common/env';
 import { addon } from './addon';
 
 interface HandleWithFd {
@@ -53,8 +54,7 @@ export const MAX_DTLS_RCVBUF_BYTES = 67_108_864;
 
 /** Why `bytes` is not a DTLS socket receive buffer, or undefined when it is one. */
 export function dtlsRcvBufProblem(bytes: number): string | undefined {
-  if (Number.isInteger(bytes) && (bytes === 0 || (bytes >= MIN_DTLS_RCVBUF_BYTES && bytes <= MAX_DTLS_RCVBUF_BYTES))) return undefined;
-  return `the DTLS socket receive buffer must be 0 (the kernel's default) or ${MIN_DTLS_RCVBUF_BYTES}..${MAX_DTLS_RCVBUF_BYTES} bytes, got ${String(bytes)}`;
+  return zeroOrRangeProblem(bytes, 'the DTLS socket receive buffer', MIN_DTLS_RCVBUF_BYTES, MAX_DTLS_RCVBUF_BYTES, 'bytes');
 }
 
 /**

@@ -2,6 +2,7 @@
 // shard, each queue pumped natively (TUN ⇄ CSTP frames) by that shard.
 import { ErrorCodes, WolfguardError, invalidArgument } from '../../src/common/errors';
 import { FAMILY_V4, FAMILY_V6, parseAddressInto } from '../../src/common/address';
+import { zeroOrRangeProblem } from '../../src/common/env';
 import { addon, type NativePump, type PumpStats } from './addon';
 import { nativeConnectionOf } from './connection-common';
 import type { TlsSocket } from './tls-socket';
@@ -67,8 +68,7 @@ export interface TunnelPumpOptions {
 
 /** Why `us` is not a plane slice, or undefined when it is one. */
 export function planeSliceProblem(us: number): string | undefined {
-  if (Number.isInteger(us) && (us === 0 || (us >= MIN_PLANE_SLICE_US && us <= MAX_PLANE_SLICE_US))) return undefined;
-  return `the data-plane slice must be 0 (the kernel's default) or ${MIN_PLANE_SLICE_US}..${MAX_PLANE_SLICE_US} µs, got ${String(us)}`;
+  return zeroOrRangeProblem(us, 'the data-plane slice', MIN_PLANE_SLICE_US, MAX_PLANE_SLICE_US, 'µs');
 }
 
 /** A shard's pump over its TUN queue fd (owned from here on). */

@@ -23,3 +23,12 @@ export function envIntChecked(name: string, fallback: number, problemOf: (n: num
   if (problem !== undefined) throw new WolfguardError(ErrorCodes.CONFIG_INVALID, `${name}: ${problem}`);
   return n;
 }
+
+/**
+ * The check of a kernel-facing knob whose 0 leaves the kernel's default:
+ * why `n` is neither 0 nor an integer in min..max, or undefined when it is.
+ */
+export function zeroOrRangeProblem(n: number, what: string, min: number, max: number, unit: string): string | undefined {
+  if (Number.isInteger(n) && (n === 0 || (n >= min && n <= max))) return undefined;
+  return `${what} must be 0 (the kernel's default) or ${min}..${max} ${unit}, got ${String(n)}`;
+}

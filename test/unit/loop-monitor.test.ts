@@ -16,60 +16,57 @@ function blockLoop(ms: number): void {
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('the first read starts the monitor and reports nothing; the next reports a blocked loop as late and busy', async () => {
+/** Runs `body` with a fresh monitor, stopped afterwards whatever happens. */
+async function withMonitor(body: (m: LoopMonitor) => Promise<void> | void): Promise<void> {
   const m = new LoopMonitor();
   try {
-    assert.deepEqual(m.read(), {});
-    await tick(LAG_RESOLUTION_MS / 2);
-    blockLoop(BLOCK_MS);
-    await tick(LAG_RESOLUTION_MS * 2); // the timer fires late once, then again on time
-    const f = m.read();
-    assert.ok(f.lagP99Ms !== undefined && f.lagP99Ms >= BLOCK_MS - 2 * LAG_RESOLUTION_MS, `lag p99 ${f.lagP99Ms} ms after a ${BLOCK_MS} ms block`);
-    assert.ok(f.loopUtilization !== undefined && f.loopUtilization > 0.25 && f.loopUtilization <= 1, `utilization ${f.loopUtilization}`);
+    await body(m);
   } finally {
     m.stop();
   }
-});
+}
 
-test('each read reports only the time since the previous one: a quiet spell after the block is not late', async () => {
-  const m = new LoopMonitor();
-  try {
+/** Waits `leadMs` (0: blocks at once), blocks the loop for BLOCK_MS, lets the timer fire late once and then on time, and reads. */
+async function readAfterBlock(m: LoopMonitor, leadMs: number): Promise<ReturnType<LoopMonitor['read']>> {
+  if (leadMs > 0) await tick(leadMs);
+  blockLoop(BLOCK_MS);
+  await tick(LAG_RESOLUTION_MS * 2);
+  return m.read();
+}
+
+function assertBlockReported(lagP99Ms: number | undefined): void {
+  assert.ok(lagP99Ms !== undefined && lagP99Ms >= BLOCK_MS - 2 * LAG_RESOLUTION_MS, `lag p99 ${lagP99Ms} ms after a ${BLOCK_MS} ms block`);
+}
+
+test('the first read starts the monitor and reports nothing; the next reports a blocked loop as late and busy', () =>
+  withMonitor(async (m) => {
+    assert.deepEqual(m.read(), {});
+    const f = await readAfterBlock(m, LAG_RESOLUTION_MS / 2);
+    assertBlockReported(f.lagP99Ms);
+    assert.ok(f.loopUtilization !== undefined && f.loopUtilization > 0.25 && f.loopUtilization <= 1, `utilization ${f.loopUtilization}`);
+  }));
+
+test('each read reports only the time since the previous one: a quiet spell after the block is not late', () =>
+  withMonitor(async (m) => {
     m.read();
-    await tick(LAG_RESOLUTION_MS / 2);
-    blockLoop(BLOCK_MS);
-    await tick(LAG_RESOLUTION_MS * 2);
-    m.read();
+    await readAfterBlock(m, LAG_RESOLUTION_MS / 2);
     await tick(LAG_RESOLUTION_MS * 3);
     const f = m.read();
     assert.ok(f.lagP99Ms !== undefined && f.lagP99Ms < BLOCK_MS - 2 * LAG_RESOLUTION_MS, `lag p99 ${f.lagP99Ms} ms with nothing blocking`);
     assert.ok(f.loopUtilization !== undefined && f.loopUtilization < 0.4, `utilization ${f.loopUtilization}`);
-  } finally {
-    m.stop();
-  }
-});
+  }));
 
-test('a stall right after a read is reported by the next one (the read does not open a blind period)', async () => {
-  const m = new LoopMonitor();
-  try {
+test('a stall right after a read is reported by the next one (the read does not open a blind period)', () =>
+  withMonitor(async (m) => {
     m.read();
     await tick(LAG_RESOLUTION_MS * 2);
     m.read();
-    blockLoop(BLOCK_MS); // before the timer's first firing after that read
-    await tick(LAG_RESOLUTION_MS * 2);
-    const f = m.read();
-    assert.ok(f.lagP99Ms !== undefined && f.lagP99Ms >= BLOCK_MS - 2 * LAG_RESOLUTION_MS, `lag p99 ${f.lagP99Ms} ms after a ${BLOCK_MS} ms block`);
-  } finally {
-    m.stop();
-  }
-});
+    // The block starts before the timer's first firing after that read.
+    assertBlockReported((await readAfterBlock(m, 0)).lagP99Ms);
+  }));
 
-test('two reads within one period report no lag, not a negative or NaN one', async () => {
-  const m = new LoopMonitor();
-  try {
+test('two reads within one period report no lag, not a negative or NaN one', () =>
+  withMonitor((m) => {
     m.read();
-    const f = m.read();
-    assert.equal(f.lagP99Ms, 0);
-  } finally {
-    m.stop();
-  }
-});
+    assert.equal(m.read().lagP99Ms, 0);
+  }));
