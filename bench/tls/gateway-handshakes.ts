@@ -8,6 +8,7 @@ import * as readline from 'node:readline';
 import { withNetnsBench, type BenchEnv } from '../lib/netns-bench';
 import { BENCH_PORT, GATEWAYS, startGateway, WOLFGUARD_SHARDS, type GatewayName } from '../lib/gateways';
 import { treeCpu, cpuDelta } from '../tunnel/measure';
+import { BENCH_CLIENT_GROUPS } from './tls-client';
 import type { Row, Table } from '../lib/report';
 
 const QUICK = process.env.BENCH_QUICK !== undefined && process.env.BENCH_QUICK !== '';
@@ -67,7 +68,7 @@ export async function benchGatewayHandshakes(): Promise<Table> {
       oursName: 'wolfguard',
       theirsName: 'ocserv',
       notes: [
-        `ECDSA P-256 certificate, each gateway's TLS 1.3 defaults, ${CONCURRENCY} concurrent wolfSSL client connections from one process in a client namespace, ${SECONDS} s per measurement after ${WARMUP_SECONDS} s warm-up; each connection: handshake, "GET /", first reply byte, close`,
+        `ECDSA P-256 certificate, each gateway's TLS 1.3 defaults, key exchange ${BENCH_CLIENT_GROUPS.join(', ')} (the only group the client offers: bench/tls/tls-client.ts), ${CONCURRENCY} concurrent wolfSSL client connections from one process in a client namespace, ${SECONDS} s per measurement after ${WARMUP_SECONDS} s warm-up; each connection: handshake, "GET /", first reply byte, close`,
         `share actually resumed in the resumed run: wolfguard ${pct(w.resumed)}, ocserv ${pct(o.resumed)}; errors (full+resumed): wolfguard ${w.full.errors}+${w.resumed.errors}, ocserv ${o.full.errors}+${o.resumed.errors}${[w.full, w.resumed, o.full, o.resumed].map((m) => m.firstError).filter((e) => e !== '').map((e) => ` (${e})`).join('')}`,
         `wolfguard with ${WOLFGUARD_SHARDS} shards; ocserv forks one worker per connection (its CPU includes the fork); gateway CPU from /proc over its process tree`,
         'the client shares the 2 cores: handshakes/s is partly client-bound, CPU per handshake is the gateway\'s own cost',

@@ -1,62 +1,24 @@
 // The handshake load against a real gateway port (runs in a client namespace):
 //   node handshake-client.js HOST PORT full|resumed CONCURRENCY SECONDS WARMUP_SECONDS
-// wolfSSL client (the addon), so the client costs the same whichever server
-// it meets. Each connection: TLS 1.3 handshake, a one-line HTTP GET (both
-// gateways answer it without a login; waiting for the first reply byte also
-// means the TLS 1.3 ticket, sent before it, has arrived), close.
+// Client: tls-client.ts. Each connection: TLS 1.3 handshake, a one-line HTTP
+// GET (both gateways answer it without a login), the first reply byte, close.
 // Prints "go" when the measured window starts, then one JSON line:
 // {"done": n, "resumed": n, "errors": n, "firstError": "...", "seconds": s}.
-import * as net from 'node:net';
-import { TlsContext, TlsSocket, adoptSocket, type NativeSessionHandle } from '../../native/lib';
+import type { NativeSessionHandle } from '../../native/lib';
+import { newClientContext, oneConnection } from './tls-client';
 
 const REQUEST = Buffer.from('GET / HTTP/1.1\r\nHost: gw.test\r\nUser-Agent: Open AnyConnect VPN Agent v9.12\r\n\r\n');
-/** A connection that has not answered by then counts as an error. */
-const CONNECTION_TIMEOUT_MS = 10_000;
-
-function oneConnection(ctx: TlsContext, host: string, port: number, session: NativeSessionHandle | undefined): Promise<{ session: NativeSessionHandle | null; resumed: boolean }> {
-  return new Promise((resolve, reject) => {
-    const raw = net.connect(port, host);
-    const timer = setTimeout(() => {
-      raw.destroy();
-      reject(new Error('timed out'));
-    }, CONNECTION_TIMEOUT_MS);
-    const fail = (e: Error) => {
-      clearTimeout(timer);
-      reject(e);
-    };
-    raw.once('error', fail);
-    raw.once('connect', () => {
-      raw.setNoDelay(true);
-      let s: TlsSocket;
-      try {
-        s = new TlsSocket(ctx, adoptSocket(raw), session ? { session } : {});
-      } catch (e) {
-        fail(e as Error);
-        return;
-      }
-      s.once('error', fail);
-      s.once('close', () => fail(new Error('closed before answering')));
-      s.once('secure', () => s.write(REQUEST));
-      s.once('data', () => {
-        clearTimeout(timer);
-        const result = { session: session ? null : s.session(), resumed: s.info()?.resumed ?? false };
-        s.destroy();
-        resolve(result);
-      });
-    });
-  });
-}
 
 async function main(): Promise<void> {
   const [host, portText, mode, concText, secondsText, warmupText] = process.argv.slice(2);
   const port = Number(portText);
-  const ctx = new TlsContext({ role: 'client', tickets: true });
+  const ctx = newClientContext();
   let session: NativeSessionHandle | undefined;
   if (mode === 'resumed') {
-    session = (await oneConnection(ctx, host!, port, undefined)).session ?? undefined;
+    session = (await oneConnection(ctx, host!, port, undefined, REQUEST)).session ?? undefined;
     if (!session) throw new Error('no session ticket received');
     try {
-      await oneConnection(ctx, host!, port, session);
+      await oneConnection(ctx, host!, port, session, REQUEST);
     } catch (e) {
       // wolfSSL will not offer what this server gave (ocserv): every "resumed"
       // connection is then a full handshake, as a real client's would be.
@@ -71,7 +33,7 @@ async function main(): Promise<void> {
       Array.from({ length: Number(concText) }, async () => {
         while (Date.now() < deadline) {
           try {
-            const r = await oneConnection(ctx, host!, port, session);
+            const r = await oneConnection(ctx, host!, port, session, REQUEST);
             c.done++;
             if (r.resumed) c.resumed++;
           } catch (e) {

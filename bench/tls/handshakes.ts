@@ -1,14 +1,14 @@
 // `npm run bench -- tls`: full and resumed TLS 1.3 handshakes per second of
 // the addon's server versus Node's built-in tls server, same ECDSA P-256
-// certificate, same client load (the addon's wolfSSL client, so the client
-// is equally fast for both), measured in one run. Each connection: handshake,
+// certificate, same client load (tls-client.ts: the addon's wolfSSL client,
+// offering one key exchange), measured in one run. Each connection: handshake,
 // 1-byte echo (so the TLS 1.3 ticket has arrived), close.
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { TlsContext, TlsSocket, adoptSocket, type NativeSessionHandle } from '../../native/lib';
+import type { NativeSessionHandle } from '../../native/lib';
+import { BENCH_CLIENT_GROUPS, newClientContext, oneConnection } from './tls-client';
 import { startNodeChild } from '../lib/child';
 import { processCpuSeconds } from '../lib/cpu';
 import type { Row, Table } from '../lib/report';
@@ -34,29 +34,7 @@ function makeCert(): Pki {
   return { dir, cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem') };
 }
 
-function oneConnection(ctx: TlsContext, port: number, session: NativeSessionHandle | undefined): Promise<{ session: NativeSessionHandle | null; resumed: boolean }> {
-  return new Promise((resolve, reject) => {
-    const raw = net.connect(port, '127.0.0.1');
-    raw.once('error', reject);
-    raw.once('connect', () => {
-      raw.setNoDelay(true);
-      let s: TlsSocket;
-      try {
-        s = new TlsSocket(ctx, adoptSocket(raw), session ? { session } : {});
-      } catch (e) {
-        reject(e);
-        return;
-      }
-      s.once('error', reject);
-      s.once('secure', () => s.write(Buffer.from([0x2a])));
-      s.once('data', () => {
-        const result = { session: session ? null : s.session(), resumed: s.info()?.resumed ?? false };
-        s.destroy();
-        resolve(result);
-      });
-    });
-  });
-}
+const ECHO_REQUEST = Buffer.from([0x2a]);
 
 interface Measured {
   done: number;
@@ -66,12 +44,12 @@ interface Measured {
 }
 
 async function measure(port: number, pid: number, resumed: boolean, seconds: number): Promise<Measured> {
-  const ctx = new TlsContext({ role: 'client', tickets: true });
+  const ctx = newClientContext();
   try {
     let session: NativeSessionHandle | undefined;
     if (resumed) {
       // Prime: the first connection fetches a ticket, the second proves it resumes.
-      session = (await oneConnection(ctx, port, undefined)).session ?? undefined;
+      session = (await oneConnection(ctx, '127.0.0.1', port, undefined, ECHO_REQUEST)).session ?? undefined;
       if (!session) throw new Error('no session ticket received');
     }
     const run = async (secs: number) => {
@@ -81,7 +59,7 @@ async function measure(port: number, pid: number, resumed: boolean, seconds: num
       await Promise.all(
         Array.from({ length: CONCURRENCY }, async () => {
           while (Date.now() < deadline) {
-            const r = await oneConnection(ctx, port, session);
+            const r = await oneConnection(ctx, '127.0.0.1', port, session, ECHO_REQUEST);
             done++;
             if (r.resumed) resumedCount++;
           }
@@ -141,7 +119,7 @@ export async function benchTls(): Promise<Table> {
     theirsName: 'node:tls',
     rows,
     notes: [
-      `ECDSA P-256 certificate, TLS 1.3 defaults of each library, ${CONCURRENCY} concurrent client connections from one wolfSSL client process, ${SECONDS} s per measurement after ${WARMUP_SECONDS} s warm-up, in ${PASSES} pass(es) per server taken in turns (${TURNS.join(', ')}), each a fresh server process; the figures add the passes up.`,
+      `ECDSA P-256 certificate, TLS 1.3 defaults of each library, key exchange ${BENCH_CLIENT_GROUPS.join(', ')} (the only group the client offers; left to itself wolfSSL picks the X25519MLKEM768 hybrid, OpenSSL 3.0 cannot: bench/tls/tls-client.ts), ${CONCURRENCY} concurrent client connections from one wolfSSL client process, ${SECONDS} s per measurement after ${WARMUP_SECONDS} s warm-up, in ${PASSES} pass(es) per server taken in turns (${TURNS.join(', ')}), each a fresh server process; the figures add the passes up.`,
       'Each connection: handshake, 1-byte echo, close. Server pinned to CPU 0, client to CPU 1 (taskset) when available.',
       `Share of handshakes actually resumed: wolfguard ${(w.resumed.resumedShare * 100).toFixed(0)}%, node ${(n.resumed.resumedShare * 100).toFixed(0)}%.`,
       'Handshakes/s is capped by the single client core when the client is slower than the server; server CPU per handshake is the cost figure that does not depend on the client.',

@@ -100,6 +100,12 @@ Context::Context(const Napi::CallbackInfo& info) : ObjectWrap<Context>(info) {
   }
   // Peers are verified only when TypeScript asks for it (setVerify).
   wolfSSL_CTX_set_verify(ctx_, WOLFSSL_VERIFY_NONE, nullptr);
+  // One send() per flight (ServerHello..Finished) instead of one per
+  // handshake message: wolfSSL's default wrote 3 segments for a resumed TLS
+  // 1.3 handshake and 5 for a full one, each a syscall here and a wake-up
+  // and a read at the client. DTLS keeps one flush per message: each of its
+  // records must fit a datagram, which wolfSSL checks only message by message.
+  if (!dtls_) wolfSSL_CTX_set_group_messages(ctx_);
   if (server_ && dtls_) wolfSSL_CTX_SetGenCookie(ctx_, GenCookieTrampoline);
 }
 
