@@ -226,3 +226,32 @@ test('addon client to addon server, TLS 1.2 session resumption with the session 
     cctx.close();
   }
 });
+
+// wolfSSL's default wrote each handshake message with its own send(): five
+// for a TLS 1.3 server's first flight. Grouped, a flight is one send(), so a
+// full handshake costs each side at most two (TLS 1.3 server: flight, then
+// the ticket; TLS 1.2: two flights each way).
+for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
+  test(`${version}: each handshake flight is one send() at both ends`, async () => {
+    const sctx = serverCtx('ec', { minVersion: version, maxVersion: version });
+    const cctx = new TlsContext({ role: 'client', ca: { file: pki.caCert }, minVersion: version, maxVersion: version });
+    let server: import('../../native/lib').TlsSocket | undefined;
+    const srv = await startAddonServer(sctx, (s) => {
+      server = s;
+      s.pipe(s);
+    });
+    try {
+      const client = await addonConnect(cctx, srv.port);
+      assert.deepEqual(await echoRoundTrip(client, Buffer.from('z')), Buffer.from('z'));
+      const serverSends = server!.stats().sendCalls! - 1; // the echo
+      const clientSends = client.stats().sendCalls! - 1;
+      assert.ok(serverSends >= 1 && serverSends <= 2, `server: ${serverSends} send() calls in the handshake`);
+      assert.ok(clientSends >= 1 && clientSends <= 2, `client: ${clientSends} send() calls in the handshake`);
+      client.destroy();
+    } finally {
+      await srv.close();
+      sctx.close();
+      cctx.close();
+    }
+  });
+}
