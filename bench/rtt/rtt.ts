@@ -16,14 +16,14 @@
 import * as path from 'node:path';
 import { withNetnsBench, type BenchEnv } from '../lib/netns-bench';
 import { BENCH_PORT, BENCH_USER, GATEWAYS, startGateway, WOLFGUARD_SHARDS, type GatewayName, type RunningGateway } from '../lib/gateways';
-import { startOpenconnect, pinSha256 } from '../../test/helpers/openconnect';
+import { startOpenconnect, pinSha256, type OpenconnectClient } from '../../test/helpers/openconnect';
 import { createTopology, GW_LAN_DEV, GW_OUTER_DEV, type Topology } from '../../test/helpers/netns';
 import { pairSpans, parseCapture, startCapture } from './gateway-latency';
 import { treeCpu, cpuDelta } from '../tunnel/measure';
 import { renderLoadPlot, type LoadPoint } from '../lib/svg-plot';
 import { newRttHistogram, recordRtt, summarize, summarizeRuns, type LatencySummary } from './latency';
 import { REPEATS, medianOf } from '../lib/repeats';
-import { PASSES, passOrder } from '../lib/turns';
+import { passOrder } from '../lib/turns';
 import type { Row, Table } from '../lib/report';
 import { reached, sendLoad, startSink, type LoadCount } from './udp-load-run';
 
@@ -76,8 +76,8 @@ interface Side {
   gatewayIdle: LatencySummary;
   gatewayIdleRuns: LatencySummary[];
   sweep: SweepPoint[];
-  /** The load tunnel's address of each pass, and every address the probe sessions got. */
-  loadAddresses: string[];
+  /** The load tunnel's address, and every address the probe sessions got. */
+  loadAddress: string;
   probeAddresses: string[];
   /** Load addresses a probe session of the same pass was given as well: two tunnels must never share one. */
   sharedAddresses: string[];
@@ -102,8 +102,8 @@ export interface IdleSide {
   probeAddresses: string[];
 }
 
-/** What one sweep pass (one gateway start, one load tunnel) measured. */
-export interface Pass {
+/** What one gateway's sweep (its load tunnel, every step's runs) measured. */
+export interface Sweep {
   /** By offered Mbit/s, in SWEEP_MBIT order. */
   steps: StepRun[][];
   loadAddress: string;
@@ -137,29 +137,34 @@ function summaryOf({ histogram: _h, address: _a, localPort: _p, ...rest }: Probe
 }
 
 /**
- * The idle rows. Both gateways run at once, each in a topology of its own,
- * and the probe alternates between them run by run (A B B A A B B A), so the
- * shared machine's noisy spells, which last seconds to minutes, fall on both
- * sides alike. Taken in the sweep's passes instead, the two sides' idle runs
- * were a minute apart, and the idle p99 came out on either side of 1.0 from
- * one bench to the next. An idle gateway uses next to no CPU, so the other
- * one running meanwhile costs the measured one nothing.
+ * Every row of this table. Both gateways run at once, each in a topology of
+ * its own, and the probe alternates between them run by run (A B B A A B B
+ * A), so the shared machine's noisy spells, which last seconds to minutes,
+ * fall on both sides alike. Taken in passes instead (one gateway up at a
+ * time, A B B A), the two sides' runs were a minute apart, and the idle p99 and the RTT p50
+ * under load came out on either side of 1.0 from one bench to the next. An
+ * idle gateway and an idle tunnel use next to no CPU, so the other side
+ * being up costs the measured one nothing. The sweep follows in the same
+ * topologies, each with its own load tunnel, the two sides alternating
+ * within each step (A B B A, then B A A B at the next).
  */
-async function idlePhase(env: BenchEnv): Promise<Record<GatewayName, IdleSide>> {
+async function pairedPhase(env: BenchEnv): Promise<{ idle: Record<GatewayName, IdleSide>; sweep: Record<GatewayName, Sweep> }> {
   const second = await createTopology({ clients: 1, tag: 'wgri' });
   const envs: Record<GatewayName, BenchEnv> = { wolfguard: env, ocserv: { ...env, topo: second } };
-  const running: RunningGateway[] = [];
+  const running: Partial<Record<GatewayName, RunningGateway>> = {};
+  const loadClients: OpenconnectClient[] = [];
   try {
-    for (const g of GATEWAYS) running.push(await startGateway(envs[g], g));
+    for (const g of GATEWAYS) running[g] = await startGateway(envs[g], g);
+    const gatewayPid = (g: GatewayName) => running[g]!.pid;
     const empty = (): IdleSide => ({ idleRuns: [], gatewayIdleRuns: [], probeAddresses: [] });
-    const out: Record<GatewayName, IdleSide> = { wolfguard: empty(), ocserv: empty() };
+    const idle: Record<GatewayName, IdleSide> = { wolfguard: empty(), ocserv: empty() };
     const probe = async (g: GatewayName, seconds: number): Promise<ProbeResult> => {
       const p = await probeRun(envs[g].topo, seconds);
-      out[g].probeAddresses.push(p.address);
+      idle[g].probeAddresses.push(p.address);
       return p;
     };
     for (const g of GATEWAYS) await probe(g, 1); // warm-up: JIT, ARP, the first session of each gateway
-    for (const g of passOrder(IDLE_RUNS)) out[g].idleRuns.push(summaryOf(await probe(g, IDLE_SECONDS)));
+    for (const g of passOrder(IDLE_RUNS)) idle[g].idleRuns.push(summaryOf(await probe(g, IDLE_SECONDS)));
     // Runs of their own: tcpdump's CPU must not weigh on the RTT rows.
     for (const g of passOrder(CAPTURE_RUNS)) {
       const capture = await startCapture(envs[g].topo.gw.ns, BENCH_PORT);
@@ -170,78 +175,65 @@ async function idlePhase(env: BenchEnv): Promise<Record<GatewayName, IdleSide>> 
       } finally {
         captured = await capture.stop();
       }
-      out[g].gatewayIdleRuns.push(gatewaySpans(captured, p));
+      idle[g].gatewayIdleRuns.push(gatewaySpans(captured, p));
     }
-    return out;
+    const sweep = {} as Record<GatewayName, Sweep>;
+    for (const g of GATEWAYS) {
+      const { topo } = envs[g];
+      const client = await startOpenconnect({ ns: topo.clients[0]!.ns, url: `https://${topo.gw.outerIp}:${BENCH_PORT}/`, user: BENCH_USER.name, password: BENCH_USER.password, servercertPin: pinSha256(env.pki.ecCert), noDtls: true });
+      loadClients.push(client);
+      const sinkIp = client.state.ip4?.address;
+      if (sinkIp === undefined) throw new Error(`openconnect to ${g} got no IPv4 address`);
+      sweep[g] = { steps: [], loadAddress: sinkIp, probeAddresses: [] };
+    }
+    for (const [k, offered] of SWEEP_MBIT.entries()) {
+      for (const g of GATEWAYS) sweep[g].steps.push([]);
+      const order = passOrder(SWEEP_RUNS);
+      for (const g of k % 2 === 0 ? order : order.reverse()) {
+        const e = envs[g];
+        const before = treeCpu(gatewayPid(g));
+        const sink = await startSink(e, e.topo.clients[0]!.ns, LOAD_PORT, SWEEP_SECONDS + LOAD_EXTRA_SECONDS);
+        const sending = sendLoad(e, sweep[g].loadAddress, LOAD_PORT, offered, LOAD_PAYLOAD_BYTES, SWEEP_SECONDS + LOAD_EXTRA_SECONDS);
+        await new Promise((r) => setTimeout(r, PROBE_LEAD_MS));
+        const p = await probeRun(e.topo, SWEEP_SECONDS);
+        sweep[g].probeAddresses.push(p.address);
+        const sent = await sending;
+        sweep[g].steps[k]!.push({ probe: p, sent, reached: reached(await sink.result), cpuSeconds: cpuDelta(before, treeCpu(gatewayPid(g))) });
+      }
+    }
+    for (const [i, g] of GATEWAYS.entries()) {
+      if (!sweep[g].steps.some((runs) => runs.reduce((n, r) => n + r.reached, 0) === 0)) continue;
+      const oc = loadClients[i]!;
+      sweep[g].loadClientTail = `${[...oc.stderr().trim().split('\n').slice(-4), ...oc.stdout().trim().split('\n').slice(-4)].join(' | ')} (script calls: ${oc.events().map((e) => e.reason).join(', ')})`;
+    }
+    return { idle, sweep };
   } finally {
-    for (const gw of running) await gw.stop();
+    for (const oc of loadClients) await oc.stop();
+    for (const g of GATEWAYS) await running[g]?.stop();
     await second.destroy();
   }
 }
 
-/** Starts `which`, logs the load tunnel in, and takes `stepRuns` runs of each sweep step. */
-async function runPass(env: BenchEnv, which: GatewayName, stepRuns: number): Promise<Pass> {
-  const { topo } = env;
-  const clientNs = topo.clients[0]!.ns;
-  const gw = await startGateway(env, which);
-  try {
-    const oc = await startOpenconnect({ ns: clientNs, url: `https://${topo.gw.outerIp}:${BENCH_PORT}/`, user: BENCH_USER.name, password: BENCH_USER.password, servercertPin: pinSha256(env.pki.ecCert), noDtls: true });
-    try {
-      const probeAddresses: string[] = [];
-      const probe = async (seconds: number): Promise<ProbeResult> => {
-        const p = await probeRun(topo, seconds);
-        probeAddresses.push(p.address);
-        return p;
-      };
-      await probe(1); // warm-up: JIT, ARP, the first session of each gateway
-      const sinkIp = oc.state.ip4?.address;
-      if (sinkIp === undefined) throw new Error(`openconnect to ${which} got no IPv4 address`);
-      const steps: StepRun[][] = [];
-      for (const offered of SWEEP_MBIT) {
-        const runs: StepRun[] = [];
-        for (let i = 0; i < stepRuns; i++) {
-          const before = treeCpu(gw.pid);
-          const sink = await startSink(env, clientNs, LOAD_PORT, SWEEP_SECONDS + LOAD_EXTRA_SECONDS);
-          const load = sendLoad(env, sinkIp, LOAD_PORT, offered, LOAD_PAYLOAD_BYTES, SWEEP_SECONDS + LOAD_EXTRA_SECONDS);
-          await new Promise((r) => setTimeout(r, PROBE_LEAD_MS));
-          const p = await probe(SWEEP_SECONDS);
-          const sent = await load;
-          runs.push({ probe: p, sent, reached: reached(await sink.result), cpuSeconds: cpuDelta(before, treeCpu(gw.pid)) });
-        }
-        steps.push(runs);
-      }
-      const silent = steps.some((runs) => runs.reduce((n, r) => n + r.reached, 0) === 0);
-      const loadClientTail = silent ? `${[...oc.stderr().trim().split('\n').slice(-4), ...oc.stdout().trim().split('\n').slice(-4)].join(' | ')} (script calls: ${oc.events().map((e) => e.reason).join(', ')})` : undefined;
-      return { steps, loadAddress: sinkIp, probeAddresses, ...(loadClientTail === undefined ? {} : { loadClientTail }) };
-    } finally {
-      await oc.stop();
-    }
-  } finally {
-    await gw.stop();
-  }
-}
-
-/** One gateway's idle runs and sweep passes as one side of the table: idle medians, each step's runs added up. */
-export function sideOf(idleSide: IdleSide, passes: readonly Pass[]): Side {
+/** One gateway's idle runs and sweep as one side of the table: idle medians, each step's runs added up. */
+export function sideOf(idleSide: IdleSide, measured: Sweep): Side {
   const { idleRuns, gatewayIdleRuns } = idleSide;
   const sweep = SWEEP_MBIT.map((offered, k): SweepPoint => {
-    const runs = passes.flatMap((p) => p.steps[k]!);
+    const runs = measured.steps[k]!;
     const sum = (f: (r: StepRun) => number) => runs.reduce((n, r) => n + f(r), 0);
     const sent: LoadCount = { packets: sum((r) => r.sent.packets), bytes: sum((r) => r.sent.bytes), seconds: sum((r) => r.sent.seconds) };
     const got = sum((r) => r.reached);
     return { offeredMbit: offered, sentMbit: mbit(sent), deliveredMbit: mbit({ packets: got, bytes: got * LOAD_PAYLOAD_BYTES, seconds: sent.seconds }), lostPercent: sent.packets > 0 ? (100 * (sent.packets - got)) / sent.packets : NaN, cpuSeconds: sum((r) => r.cpuSeconds), rtt: summarizeRuns(runs.map((r) => r.probe)) };
   });
-  const tails = passes.flatMap((p) => (p.loadClientTail === undefined ? [] : [p.loadClientTail]));
   return {
     idle: medianOf(idleRuns),
     idleRuns,
     gatewayIdle: medianOf(gatewayIdleRuns),
     gatewayIdleRuns,
     sweep,
-    loadAddresses: passes.map((p) => p.loadAddress),
-    probeAddresses: [...idleSide.probeAddresses, ...passes.flatMap((p) => p.probeAddresses)],
-    sharedAddresses: passes.filter((p) => p.probeAddresses.includes(p.loadAddress)).map((p) => p.loadAddress),
-    ...(tails.length === 0 ? {} : { loadClientTail: tails.join(' || ') }),
+    loadAddress: measured.loadAddress,
+    probeAddresses: [...idleSide.probeAddresses, ...measured.probeAddresses],
+    sharedAddresses: measured.probeAddresses.includes(measured.loadAddress) ? [measured.loadAddress] : [],
+    ...(measured.loadClientTail === undefined ? {} : { loadClientTail: measured.loadClientTail }),
   };
 }
 
@@ -251,10 +243,8 @@ function ms(us: number): number {
 
 export async function benchRtt(): Promise<Table> {
   return withNetnsBench('rtt', 'wgr', async (env) => {
-    const idle = await idlePhase(env);
-    const passes: Record<GatewayName, Pass[]> = { wolfguard: [], ocserv: [] };
-    for (const g of passOrder(PASSES)) passes[g].push(await runPass(env, g, Math.ceil(SWEEP_RUNS / PASSES)));
-    const sides = { wolfguard: sideOf(idle.wolfguard, passes.wolfguard), ocserv: sideOf(idle.ocserv, passes.ocserv) };
+    const { idle, sweep } = await pairedPhase(env);
+    const sides = { wolfguard: sideOf(idle.wolfguard, sweep.wolfguard), ocserv: sideOf(idle.ocserv, sweep.ocserv) };
     const w = sides.wolfguard;
     const o = sides.ocserv;
     const loaded = (s: Side) => s.sweep.find((p) => p.offeredMbit === UNDER_LOAD_MBIT) ?? s.sweep[s.sweep.length - 1]!;
@@ -283,7 +273,7 @@ export async function benchRtt(): Promise<Table> {
       oursName: 'wolfguard',
       theirsName: 'ocserv',
       notes: [
-        `probe: bench/rtt/probe.ts logs in over CSTP (TLS 1.3) and sends a 84-byte ICMP echo to the lan host every ${PROBE_INTERVAL_MS} ms; RTT from hrtime, HDR histogram (3 digits); idle: both gateways up at once, each in a topology of its own, the probe alternating between them (${passOrder(IDLE_RUNS).join(', ')}), median of ${IDLE_RUNS} run(s) of ${IDLE_SECONDS} s per side (BENCH_REPEATS rounded up to even, 1 in a quick run); sweep: the gateways take turns (${passOrder(PASSES).join(', ')}), each pass a fresh gateway and load tunnel, each step ${Math.ceil(SWEEP_RUNS / PASSES) * PASSES} run(s) of ${SWEEP_SECONDS} s, their histograms added`,
+        `probe: bench/rtt/probe.ts logs in over CSTP (TLS 1.3) and sends a 84-byte ICMP echo to the lan host every ${PROBE_INTERVAL_MS} ms; RTT from hrtime, HDR histogram (3 digits); idle: both gateways up at once, each in a topology of its own, the probe alternating between them (${passOrder(IDLE_RUNS).join(', ')}), median of ${IDLE_RUNS} run(s) of ${IDLE_SECONDS} s per side (BENCH_REPEATS rounded up to even, 1 in a quick run); sweep: after the idle runs, the same two gateways, each with a load tunnel of its own, the probe alternating between them within each step (${passOrder(SWEEP_RUNS).join(', ')}, reversed at every other step), ${SWEEP_RUNS} run(s) of ${SWEEP_SECONDS} s per step and side, their histograms added`,
         `idle p99 of each run, ms: ${GATEWAYS.map((g) => `${g} ${sides[g].idleRuns.map((r) => ms(r.p99Us).toFixed(2)).join(', ')}`).join('; ')}`,
         `gateway-added latency (bench/rtt/gateway-latency.ts): tcpdump in the gateway's namespace during idle probe runs of their own (${CAPTURE_RUNS} per side, alternating as the idle runs do); per echo, the probe's TLS record arriving on ${GW_OUTER_DEV} → its echo request leaving on ${GW_LAN_DEV}, plus the echo reply arriving on ${GW_LAN_DEV} → the record carrying it leaving on ${GW_OUTER_DEV} (kernel timestamps); the probe, the client's kernel and the lan host are outside both spans; median of the idle runs; p50/p99 per run, µs: ${GATEWAYS.map((g) => `${g} ${sides[g].gatewayIdleRuns.map((r) => `${r.p50Us}/${r.p99Us}`).join(', ')}`).join('; ')}; echoes paired: ${GATEWAYS.map((g) => `${g} ${sides[g].gatewayIdleRuns.reduce((n, r) => n + r.count, 0)} of ${sides[g].gatewayIdleRuns.reduce((n, r) => n + r.count + r.lost, 0)}`).join('; ')}`,
         `load: a second tunnel (openconnect --no-dtls) receiving UDP (bench/rtt/udp-load.ts, ${LOAD_PAYLOAD_BYTES}-byte payloads) paced from the lan host at each offered rate; delivered = datagrams that reached a UDP sink's socket behind openconnect (read, or dropped by the kernel when the sink fell behind: udp-load.ts) up to 1 s after the load ended (openconnect delivers much of an overload late: udp-load-run.ts), in payload Mbit/s of the load's length`,
@@ -292,7 +282,7 @@ export async function benchRtt(): Promise<Table> {
         `loss % per step: wolfguard ${w.sweep.map((p) => p.lostPercent.toFixed(1)).join(', ')}; ocserv ${o.sweep.map((p) => p.lostPercent.toFixed(1)).join(', ')}`,
         `gateway CPU s per step (all its runs): wolfguard ${w.sweep.map((p) => p.cpuSeconds.toFixed(2)).join(', ')}; ocserv ${o.sweep.map((p) => p.cpuSeconds.toFixed(2)).join(', ')}`,
         ...GATEWAYS.flatMap((g) => (sides[g].loadClientTail === undefined ? [] : [`${g}: a step delivered nothing; the load tunnel's openconnect last said: ${sides[g].loadClientTail}`])),
-        ...GATEWAYS.flatMap((g) => (sides[g].sharedAddresses.length > 0 ? [`${g} gave a probe session the load tunnel's own address ${sides[g].sharedAddresses.join(', ')} (both logged in as one user): that pass's load went to the probe, not the sink`] : [])),
+        ...GATEWAYS.flatMap((g) => (sides[g].sharedAddresses.length > 0 ? [`${g} gave a probe session the load tunnel's own address ${sides[g].sharedAddresses.join(', ')} (both logged in as one user): its load went to the probe, not the sink`] : [])),
         'client, probe, load and gateway share the cores: openconnect caps delivered throughput; the probe measures what the gateway adds',
       ],
       rows,

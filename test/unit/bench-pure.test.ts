@@ -11,7 +11,7 @@ import { kbField } from '../../bench/memory/rss';
 import { icmpEchoV4 } from '../helpers/packets';
 import { median, medianOf } from '../../bench/lib/repeats';
 import { socketDrops } from '../../bench/rtt/udp-load';
-import { sideOf, SWEEP_MBIT, type IdleSide, type Pass, type StepRun } from '../../bench/rtt/rtt';
+import { sideOf, SWEEP_MBIT, type IdleSide, type Sweep, type StepRun } from '../../bench/rtt/rtt';
 import { passOrder, runsInPass } from '../../bench/lib/turns';
 import { pairSpans, parseCapture, type ProbeFlow } from '../../bench/rtt/gateway-latency';
 
@@ -206,7 +206,7 @@ test("runsInPass: a side's runs shared out over its passes, the earlier ones tak
   assert.deepEqual([0, 1, 2].map((i) => runsInPass(1, 3, i)), [1, 0, 0]);
 });
 
-test('sideOf: the idle runs give the median, each step adds its runs over the passes', () => {
+test("sideOf: the idle runs give the median, each step adds up its runs", () => {
   const hist = (us: number, n: number) => {
     const h = newRttHistogram();
     for (let i = 0; i < n; i++) recordRtt(h, us);
@@ -219,27 +219,28 @@ test('sideOf: the idle runs give the median, each step adds its runs over the pa
     reached,
     cpuSeconds: 0.5,
   });
-  // One step's runs per pass, as many steps as the sweep has; only the first is looked at.
-  const pass = (loadAddress: string, stepUs: number, reached: number, probeAddresses: string[]): Pass => ({
-    steps: SWEEP_MBIT.map(() => [run(stepUs, 1000, reached)]),
+  // Two runs in every step of the sweep; only the first step is looked at.
+  const sweep = (loadAddress: string, probeAddresses: string[]): Sweep => ({
+    steps: SWEEP_MBIT.map(() => [run(100, 1000, 1000), run(300, 1000, 500)]),
     loadAddress,
     probeAddresses,
   });
   const idleSide = (us: number[], probeAddresses: string[] = []): IdleSide => ({ idleRuns: us.map(idle), gatewayIdleRuns: us.map((u) => idle(u / 10)), probeAddresses });
-  const side = sideOf(idleSide([100, 300, 200, 400], ['10.0.0.5']), [pass('10.0.0.2', 100, 1000, ['10.0.0.3']), pass('10.0.0.3', 300, 500, ['10.0.0.4', '10.0.0.2'])]);
+  const side = sideOf(idleSide([100, 300, 200, 400], ['10.0.0.5']), sweep('10.0.0.2', ['10.0.0.3', '10.0.0.4']));
   assert.equal(side.idleRuns.length, 4);
   assert.equal(side.idle.p50Us, 250); // median of 100, 200, 300, 400
   assert.equal(side.gatewayIdle.p50Us, 25); // the gateway's own part, median the same way
-  assert.deepEqual(side.probeAddresses, ['10.0.0.5', '10.0.0.3', '10.0.0.4', '10.0.0.2']);
+  assert.deepEqual(side.probeAddresses, ['10.0.0.5', '10.0.0.3', '10.0.0.4']);
+  assert.equal(side.loadAddress, '10.0.0.2');
   const first = side.sweep[0]!;
   assert.equal(first.offeredMbit, SWEEP_MBIT[0]);
   assert.equal(first.rtt.count, 200);
   assert.equal(first.rtt.p50Us, 100); // 100 at 100 us, 100 at 300 us: the lower half ends at 100
   assert.equal(first.lostPercent, 25); // 1500 of 2000 reached
   assert.equal(first.cpuSeconds, 1);
-  // The second pass's probes got 10.0.0.2, the first pass's load address: a different gateway start, no clash.
   assert.deepEqual(side.sharedAddresses, []);
-  assert.deepEqual(sideOf(idleSide([100]), [pass('10.0.0.2', 100, 10, ['10.0.0.2'])]).sharedAddresses, ['10.0.0.2']);
+  // A probe session given the load tunnel's own address is reported.
+  assert.deepEqual(sideOf(idleSide([100]), sweep('10.0.0.2', ['10.0.0.3', '10.0.0.2'])).sharedAddresses, ['10.0.0.2']);
 });
 
 const FLOW: ProbeFlow = { clientPort: 41234, gatewayPort: 4443, tunnelAddress: '10.78.0.2', outerDev: 'br0', lanDev: 'lan0' };
