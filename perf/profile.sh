@@ -71,9 +71,12 @@ while kill -0 "$bench" 2>/dev/null || [ "$(wc -l < "$pidfile")" -gt "$seen" ]; d
   if [ "$(wc -l < "$pidfile")" -gt "$seen" ]; then
     seen=$((seen + 1))
     read -r name pid < <(sed -n "${seen}p" "$pidfile")
-    profile "$name" "$pid" "$seen-$name"
+    # In the background: rows such as rtt keep both gateways up at once, and
+    # each is recorded $PERF_DELAY seconds after its own start.
+    profile "$name" "$pid" "$seen-$name" &
   fi
   sleep 0.2
 done
 wait "$bench" || echo "bench row $row failed, see $out/bench.log" >&2
+wait
 echo "bench output: $out/bench.log"
