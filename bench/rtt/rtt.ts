@@ -4,10 +4,10 @@
 //
 // The probe is the bench's own CSTP client (probe.ts: ICMP echo to the lan
 // host every PROBE_INTERVAL_MS, timed with hrtime into an HDR histogram), so
-// neither openconnect nor a client TUN sits in the measured path. The idle
-// rows run both gateways at once, each in a topology of its own, with the
-// probe alternating between them (idlePhase). The load is
-// a second tunnel: openconnect (--no-dtls) receiving UDP (udp-load.ts) sent from the
+// neither openconnect nor a client TUN sits in the measured path. Both
+// gateways run at once, each in a topology of its own, with the probe
+// alternating between them (pairedPhase). The load is a second tunnel per
+// gateway: openconnect (--no-dtls) receiving UDP (udp-load.ts) sent from the
 // lan host at a fixed offered rate (download: the gateway reads its TUN and
 // encrypts), so the probe's packets share the gateway's TUN queue, threads
 // and cores with the load, as another user's packets would. At idle, packet
