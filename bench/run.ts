@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${renderMarkdown(t)}\n(${name}: ${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
     tables.push(t);
   }
-  const files = saveResults(tables);
+  const files = saveResults(tables, process.env.BENCH_RESULTS_DIR || undefined);
   process.stdout.write(`saved ${files.md} and ${files.json}\n`);
 }
 
