@@ -79,7 +79,7 @@ interface Side {
   /** The load tunnel's address, and every address the probe sessions got. */
   loadAddress: string;
   probeAddresses: string[];
-  /** Load addresses a probe session of the same pass was given as well: two tunnels must never share one. */
+  /** The load address, when a probe session was given it as well: two tunnels must never share one. */
   sharedAddresses: string[];
   /** When a step delivered nothing: what the load tunnel's openconnect last said, and its script calls. */
   loadClientTail?: string;
@@ -141,10 +141,10 @@ function summaryOf({ histogram: _h, address: _a, localPort: _p, ...rest }: Probe
  * its own, and the probe alternates between them run by run (A B B A A B B
  * A), so the shared machine's noisy spells, which last seconds to minutes,
  * fall on both sides alike. Taken in passes instead (one gateway up at a
- * time, A B B A), the two sides' runs were a minute apart, and the idle p99 and the RTT p50
- * under load came out on either side of 1.0 from one bench to the next. An
- * idle gateway and an idle tunnel use next to no CPU, so the other side
- * being up costs the measured one nothing. The sweep follows in the same
+ * time, A B B A), the two sides' runs were a minute apart, and the idle p99
+ * and the RTT p50 under load came out on either side of 1.0 from one bench
+ * to the next. An idle gateway and an idle tunnel use next to no CPU, so the
+ * other side being up costs the measured one nothing. The sweep follows in the same
  * topologies, each with its own load tunnel, the two sides alternating
  * within each step (A B B A, then B A A B at the next).
  */
