@@ -914,6 +914,21 @@ int Connection::CorkQueued(size_t frames, size_t* written) {
   return err;
 }
 
+// True, with the connection failed, when a wolfSSL write error is not one
+// that a writable socket cures.
+bool Connection::WriteFailed(int err) {
+  if (err == 0 || err == WOLFSSL_ERROR_WANT_WRITE || err == WOLFSSL_ERROR_WANT_READ) return false;
+  Fail(err, "write failed: " + WolfSSLErrorText(err));
+  return true;
+}
+
+// True, with the connection failed, when the cork's send() met a hard error.
+bool Connection::CorkSendFailed() {
+  if (!corkFailed_) return false;
+  Fail(-1, std::string("write failed: ") + std::strerror(lastErrno_));
+  return true;
+}
+
 // During a pause: writes the queue up to and including the probe, corked.
 // False when the connection failed.
 bool Connection::WriteDrainProbe() {
@@ -921,11 +936,7 @@ bool Connection::WriteDrainProbe() {
   int err = CorkQueued(drainProbeLeft_, &n);
   drainProbeLeft_ -= n;
   if (n > 0 && drainProbeLeft_ == 0) drainProbeSent_ = true;
-  if (err != 0 && err != WOLFSSL_ERROR_WANT_WRITE && err != WOLFSSL_ERROR_WANT_READ) {
-    Fail(err, "write failed: " + WolfSSLErrorText(err));
-    return false;
-  }
-  return true;
+  return !WriteFailed(err);
 }
 
 void Connection::DoFlush() {
@@ -935,10 +946,7 @@ void Connection::DoFlush() {
     if (drainProbeLeft_ > 0 && !WriteDrainProbe()) return;
     if (txCorkOff_ < txCork_.size()) {
       SendCorked();
-      if (corkFailed_) {
-        Fail(-1, std::string("write failed: ") + std::strerror(lastErrno_));
-        return;
-      }
+      if (CorkSendFailed()) return;
     }
     uint64_t now = NowMs();
     // A client that answers DPD is waited for: the estimates (PeerCaughtUp)
@@ -960,26 +968,16 @@ void Connection::DoFlush() {
     drainProbeLeft_ = 0;  // a probe not written yet goes out with the queue
     if (pump_ != nullptr) pump_->SetPaused(this, false);
   }
-  if (!SendCorked()) return;
-  if (corkFailed_) {
-    Fail(-1, std::string("write failed: ") + std::strerror(lastErrno_));
-    return;
-  }
+  if (!SendCorked() || CorkSendFailed()) return;
   // The queue drains corked, as FlushBatch writes: up to kFlushCork bytes of
   // records per send() (sendmmsg() for DTLS). One send() per queued record
   // cost a syscall per 200-byte packet exactly when the peer was slow.
   while (!outq_.empty()) {
     size_t written = 0;
     int err = CorkQueued(outq_.size(), &written);
-    if (err != 0 && err != WOLFSSL_ERROR_WANT_WRITE && err != WOLFSSL_ERROR_WANT_READ) {
-      Fail(err, "write failed: " + WolfSSLErrorText(err));
-      return;
-    }
+    if (WriteFailed(err)) return;
     if (!SendCorked()) return;  // the rest when writable (wantWrite_ is set)
-    if (corkFailed_) {
-      Fail(-1, std::string("write failed: ") + std::strerror(lastErrno_));
-      return;
-    }
+    if (CorkSendFailed()) return;
     if (err != 0) {
       wantWrite_ = true;
       return;

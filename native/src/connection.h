@@ -221,6 +221,8 @@ class Connection : public Napi::ObjectWrap<Connection>, public PlaneHandler {
   void QueueDrainProbe();
   bool WriteDrainProbe();
   int CorkQueued(size_t frames, size_t* written);
+  bool WriteFailed(int err);
+  bool CorkSendFailed();
   uint64_t drainAckedAt_ = 0;     // loop time the socket was first seen empty in this pause, 0 before
   uint64_t drainGraceMs_ = 0;     // from then, how long the peer needs to read what it holds
   bool PeerCaughtUp(uint64_t now);

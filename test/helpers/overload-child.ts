@@ -18,13 +18,12 @@ import { startAddonServer } from './tls-pair';
 import { waitFor } from './wait';
 import { FrameReader, cstpFrame, icmpEchoV4 } from './packets';
 import { runChild } from './child-main';
+import { CstpType, encodeDpdResponse } from '../../src/protocol/cstp';
 
 /** Small bounded queue so the flood overflows it quickly (the gateway's default is 1 MiB). */
 const MAX_QUEUE_BYTES = 64 * 1024;
 const FLOOD_PACKETS = 200_000;
 const PAYLOAD = Buffer.alloc(172, 0x61); // + 28 bytes of IPv4/UDP headers = 200-byte packets
-const DPD_REQUEST = 0x03;
-const DPD_RESPONSE = 0x04;
 
 async function main(): Promise<object> {
   const pki = makePki();
@@ -66,7 +65,9 @@ async function main(): Promise<object> {
   client.on('data', (d: Buffer) => {
     const got = reader.push(d);
     frames.push(...got);
-    if (answers && got.some((f) => f.type === DPD_REQUEST)) client.write(cstpFrame(DPD_RESPONSE, Buffer.alloc(0)));
+    // Requests read in one go get one answer, as from openconnect's read loop.
+    const request = got.find((f) => f.type === CstpType.DPD_REQ);
+    if (answers && request !== undefined) client.write(encodeDpdResponse(request));
   });
   client.resume();
   if (answers) await waitFor(() => (server!.stats().drainProbeResumes ?? 0) > 0, 'the pause ended by the answer to its probe');
