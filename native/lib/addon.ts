@@ -112,6 +112,8 @@ export interface PumpStats {
   throttledReads: number;
   /** Steering map writes the kernel refused (its address map full, say); those tunnels' packets take the ring path. */
   steerErrors: number;
+  /** TUN packets sent before the read that found the queue empty, because the read before had found only one (light traffic: tun.h). */
+  earlyFlushes: number;
   /** CPU time of the shard's data-plane thread (WOLFGUARD_DATA_THREAD), ms; 0 without one. */
   planeCpuMs: number;
   /** The data-plane thread's time slice as the kernel reports it, µs; 0 = the kernel's default (none asked, or a kernel before 6.12). */

@@ -238,9 +238,11 @@ void Pump::ReadTun() {
   if (tPacket.size() < kMaxPacket) tPacket.resize(kMaxPacket);
   uint8_t* buf = tPacket.data();
   std::vector<Connection*> dirty;
+  int got = 0;
   for (int i = 0; i < kTunBatch && fd_ >= 0; i++) {
     ssize_t r = read(fd_, buf, kMaxPacket);
     if (r <= 0) break;  // EAGAIN: drained
+    got++;
     size_t n = static_cast<size_t>(r);
     counters_.tunRxPackets++;
     counters_.tunRxBytes += n;
@@ -253,6 +255,12 @@ void Pump::ReadTun() {
     }
     if (c != nullptr && c->Tunneling()) {
       Queue(c, buf, n, dirty);
+      // Light traffic: send the first packet now, not after the read that
+      // finds the queue empty (see lastReadSingle_).
+      if (i == 0 && lastReadSingle_) {
+        counters_.earlyFlushes++;
+        Flush(this, dirty);
+      }
       continue;
     }
     // Not ours: the kernel picked this queue by flow hash. Hand the packet to
@@ -273,6 +281,7 @@ void Pump::ReadTun() {
     }
     counters_.noRoute++;
   }
+  lastReadSingle_ = got == 1;
   Flush(this, dirty);
   WakePeers();
   // Every tunnel of the gateway paused (their owners said so): throttle here too.
@@ -524,6 +533,7 @@ Napi::Value Pump::Stats(const Napi::CallbackInfo& info) {
   n("wakeups", counters_.wakeups);
   n("throttledReads", counters_.throttledReads);
   n("steerErrors", counters_.steerErrors);
+  n("earlyFlushes", counters_.earlyFlushes);
   o.Set("planeCpuMs", Napi::Number::New(env, plane_ ? static_cast<double>(plane_->CpuNs()) / 1e6 : 0));
   o.Set("planeSliceUs", Napi::Number::New(env, plane_ ? plane_->SliceUs() : 0));
   return o;

@@ -11,6 +11,11 @@ import { waitFor } from './wait';
 import { FrameReader, cstpFrame, icmpEchoV4, icmpEchoV6 } from './packets';
 import { runChild } from './child-main';
 
+const SPACED_PINGS = 8;
+const SPACED_ID = 0x5151;
+const BURST_PINGS = 24;
+const BURST_ID = 0xb0b0;
+
 async function main(): Promise<object> {
   const pki = makePki();
   const tun = openTun('wgtun0', 1);
@@ -49,6 +54,23 @@ async function main(): Promise<object> {
   const r4 = frames.find(isReply4)!.payload;
   const r6 = frames.find(isReply6)!.payload;
 
+  // Light traffic: pings one at a time, each reply read alone from the TUN,
+  // so from the second on the reply is sent before the read that finds the
+  // queue empty (tun.h, lastReadSingle_).
+  const replies = (id: number) => frames.filter((f) => isReply4(f) && f.payload.readUInt16BE(24) === id).length;
+  const beforeSpaced = pump.stats().earlyFlushes;
+  for (let seq = 0; seq < SPACED_PINGS; seq++) {
+    client.write(cstpFrame(0x00, icmpEchoV4('10.201.0.2', '10.201.0.1', SPACED_ID, seq, Buffer.from('spaced'))));
+    await waitFor(() => replies(SPACED_ID) > seq, `spaced echo reply ${seq}`, 2000);
+  }
+  const spacedEarly = pump.stats().earlyFlushes - beforeSpaced;
+  // A burst: one record of BURST_PINGS pings, whose replies are read in one
+  // go; at most its first packet goes out early, the rest together.
+  const beforeBurst = pump.stats();
+  client.write(Buffer.concat(Array.from({ length: BURST_PINGS }, (_, seq) => cstpFrame(0x00, icmpEchoV4('10.201.0.2', '10.201.0.1', BURST_ID, seq, Buffer.from('burst'))))));
+  await waitFor(() => replies(BURST_ID) === BURST_PINGS, 'burst echo replies', 2000);
+  const afterBurst = pump.stats();
+
   // A DISCONNECT goes to JavaScript.
   client.write(cstpFrame(0x05, Buffer.from([0xb0, 0x62, 0x79, 0x65])));
   await waitFor(() => controls.length > 0, 'control frame', 2000);
@@ -62,6 +84,8 @@ async function main(): Promise<object> {
     reply4: { src: [...r4.subarray(12, 16)].join('.'), dst: [...r4.subarray(16, 20)].join('.'), data: r4.subarray(28).toString() },
     reply6: { data: r6.subarray(48).toString() },
     controls,
+    spaced: { pings: SPACED_PINGS, early: spacedEarly, replies: replies(SPACED_ID) },
+    burst: { pings: BURST_PINGS, early: afterBurst.earlyFlushes - beforeBurst.earlyFlushes, read: afterBurst.tunRxPackets - beforeBurst.tunRxPackets, replies: replies(BURST_ID) },
     pump: pump.stats(),
     conn: server.stats(),
     // Thread names of this process: the data-plane thread shows as wg-plane.
