@@ -130,6 +130,8 @@ export interface NativePump {
 
 export interface NativeAddon {
   wolfsslVersion: string;
+  /** The hash of wolfSSL's Hash_DRBG: SHA-256, chosen at load (native/src/alloc.cc). */
+  drbg: 'SHA-256' | 'SHA-512';
   versions: Record<'TLSv1.2' | 'TLSv1.3' | 'DTLSv1.2' | 'DTLSv1.3', number>;
   hashTypes: Record<'sha1' | 'sha256' | 'sha384' | 'sha512', number>;
   Context: new (dtls: boolean, server: boolean, minVersion: number, maxVersion: number) => NativeContext;

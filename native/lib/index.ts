@@ -12,7 +12,7 @@ export { DtlsSession } from './dtls-session';
 export type { DtlsSessionOptions } from './dtls-session';
 export type { SessionInfo, PskLookup } from './connection-common';
 export { adoptSocket, closeFd, udpConnect, rcvBufBytes, peerName, sockName, dtlsRcvBufProblem, DEFAULT_DTLS_RCVBUF_BYTES, MIN_DTLS_RCVBUF_BYTES, MAX_DTLS_RCVBUF_BYTES } from './sockets';
-export { hmac, sha256, randomBytes, cryptHash, verifyPassword, hashPassword, HashMethods } from './wolfcrypt';
+export { hmac, sha256, randomBytes, drbgHash, cryptHash, verifyPassword, hashPassword, HashMethods } from './wolfcrypt';
 export type { HashName } from './wolfcrypt';
 export { allocatorStats } from './stats';
 export { legacyClientSession, LEGACY_SESSION_ID_BYTES, LEGACY_MASTER_SECRET_BYTES } from './dtls-legacy';

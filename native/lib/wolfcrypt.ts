@@ -21,6 +21,11 @@ export function randomBytes(n: number): Buffer {
   return addon().randomBytes(n);
 }
 
+/** The hash of wolfSSL's random generator (Hash_DRBG) in this process: SHA-256 (native/src/alloc.cc says why). */
+export function drbgHash(): 'SHA-256' | 'SHA-512' {
+  return addon().drbg;
+}
+
 /** crypt(3) on the libuv threadpool; rejects when the hash method is unknown to this system. */
 export function cryptHash(password: string, setting: string): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -108,6 +108,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFips(env, exports);
 
   exports.Set("wolfsslVersion", Napi::String::New(env, wolfSSL_lib_version()));
+#ifdef WOLFSSL_DRBG_SHA512
+  exports.Set("drbg", Napi::String::New(env, wc_Sha512Drbg_IsDisabled() ? "SHA-256" : "SHA-512"));
+#else
+  exports.Set("drbg", Napi::String::New(env, "SHA-256"));
+#endif
   return exports;
 }
 

@@ -407,7 +407,10 @@ int Connection::IoSend(const char* buf, int sz) {
   // Corked (a tunnel batch): gather the records, one send() (TLS) or one
   // sendmmsg() (DTLS) at uncork.
   if (cork_) {
-    txCork_.insert(txCork_.end(), buf, buf + sz);
+    // As bytes of txCork_'s own type: from char, the range insert copied
+    // byte by byte (9 % of the gateway's CPU in a DTLS download profile).
+    const uint8_t* b = reinterpret_cast<const uint8_t*>(buf);
+    txCork_.insert(txCork_.end(), b, b + sz);
     if (dtls_) txDgEnds_.push_back(txCork_.size());
     return sz;
   }
