@@ -112,7 +112,7 @@ export interface PumpStats {
   throttledReads: number;
   /** Steering map writes the kernel refused (its address map full, say); those tunnels' packets take the ring path. */
   steerErrors: number;
-  /** TUN packets sent before the read that found the queue empty, because the read before had found only one (light traffic: tun.h). */
+  /** First packets of a TUN read after a quiet spell (200 µs), sent before the read that finds the queue empty (native/src/tun.cc, kQuietNs). */
   earlyFlushes: number;
   /** CPU time of the shard's data-plane thread (WOLFGUARD_DATA_THREAD), ms; 0 without one. */
   planeCpuMs: number;

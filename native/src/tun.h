@@ -45,7 +45,7 @@ class Pump : public Napi::ObjectWrap<Pump>, public PlaneHandler {
     uint64_t wakeups = 0;                       // eventfd wake-ups from other shards
     uint64_t throttledReads = 0;                // TUN reads done on the throttle timer (every tunnel paused)
     uint64_t steerErrors = 0;                   // steering map writes the kernel refused (map full, say)
-    uint64_t earlyFlushes = 0;                  // first packets of a read sent before the queue was found empty
+    uint64_t earlyFlushes = 0;                  // first packets after a quiet spell, sent before the read that finds the queue empty
   };
 
  private:
@@ -69,14 +69,9 @@ class Pump : public Napi::ObjectWrap<Pump>, public PlaneHandler {
   static void EnvCleanup(void* arg);
   bool cleanupHook_ = false;
   void ReadTun();
-  // The previous ReadTun() found one packet: traffic is light (an idle
-  // tunnel's request and reply, interactive use), and the next read's first
-  // packet is sent before the read() that finds the queue empty, which would
-  // otherwise sit between the packet and its send() (one syscall of latency;
-  // strace of an idle echo: epoll_wait, read, read = EAGAIN, sendto). Under
-  // load a read finds several packets and they go out together as before;
-  // at most one extra send() per read follows a single-packet read.
-  bool lastReadSingle_ = false;
+  // When the last ReadTun() ended: a read after a quiet spell sends its first
+  // packet at once (kQuietNs in tun.cc).
+  uint64_t lastReadEndNs_ = 0;
   void CloseAll();
   // Throttled reading while every tunnel here is paused: see tun.cc.
   bool AllPaused() const { return !attached_.empty() && paused_.size() >= attached_.size(); }

@@ -58,8 +58,8 @@ for (const dataThread of [true, false]) {
     assert.ok(res.pump.tunRxPackets >= 2, 'two replies read from the TUN');
     // Light traffic goes out before the read that finds the TUN queue empty;
     // a burst still goes out together. The kernel's own IPv6 packets on the
-    // device (MLD, say) may share a read with a reply now and then, hence
-    // "most" of the spaced pings.
+    // device (MLD, say) may end a quiet spell just before a reply now and
+    // then, hence "most" of the spaced pings.
     assert.equal(res.spaced.replies, res.spaced.pings);
     assert.ok(res.spaced.early >= res.spaced.pings - 3, `spaced pings sent early: ${JSON.stringify(res.spaced)}`);
     assert.equal(res.burst.replies, res.burst.pings);

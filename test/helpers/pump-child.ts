@@ -12,6 +12,8 @@ import { FrameReader, cstpFrame, icmpEchoV4, icmpEchoV6 } from './packets';
 import { runChild } from './child-main';
 
 const SPACED_PINGS = 8;
+/** Well over the pump's quiet spell (200 µs). */
+const SPACED_MS = 5;
 const SPACED_ID = 0x5151;
 const BURST_PINGS = 24;
 const BURST_ID = 0xb0b0;
@@ -54,18 +56,20 @@ async function main(): Promise<object> {
   const r4 = frames.find(isReply4)!.payload;
   const r6 = frames.find(isReply6)!.payload;
 
-  // Light traffic: pings one at a time, each reply read alone from the TUN,
-  // so from the second on the reply is sent before the read that finds the
-  // queue empty (tun.h, lastReadSingle_).
+  // Light traffic: pings SPACED_MS apart, each reply alone in a queue that
+  // had been quiet, so each is sent before the read that finds the queue
+  // empty (native/src/tun.cc, kQuietNs).
   const replies = (id: number) => frames.filter((f) => isReply4(f) && f.payload.readUInt16BE(24) === id).length;
   const beforeSpaced = pump.stats().earlyFlushes;
   for (let seq = 0; seq < SPACED_PINGS; seq++) {
+    await new Promise((r) => setTimeout(r, SPACED_MS));
     client.write(cstpFrame(0x00, icmpEchoV4('10.201.0.2', '10.201.0.1', SPACED_ID, seq, Buffer.from('spaced'))));
     await waitFor(() => replies(SPACED_ID) > seq, `spaced echo reply ${seq}`, 2000);
   }
   const spacedEarly = pump.stats().earlyFlushes - beforeSpaced;
   // A burst: one record of BURST_PINGS pings, whose replies are read in one
   // go; at most its first packet goes out early, the rest together.
+  await new Promise((r) => setTimeout(r, SPACED_MS));
   const beforeBurst = pump.stats();
   client.write(Buffer.concat(Array.from({ length: BURST_PINGS }, (_, seq) => cstpFrame(0x00, icmpEchoV4('10.201.0.2', '10.201.0.1', BURST_ID, seq, Buffer.from('burst'))))));
   await waitFor(() => replies(BURST_ID) === BURST_PINGS, 'burst echo replies', 2000);
