@@ -63,8 +63,9 @@ export interface ConnectionStats {
   idleMs?: number;
 }
 
-/** Length of liveness()'s array (connection.cc kLivenessFields). */
-export const LIVENESS_FIELDS = 2;
+/** Slots of liveness()'s array (connection.cc kLivenessFields): what the tunnel check and the status totals read without building stats(). */
+export const LivenessSlot = { idleMs: 0, dataFramesIn: 1, bytesIn: 2, bytesOut: 3, framesIn: 4, framesOut: 5, sendCalls: 6, recvCalls: 7 } as const;
+export const LIVENESS_FIELDS = 8;
 
 export interface NativeConnection {
   start(): void;
@@ -84,7 +85,7 @@ export interface NativeConnection {
   getSession(): NativeSessionHandle | null;
   setSession(s: NativeSessionHandle): number;
   stats(): ConnectionStats;
-  /** Writes idle ms and DATA frames received into out[0], out[1] (LIVENESS_FIELDS). */
+  /** Writes idle ms, DATA frames received and the traffic counters into out (LivenessSlot). */
   liveness(out: Float64Array): void;
   /** Frees the handshake secrets kept for the exporter. */
   releaseSecrets(): void;

@@ -2,7 +2,7 @@
 // errors, and the surface both expose once the handshake is done.
 import { X509Certificate } from 'node:crypto';
 import { ErrorCodes, WolfguardError } from '../../src/common/errors';
-import { LIVENESS_FIELDS, type ConnectionStats, type NativeConnection, type NativeSessionHandle } from './addon';
+import { LIVENESS_FIELDS, LivenessSlot as L, type ConnectionStats, type NativeConnection, type NativeSessionHandle } from './addon';
 
 /** A peer that has not finished its handshake by then is dropped. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
@@ -47,10 +47,30 @@ export class SessionView {
 
   /** The connection's liveness; after close, from its last counters. */
   liveness(closed: ConnectionStats): Liveness {
+    const a = this.counters(closed);
+    return { idleMs: a[L.idleMs]!, dataFramesIn: a[L.dataFramesIn]! };
+  }
+
+  /**
+   * The liveness and traffic counters (LivenessSlot) in one array shared by
+   * every connection of this thread: read it before the next call. After
+   * close, from the connection's last counters.
+   */
+  counters(closed: ConnectionStats): Float64Array {
     const c = this.conn();
-    if (!c) return { idleMs: closed.idleMs ?? 0, dataFramesIn: closed.dataFramesIn ?? 0 };
-    c.liveness(livenessOut);
-    return { idleMs: livenessOut[0]!, dataFramesIn: livenessOut[1]! };
+    if (c) {
+      c.liveness(livenessOut);
+      return livenessOut;
+    }
+    livenessOut[L.idleMs] = closed.idleMs ?? 0;
+    livenessOut[L.dataFramesIn] = closed.dataFramesIn ?? 0;
+    livenessOut[L.bytesIn] = closed.bytesIn;
+    livenessOut[L.bytesOut] = closed.bytesOut;
+    livenessOut[L.framesIn] = closed.framesIn ?? 0;
+    livenessOut[L.framesOut] = closed.framesOut ?? 0;
+    livenessOut[L.sendCalls] = closed.sendCalls ?? 0;
+    livenessOut[L.recvCalls] = closed.recvCalls ?? 0;
+    return livenessOut;
   }
 
   info(): SessionInfo | null {

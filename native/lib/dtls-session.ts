@@ -116,6 +116,10 @@ export class DtlsSession extends EventEmitter {
   liveness(): Liveness {
     return this.#view.liveness(this.#finalStats);
   }
+  /** Liveness and traffic counters by LivenessSlot, in an array shared by the thread's connections (read it before the next call). */
+  counters(): Float64Array {
+    return this.#view.counters(this.#finalStats);
+  }
 
   #keepStats(): void {
     if (this.#conn) this.#finalStats = this.#conn.stats();

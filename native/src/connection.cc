@@ -35,8 +35,9 @@ static constexpr size_t kFlushCork = 64 * 1024;
 // One recv() fills this much; wolfSSL's header and body reads are served
 // from it (two syscalls per record otherwise). Two full TLS records.
 static constexpr size_t kReadAhead = 2 * (16384 + 256);
-// liveness(): idle ms, DATA frames received (native/lib/addon.ts LIVENESS_FIELDS).
-static constexpr size_t kLivenessFields = 2;
+// liveness(): idle ms, DATA frames received, bytes in/out, frames in/out,
+// send/recv calls, in that order (native/lib/addon.ts LivenessSlot).
+static constexpr size_t kLivenessFields = 8;
 // A DTLS record cannot exceed this (2^14 plaintext + expansion); used as the
 // receive size so no datagram is ever truncated.
 static constexpr int kMaxDatagram = 65535;
@@ -1439,21 +1440,28 @@ Napi::Value Connection::Stats(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// The tunnel check's read, once a second for every tunnel (tunnels.ts): the
-// two figures it needs written into the caller's Float64Array instead of
-// the stats object, whose dozen property sets made up most of an idle
-// gateway's CPU at a thousand tunnels.
+// The tunnel check's read, once a second for every tunnel, and the status
+// totals' every 5 s (tunnels.ts): the counters they need written into the
+// caller's Float64Array instead of the stats object, whose dozen property
+// sets made up most of an idle gateway's CPU at a thousand tunnels (the
+// check) and at ten thousand (the totals).
 Napi::Value Connection::Liveness(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   PlaneLock lk(plane_);
   if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
       info[0].As<Napi::Float64Array>().ElementLength() < kLivenessFields) {
-    Napi::TypeError::New(env, "liveness: argument 0 must be a Float64Array of 2").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "liveness: argument 0 must be a Float64Array of " + std::to_string(kLivenessFields)).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  Napi::Float64Array out = info[0].As<Napi::Float64Array>();
+  double* out = info[0].As<Napi::Float64Array>().Data();
   out[0] = tunnel_ ? static_cast<double>(NowMs() - lastRx_) : 0;
   out[1] = static_cast<double>(dataIn_);
+  out[2] = static_cast<double>(bytesIn_);
+  out[3] = static_cast<double>(bytesOut_);
+  out[4] = static_cast<double>(framesIn_);
+  out[5] = static_cast<double>(framesOut_);
+  out[6] = static_cast<double>(sendCalls_);
+  out[7] = static_cast<double>(recvCalls_);
   return env.Undefined();
 }
 

@@ -13,7 +13,7 @@ import { DtlsOverhead, IPV4_HEADER_BYTES, IPV6_HEADER_BYTES, UDP_HEADER_BYTES, n
 import { isWolfguardError } from '../common/errors';
 import { effectiveLimits } from '../main/limits';
 import { netmaskFromPrefix } from '../common/address';
-import { DtlsSession, closeFd, type ConnectionStats, type TlsContext, type TlsSocket, type TunnelPump } from '../../native/lib';
+import { DtlsSession, LivenessSlot, closeFd, type ConnectionStats, type TlsContext, type TlsSocket, type TunnelPump } from '../../native/lib';
 import type { RouteTable } from '../ring/route-table';
 import type { MainRpc } from './rpc';
 import type { ChannelCounters, DtlsShardStats, FromShard, TunnelSession } from './messages';
@@ -205,9 +205,11 @@ export class TunnelManager {
   channelStats(): { tls: ChannelCounters; dtls: ChannelCounters } {
     const tls = { ...this.#retired.tls };
     const dtls = { ...this.#retired.dtls };
+    // Every 5 s (the admin server's rate sampler) over every tunnel: the
+    // counters array, not stats() (an object of a dozen properties each).
     for (const t of this.#byConn.values()) {
-      addCounters(tls, t.sock.stats());
-      if (t.dtls) addCounters(dtls, t.dtls.stats());
+      addLive(tls, t.sock.counters());
+      if (t.dtls) addLive(dtls, t.dtls.counters());
     }
     return { tls, dtls };
   }
@@ -219,12 +221,12 @@ export class TunnelManager {
     const r: DtlsShardStats = { up: 0, dataFramesIn: 0, framesOut: 0, sendCalls: 0, recvCalls: 0 };
     for (const t of this.#byConn.values()) {
       if (!t.dtls?.secure) continue;
-      const s = t.dtls.stats();
+      const a = t.dtls.counters();
       r.up++;
-      r.dataFramesIn += s.dataFramesIn ?? 0;
-      r.framesOut += s.framesOut ?? 0;
-      r.sendCalls += s.sendCalls ?? 0;
-      r.recvCalls += s.recvCalls ?? 0;
+      r.dataFramesIn += a[LivenessSlot.dataFramesIn]!;
+      r.framesOut += a[LivenessSlot.framesOut]!;
+      r.sendCalls += a[LivenessSlot.sendCalls]!;
+      r.recvCalls += a[LivenessSlot.recvCalls]!;
     }
     return r;
   }
@@ -381,6 +383,13 @@ function refuse(sock: TlsSocket, status: 400 | 401 | 403 | 404 | 503, reason: st
 
 function zeroCounters(): ChannelCounters {
   return { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 };
+}
+
+function addLive(into: ChannelCounters, a: Float64Array): void {
+  into.bytesIn += a[LivenessSlot.bytesIn]!;
+  into.bytesOut += a[LivenessSlot.bytesOut]!;
+  into.framesIn += a[LivenessSlot.framesIn]!;
+  into.framesOut += a[LivenessSlot.framesOut]!;
 }
 
 function addCounters(into: ChannelCounters, s: ConnectionStats): void {

@@ -7,11 +7,12 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { once } from 'node:events';
-import { TlsContext, adoptSocket, TlsSocket, TunnelPump, addon, planeSliceProblem, MIN_PLANE_SLICE_US, MAX_PLANE_SLICE_US, udpConnect, rcvBufBytes, closeFd, dtlsRcvBufProblem, DEFAULT_DTLS_RCVBUF_BYTES, MIN_DTLS_RCVBUF_BYTES, MAX_DTLS_RCVBUF_BYTES } from '../../native/lib';
+import { TlsContext, LivenessSlot, adoptSocket, TlsSocket, TunnelPump, addon, planeSliceProblem, MIN_PLANE_SLICE_US, MAX_PLANE_SLICE_US, udpConnect, rcvBufBytes, closeFd, dtlsRcvBufProblem, DEFAULT_DTLS_RCVBUF_BYTES, MIN_DTLS_RCVBUF_BYTES, MAX_DTLS_RCVBUF_BYTES } from '../../native/lib';
 import { ErrorCodes, isWolfguardError } from '../../src/common/errors';
 import { makePki, type TestPki } from '../helpers/certs';
-import { startAddonServer, echoRoundTrip } from '../helpers/tls-pair';
+import { startAddonServer, echoRoundTrip, tunnelPair } from '../helpers/tls-pair';
 import { nativeConnectionOf } from '../../native/lib/connection-common';
+import { LIVENESS_FIELDS } from '../../native/lib/addon';
 
 let pki: TestPki;
 before(() => {
@@ -143,17 +144,49 @@ test('writes after destroy and destroy twice are harmless', async () => {
   await close();
 });
 
-test('liveness(): zeros before tunnel mode, the last counters after close; the native call refuses anything but a Float64Array of 2', async () => {
+/** counters() by slot, named as the stats() figures they stand for. */
+function countersAsStats(a: Float64Array): Record<keyof typeof LivenessSlot, number> {
+  return { idleMs: a[LivenessSlot.idleMs]!, dataFramesIn: a[LivenessSlot.dataFramesIn]!, bytesIn: a[LivenessSlot.bytesIn]!, bytesOut: a[LivenessSlot.bytesOut]!, framesIn: a[LivenessSlot.framesIn]!, framesOut: a[LivenessSlot.framesOut]!, sendCalls: a[LivenessSlot.sendCalls]!, recvCalls: a[LivenessSlot.recvCalls]! };
+}
+
+function statsAsCounters(s: TlsSocket): Record<keyof typeof LivenessSlot, number> {
+  const st = s.stats();
+  return { idleMs: st.idleMs ?? 0, dataFramesIn: st.dataFramesIn ?? 0, bytesIn: st.bytesIn, bytesOut: st.bytesOut, framesIn: st.framesIn ?? 0, framesOut: st.framesOut ?? 0, sendCalls: st.sendCalls ?? 0, recvCalls: st.recvCalls ?? 0 };
+}
+
+test('counters() of an open connection that carried bytes each way: the stats() figures, slot by slot', async () => {
+  const { client, server, srv } = await tunnelPair(pki, () => undefined);
+  try {
+    const got = new Promise<void>((r) => server.once('data', () => r()));
+    client.write('client to server');
+    await got;
+    const back = new Promise<void>((r) => client.once('data', () => r()));
+    server.write('server to client, longer');
+    await back;
+    for (const s of [client, server]) {
+      const c = statsAsCounters(s);
+      assert.ok(c.bytesIn > 0 && c.bytesOut > 0, JSON.stringify(c));
+      assert.deepEqual(countersAsStats(s.counters()), c);
+    }
+  } finally {
+    client.destroy();
+    await srv.close();
+  }
+});
+
+test('liveness() and counters(): zeros before tunnel mode, the stats() figures open and after close; the native call refuses anything but a Float64Array of LIVENESS_FIELDS', async () => {
   const { s, close } = await silentPeerSocket();
   s.on('error', () => undefined);
   try {
     assert.deepEqual(s.liveness(), { idleMs: 0, dataFramesIn: 0 });
+    assert.deepEqual(countersAsStats(s.counters()), statsAsCounters(s));
     const native = nativeConnectionOf(s)!;
-    for (const bad of [undefined, new Float64Array(1), new Float32Array(2), [0, 0], 'x']) {
+    for (const bad of [undefined, new Float64Array(LIVENESS_FIELDS - 1), new Float32Array(LIVENESS_FIELDS), [0, 0], 'x']) {
       assert.throws(() => native.liveness(bad as unknown as Float64Array), TypeError, `liveness(${String(bad)})`);
     }
     s.destroy();
     assert.deepEqual(s.liveness(), { idleMs: s.stats().idleMs ?? 0, dataFramesIn: s.stats().dataFramesIn ?? 0 });
+    assert.deepEqual(countersAsStats(s.counters()), statsAsCounters(s));
   } finally {
     await close();
   }
