@@ -29,7 +29,8 @@ const POOL = '10.96.0.0/16';
 const MAX_CLIENTS = 20_000;
 /** No tunnel may be reaped as dead while held silent. */
 const LONG_DPD_S = 3600;
-const MIB = 1024 * 1024;
+const KIB = 1024;
+const MIB = KIB * KIB;
 /** How long the idle cost is measured at each step. */
 const IDLE_WINDOW_MS = QUICK ? 1000 : 3000;
 /** The idle CPU rows count per this many tunnels. */
@@ -97,20 +98,15 @@ function step(side: Side, target: number): Step | undefined {
 }
 
 /**
- * Idle CPU per 1,000 tunnels held: (tree at N − tree before the first) / N.
- * Per tunnel, as the memory rows, because a side that falls short is
- * measured at fewer tunnels than the other: its total is of another load.
+ * (figure at the step − the same figure before the first tunnel) / tunnels
+ * held; NaN when the step was not reached. Per tunnel, because a side that
+ * falls short is measured at fewer tunnels than the other: its total is of
+ * another load.
  */
-function idleCpuPerThousand(side: Side, target: number): number {
+function perTunnel(side: Side, target: number, at: (figures: { memory: TreeMemory; idle: IdleCost }) => number): number {
   const s = step(side, target);
   if (s === undefined || s.established === 0) return NaN;
-  return ((s.idle.cpuMsPerSecond - side.baseIdle.cpuMsPerSecond) / s.established) * TUNNELS_PER_ROW_UNIT;
-}
-
-function perTunnel(side: Side, target: number, field: 'rssBytes' | 'pssBytes'): number {
-  const s = step(side, target);
-  if (s === undefined || s.established === 0) return NaN;
-  return (s.memory[field] - side.base[field]) / s.established / 1024;
+  return (at(s) - at({ memory: side.base, idle: side.baseIdle })) / s.established;
 }
 
 export async function benchMemory(): Promise<Table> {
@@ -135,13 +131,13 @@ export async function benchMemory(): Promise<Table> {
       return `${metric} ${target.toLocaleString('en')} tunnels${short.length > 0 ? ` [${short.join('; ')}]` : ''}`;
     };
     for (const target of STEPS) {
-      rows.push({ metric: label('RSS per idle tunnel at', target), unit: 'KiB', ours: perTunnel(w, target, 'rssBytes'), theirs: perTunnel(o, target, 'rssBytes'), higherIsBetter: false });
+      rows.push({ metric: label('RSS per idle tunnel at', target), unit: 'KiB', ours: perTunnel(w, target, (f) => f.memory.rssBytes / KIB), theirs: perTunnel(o, target, (f) => f.memory.rssBytes / KIB), higherIsBetter: false });
     }
     for (const target of STEPS) {
-      rows.push({ metric: label('PSS per idle tunnel at', target), unit: 'KiB', ours: perTunnel(w, target, 'pssBytes'), theirs: perTunnel(o, target, 'pssBytes'), higherIsBetter: false });
+      rows.push({ metric: label('PSS per idle tunnel at', target), unit: 'KiB', ours: perTunnel(w, target, (f) => f.memory.pssBytes / KIB), theirs: perTunnel(o, target, (f) => f.memory.pssBytes / KIB), higherIsBetter: false });
     }
     for (const target of STEPS) {
-      rows.push({ metric: label('gateway CPU at idle per 1,000 tunnels, with', target), unit: 'ms/s', ours: idleCpuPerThousand(w, target), theirs: idleCpuPerThousand(o, target), higherIsBetter: false });
+      rows.push({ metric: label('gateway CPU at idle per 1,000 tunnels, with', target), unit: 'ms/s', ours: perTunnel(w, target, (f) => f.idle.cpuMsPerSecond * TUNNELS_PER_ROW_UNIT), theirs: perTunnel(o, target, (f) => f.idle.cpuMsPerSecond * TUNNELS_PER_ROW_UNIT), higherIsBetter: false });
     }
     const total = (s: Side) => s.steps.map((x) => `${x.established}: ${(x.memory.rssBytes / MIB).toFixed(0)} MiB RSS in ${x.memory.processes} process(es)`).join('; ');
     return {

@@ -65,7 +65,7 @@ export interface ConnectionStats {
 
 /** Slots of liveness()'s array (connection.cc kLivenessFields): what the tunnel check and the status totals read without building stats(). */
 export const LivenessSlot = { idleMs: 0, dataFramesIn: 1, bytesIn: 2, bytesOut: 3, framesIn: 4, framesOut: 5, sendCalls: 6, recvCalls: 7 } as const;
-export const LIVENESS_FIELDS = 8;
+export const LIVENESS_FIELDS = Object.keys(LivenessSlot).length;
 
 export interface NativeConnection {
   start(): void;

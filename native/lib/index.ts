@@ -1,5 +1,5 @@
 // The typed face of the native addon.
-export { addon, addonFile, EventKind, LivenessSlot } from './addon';
+export { addon, addonFile, EventKind, LivenessSlot, LIVENESS_FIELDS } from './addon';
 export type { NativeAddon, NativeSessionHandle, PumpStats, ConnectionStats } from './addon';
 export { TlsContext, availableCiphers, newTicketKey, GROUP_IDS } from './context';
 export type { ContextOptions, KeyExchangeGroup, PemSource, ProtocolVersion, TlsVersion, DtlsVersion } from './context';

@@ -24,11 +24,17 @@ bool DataThreadOn() {
   return on;
 }
 
-uint64_t Plane::Now() {
+static uint64_t TimespecNs(const timespec& ts) {
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t Plane::NowNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+  return TimespecNs(ts);
 }
+
+uint64_t Plane::Now() { return NowNs() / 1'000'000u; }
 
 Plane::~Plane() {
   Stop();
@@ -41,7 +47,7 @@ uint64_t Plane::CpuNs() {
   clockid_t cid;
   timespec ts;
   if (pthread_getcpuclockid(thread_, &cid) != 0 || clock_gettime(cid, &ts) != 0) return 0;
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+  return TimespecNs(ts);
 }
 
 bool Plane::Start(uv_loop_t* jsLoop, uint32_t sliceUs, std::string* err) {

@@ -73,6 +73,8 @@ class Plane {
   bool OnThread() const { return started_ && pthread_equal(pthread_self(), thread_) != 0; }
   // Milliseconds on the monotonic clock (the scale of uv_now()).
   static uint64_t Now();
+  // Nanoseconds on the same clock.
+  static uint64_t NowNs();
   // CPU time the plane thread has used (ns; 0 when it is not running), read
   // from its clock by any thread: the data plane's load, at no cost per packet.
   uint64_t CpuNs();

@@ -12,7 +12,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -35,12 +34,6 @@ static constexpr int kTunBatch = 64;
 // the upload's ACKs went out one send() each and a tunnelled TCP upload lost
 // 8-14 % of its throughput. The idle probe's echoes are 1 ms apart.
 static constexpr uint64_t kQuietNs = 200'000;
-
-static uint64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
 // While every tunnel of this pump, or of the whole gateway, is paused for an
 // overloaded client, the TUN queue is read one batch per kThrottleMs instead
 // of as fast as packets come: most of what it holds would be dropped after a
@@ -256,7 +249,7 @@ void Pump::ReadTun() {
   if (tPacket.size() < kMaxPacket) tPacket.resize(kMaxPacket);
   uint8_t* buf = tPacket.data();
   std::vector<Connection*> dirty;
-  const bool quiet = MonotonicNs() - lastReadEndNs_ >= kQuietNs;
+  const bool quiet = Plane::NowNs() - lastReadEndNs_ >= kQuietNs;
   for (int i = 0; i < kTunBatch && fd_ >= 0; i++) {
     ssize_t r = read(fd_, buf, kMaxPacket);
     if (r <= 0) break;  // EAGAIN: drained
@@ -300,7 +293,7 @@ void Pump::ReadTun() {
   }
   Flush(this, dirty);
   WakePeers();
-  lastReadEndNs_ = MonotonicNs();
+  lastReadEndNs_ = Plane::NowNs();
   // Every tunnel of the gateway paused (their owners said so): throttle here too.
   if (!throttling_ && routes_ != nullptr && ThrottleOn() && wg_rt_all_paused(routes_)) UpdateTunPoll();
 }

@@ -13,7 +13,7 @@ import { DtlsOverhead, IPV4_HEADER_BYTES, IPV6_HEADER_BYTES, UDP_HEADER_BYTES, n
 import { isWolfguardError } from '../common/errors';
 import { effectiveLimits } from '../main/limits';
 import { netmaskFromPrefix } from '../common/address';
-import { DtlsSession, LivenessSlot, closeFd, type ConnectionStats, type TlsContext, type TlsSocket, type TunnelPump } from '../../native/lib';
+import { DtlsSession, LivenessSlot, closeFd, type TlsContext, type TlsSocket, type TunnelPump } from '../../native/lib';
 import type { RouteTable } from '../ring/route-table';
 import type { MainRpc } from './rpc';
 import type { ChannelCounters, DtlsShardStats, FromShard, TunnelSession } from './messages';
@@ -208,8 +208,8 @@ export class TunnelManager {
     // Every 5 s (the admin server's rate sampler) over every tunnel: the
     // counters array, not stats() (an object of a dozen properties each).
     for (const t of this.#byConn.values()) {
-      addLive(tls, t.sock.counters());
-      if (t.dtls) addLive(dtls, t.dtls.counters());
+      addCounters(tls, t.sock.counters());
+      if (t.dtls) addCounters(dtls, t.dtls.counters());
     }
     return { tls, dtls };
   }
@@ -279,7 +279,7 @@ export class TunnelManager {
       if (type === CstpType.DISCONNECT) this.#control(t, type, payload);
     });
     d.once('close', () => {
-      addCounters(this.#retired.dtls, d.stats());
+      addCounters(this.#retired.dtls, d.counters());
       if (t.dtls === d) {
         t.dtls = undefined;
         // Back to TLS for the tunnel's packets, if TLS is still there.
@@ -332,7 +332,7 @@ export class TunnelManager {
 
   #closed(t: Tunnel): void {
     this.#byConn.delete(t.conn);
-    addCounters(this.#retired.tls, t.sock.stats());
+    addCounters(this.#retired.tls, t.sock.counters());
     t.dtls?.close();
     this.#o.routes?.release(t.session.lease, this.#o.shard);
     if (t.closedReported) return;
@@ -385,16 +385,10 @@ function zeroCounters(): ChannelCounters {
   return { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 };
 }
 
-function addLive(into: ChannelCounters, a: Float64Array): void {
+/** Adds a connection's counters() (LivenessSlot) to a channel's totals. */
+function addCounters(into: ChannelCounters, a: Float64Array): void {
   into.bytesIn += a[LivenessSlot.bytesIn]!;
   into.bytesOut += a[LivenessSlot.bytesOut]!;
   into.framesIn += a[LivenessSlot.framesIn]!;
   into.framesOut += a[LivenessSlot.framesOut]!;
-}
-
-function addCounters(into: ChannelCounters, s: ConnectionStats): void {
-  into.bytesIn += s.bytesIn;
-  into.bytesOut += s.bytesOut;
-  into.framesIn += s.framesIn ?? 0;
-  into.framesOut += s.framesOut ?? 0;
 }

@@ -7,12 +7,11 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { once } from 'node:events';
-import { TlsContext, LivenessSlot, adoptSocket, TlsSocket, TunnelPump, addon, planeSliceProblem, MIN_PLANE_SLICE_US, MAX_PLANE_SLICE_US, udpConnect, rcvBufBytes, closeFd, dtlsRcvBufProblem, DEFAULT_DTLS_RCVBUF_BYTES, MIN_DTLS_RCVBUF_BYTES, MAX_DTLS_RCVBUF_BYTES } from '../../native/lib';
+import { TlsContext, LivenessSlot, LIVENESS_FIELDS, adoptSocket, TlsSocket, TunnelPump, addon, planeSliceProblem, MIN_PLANE_SLICE_US, MAX_PLANE_SLICE_US, udpConnect, rcvBufBytes, closeFd, dtlsRcvBufProblem, DEFAULT_DTLS_RCVBUF_BYTES, MIN_DTLS_RCVBUF_BYTES, MAX_DTLS_RCVBUF_BYTES } from '../../native/lib';
 import { ErrorCodes, isWolfguardError } from '../../src/common/errors';
 import { makePki, type TestPki } from '../helpers/certs';
 import { startAddonServer, echoRoundTrip, tunnelPair } from '../helpers/tls-pair';
 import { nativeConnectionOf } from '../../native/lib/connection-common';
-import { LIVENESS_FIELDS } from '../../native/lib/addon';
 
 let pki: TestPki;
 before(() => {
