@@ -66,6 +66,7 @@ class Connection : public Napi::ObjectWrap<Connection>, public PlaneHandler {
   void QueueFrame(uint8_t type, const uint8_t* payload, size_t len);  // batched until FlushBatch
   void FlushBatch();
   void DetachPump() { pump_ = nullptr; }
+  bool TunnelsOn(const Pump* p) const { return pump_ == p; }
   void OnPlaneEvents(uint64_t id, uint32_t events) override;
   void OnPlaneTimer(uint64_t id) override;
   bool inDirty_ = false;  // on the pump's list of connections with a batch to flush

@@ -496,7 +496,9 @@ Napi::Value Pump::AddRoute(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   Connection* c = Connection::Unwrap(co);
-  if (!c->Tunneling()) return Napi::Number::New(env, BAD_FUNC_ARG);
+  // A connection runs on its pump's plane thread: another pump's thread
+  // framing packets into it would race that thread over the TLS state.
+  if (!c->Tunneling() || !c->TunnelsOn(this)) return Napi::Number::New(env, BAD_FUNC_ARG);
   if (alen == 4) {
     uint32_t k;
     std::memcpy(&k, a, 4);
