@@ -119,6 +119,8 @@ export interface PumpStats {
   planeCpuMs: number;
   /** The data-plane thread's time slice as the kernel reports it, µs; 0 = the kernel's default (none asked, or a kernel before 6.12). */
   planeSliceUs: number;
+  /** The one CPU the data-plane thread may run on now (WOLFGUARD_PLANE_CPUS), or -1: none asked, the kernel refused it, or an operator's taskset widened it since. */
+  planeCpu: number;
 }
 
 export interface NativePump {
@@ -137,7 +139,9 @@ export interface NativeAddon {
   hashTypes: Record<'sha1' | 'sha256' | 'sha384' | 'sha512', number>;
   Context: new (dtls: boolean, server: boolean, minVersion: number, maxVersion: number) => NativeContext;
   Connection: new (ctx: NativeContext, fd: number, onEvent: OnEvent) => NativeConnection;
-  Pump: new (tunQueueFd: number, planeSliceUs: number) => NativePump;
+  Pump: new (tunQueueFd: number, planeSliceUs: number, planeCpu: number) => NativePump;
+  /** The CPUs this process may run on (sched_getaffinity), ascending. */
+  allowedCpus(): number[];
   tunOpen(name: string, queues: number): { name: string; fds: number[] };
   eventFd(): number;
   /** Attaches the queue-steering program to the TUN device of tunFd: [address map fd, queue map fd]; throws naming the failing step. */

@@ -64,6 +64,13 @@ export const MAX_PLANE_SLICE_US = 100_000;
 export interface TunnelPumpOptions {
   /** The data-plane thread's time slice, µs: 0 (the kernel's default) or MIN..MAX_PLANE_SLICE_US. Default DEFAULT_PLANE_SLICE_US. */
   planeSliceUs?: number;
+  /** A CPU to keep the data-plane thread on (one of allowedCpus()); absent: the scheduler places it. */
+  planeCpu?: number;
+}
+
+/** The CPUs this process may run on (its affinity mask, which a cpuset or taskset narrows), ascending. */
+export function allowedCpus(): number[] {
+  return addon().allowedCpus();
 }
 
 /** Why `us` is not a plane slice, or undefined when it is one. */
@@ -79,7 +86,9 @@ export class TunnelPump {
     const slice = options.planeSliceUs ?? DEFAULT_PLANE_SLICE_US;
     const problem = planeSliceProblem(slice);
     if (problem !== undefined) throw invalidArgument(problem);
-    this.#native = new (addon().Pump)(tunQueueFd, slice);
+    const cpu = options.planeCpu;
+    if (cpu !== undefined && !allowedCpus().includes(cpu)) throw invalidArgument(`the data-plane CPU ${String(cpu)} is not one this process may run on (${allowedCpus().join(',')})`);
+    this.#native = new (addon().Pump)(tunQueueFd, slice, cpu ?? -1);
   }
 
   /** Packets for `address` go to this tunnel socket (which must be in tunnel mode). */

@@ -60,8 +60,9 @@ class Plane {
 
   // JS thread. Starts the thread; false with *err on failure. `sliceUs`
   // (0: the kernel's default) asks the scheduler for that time slice for
-  // the thread: see ApplySlice().
-  bool Start(uv_loop_t* jsLoop, uint32_t sliceUs, std::string* err);
+  // the thread: see ApplySlice(). `cpu` >= 0 keeps the thread on that CPU
+  // (see CreatePinned()); -1 leaves it to the scheduler.
+  bool Start(uv_loop_t* jsLoop, uint32_t sliceUs, int cpu, std::string* err);
   // JS thread. Ends and joins the thread; registrations stay valid (epoll_ctl
   // on them is harmless) and nothing fires any more. Idempotent.
   void Stop();
@@ -81,6 +82,9 @@ class Plane {
   // The thread's time slice as the kernel reports it, µs; 0 when the kernel
   // keeps its default (none asked, or a scheduler without custom slices).
   uint32_t SliceUs() const { return sliceUs_.load(std::memory_order_relaxed); }
+  // JS thread. The one CPU the thread may run on now, or -1: none asked, the
+  // kernel refused it, or its affinity was widened since (taskset -a).
+  int Cpu() const;
 
   // With mu() held, from either thread. Add() returns an id (0: failed, errno
   // set); Watch() changes the events (0 stops watching without forgetting).
@@ -104,6 +108,7 @@ class Plane {
   };
   void Run();
   void ApplySlice();
+  int CreatePinned();
   static void* RunThread(void* self);
   int NextTimeoutMs();
   void RunTimers();
@@ -119,6 +124,7 @@ class Plane {
   bool started_ = false;
   uint32_t wantSliceUs_ = 0;
   std::atomic<uint32_t> sliceUs_{0};
+  int wantCpu_ = -1;
   int epfd_ = -1;
   int wakeFd_ = -1;
   uint64_t nextId_ = 1;  // 0 is the wake eventfd's

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -82,23 +83,29 @@ Napi::Function Pump::DefineClass(Napi::Env env) {
                                        });
 }
 
-// new Pump(tunQueueFd, planeSliceUs): the pump owns the fd. planeSliceUs:
-// the data-plane thread's time slice (0: the kernel's default), validated in
-// TypeScript; the kernel clamps what it takes.
+// new Pump(tunQueueFd, planeSliceUs, planeCpu): the pump owns the fd.
+// planeSliceUs: the data-plane thread's time slice (0: the kernel's default),
+// validated in TypeScript; the kernel clamps what it takes. planeCpu: the CPU
+// to keep the data-plane thread on, or -1 for none.
 Pump::Pump(const Napi::CallbackInfo& info) : ObjectWrap<Pump>(info) {
   Napi::Env env = info.Env();
   int64_t fd;
   int64_t sliceUs;
-  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &sliceUs)) return;
+  int64_t cpu;
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &sliceUs) || !ArgInt(info, 2, &cpu)) return;
   if (sliceUs < 0 || sliceUs > kMaxPlaneSliceUs) {
     Napi::RangeError::New(env, "argument 1 must be 0.." + std::to_string(kMaxPlaneSliceUs)).ThrowAsJavaScriptException();
+    return;
+  }
+  if (cpu < -1 || cpu >= CPU_SETSIZE) {
+    Napi::RangeError::New(env, "argument 2 must be -1.." + std::to_string(CPU_SETSIZE - 1)).ThrowAsJavaScriptException();
     return;
   }
   fd_ = static_cast<int>(fd);
   if (DataThreadOn()) {
     auto plane = std::make_shared<Plane>();
     std::string err;
-    if (!plane->Start(Instance(env)->loop, static_cast<uint32_t>(sliceUs), &err)) {
+    if (!plane->Start(Instance(env)->loop, static_cast<uint32_t>(sliceUs), static_cast<int>(cpu), &err)) {
       plane->Shutdown();
       MakeError(env, "data-plane thread: " + err, 0, "uv").ThrowAsJavaScriptException();
       return;
@@ -548,6 +555,7 @@ Napi::Value Pump::Stats(const Napi::CallbackInfo& info) {
   n("earlyFlushes", counters_.earlyFlushes);
   o.Set("planeCpuMs", Napi::Number::New(env, plane_ ? static_cast<double>(plane_->CpuNs()) / 1e6 : 0));
   o.Set("planeSliceUs", Napi::Number::New(env, plane_ ? plane_->SliceUs() : 0));
+  o.Set("planeCpu", Napi::Number::New(env, plane_ ? plane_->Cpu() : -1));
   return o;
 }
 
@@ -701,6 +709,19 @@ static Napi::Value TunOpen(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// allowedCpus(): the CPUs this process may run on (sched_getaffinity), in
+// order: what a plane may be kept on.
+static Napi::Value AllowedCpus(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  Napi::Array out = Napi::Array::New(env);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return out;
+  for (int c = 0; c < CPU_SETSIZE; c++)
+    if (CPU_ISSET(c, &set)) out.Set(out.Length(), Napi::Number::New(env, c));
+  return out;
+}
+
 void InitTun(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = Pump::DefineClass(env);
   Instance(env)->pumpCtor = Napi::Persistent(ctor);
@@ -708,6 +729,7 @@ void InitTun(Napi::Env env, Napi::Object exports) {
   exports.Set("tunOpen", Napi::Function::New(env, TunOpen, "tunOpen"));
   exports.Set("eventFd", Napi::Function::New(env, EventFd, "eventFd"));
   exports.Set("routeLease", Napi::Function::New(env, RouteLease, "routeLease"));
+  exports.Set("allowedCpus", Napi::Function::New(env, AllowedCpus, "allowedCpus"));
 }
 
 }  // namespace wg

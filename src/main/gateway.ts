@@ -3,7 +3,8 @@
 // session registry, the TCP acceptor and the admin socket. startGateway()
 // returns a handle (tests use it); runGateway() runs until a signal.
 import { execFileSync } from 'node:child_process';
-import { closeFd, createWakeFd, openTun, TunSteering, DEFAULT_PLANE_SLICE_US, planeSliceProblem, DEFAULT_DTLS_RCVBUF_BYTES, dtlsRcvBufProblem } from '../../native/lib';
+import { allowedCpus, closeFd, createWakeFd, openTun, TunSteering, DEFAULT_PLANE_SLICE_US, planeSliceProblem, DEFAULT_DTLS_RCVBUF_BYTES, dtlsRcvBufProblem } from '../../native/lib';
+import { planeCpus, PLANE_CPUS_ENV } from './plane-cpus';
 import { createRing } from '../ring/spsc-ring';
 import { DEFAULT_SLOT_COUNT, DEFAULT_SLOT_SIZE } from '../ring/layout';
 import { RouteTable, createRouteTable, leaseCapacity, type RoutePools } from '../ring/route-table';
@@ -171,6 +172,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     const slots = envInt('WOLFGUARD_RING_SLOTS', DEFAULT_SLOT_COUNT);
     const slotSize = envInt('WOLFGUARD_RING_SLOT_BYTES', DEFAULT_SLOT_SIZE);
     const planeSliceUs = envIntChecked('WOLFGUARD_PLANE_SLICE_US', DEFAULT_PLANE_SLICE_US, planeSliceProblem);
+    const shardCpus = planeCpus(process.env[PLANE_CPUS_ENV], workers, allowedCpus());
     const dtlsRcvBufBytes = envIntChecked('WOLFGUARD_DTLS_RCVBUF_BYTES', DEFAULT_DTLS_RCVBUF_BYTES, dtlsRcvBufProblem);
     // rings[i][j]: shard i → shard j.
     const rings = Array.from({ length: workers }, (_, i) => Array.from({ length: workers }, (_, j) => (i === j ? null : createRing(slots, slotSize))));
@@ -231,6 +233,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       tunFds: tun.fds,
       mesh,
       planeSliceUs,
+      ...(shardCpus !== undefined ? { planeCpus: shardCpus } : {}),
       onMessage: (m) => svc.handle(m),
       onShardExit: (shard, code) => {
         const dropped = registry.dropShard(shard, Date.now());
@@ -248,6 +251,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
         return fd;
       },
     });
+    log.info({ planeCpus: shardCpus ?? null }, shardCpus !== undefined ? `data-plane threads kept on CPUs ${shardCpus.join(',')} (shard order; ${PLANE_CPUS_ENV})` : `data-plane threads placed by the scheduler (${PLANE_CPUS_ENV})`);
     owned.length = 0; // the shards own the TUN queue fds now
     await pool.ready();
     acceptor = await startAcceptor(pool, cfg.listenHost ?? '::', cfg.tcpPort, (ip) => {

@@ -32,6 +32,8 @@ export interface ShardPoolOptions {
   mesh?: MeshConfig[];
   /** Time slice for each shard's data-plane thread, µs (TunnelPumpOptions). */
   planeSliceUs?: number;
+  /** The CPU for each shard's data-plane thread, by shard index (planeCpus(); absent: none kept). */
+  planeCpus?: number[];
   /** Milliseconds between TLS ticket-key rotations (default TICKET_KEY_ROTATE_MS; 0 = never). */
   ticketKeyRotateMs?: number;
   /** Everything a shard sends besides its own bookkeeping (login, connect, tunnel-closed). */
@@ -107,6 +109,7 @@ export class ShardPool {
       if (options.tunFds?.[i] !== undefined) cfg.tunFd = options.tunFds[i];
       if (options.mesh?.[i]) cfg.mesh = options.mesh[i];
       if (options.planeSliceUs !== undefined) cfg.planeSliceUs = options.planeSliceUs;
+      if (options.planeCpus?.[i] !== undefined) cfg.planeCpu = options.planeCpus[i];
       const state = { cfg, startedAt: Date.now(), restarts: 0, ready: false, live: 0, total: 0 } as ShardState;
       this.#spawn(state);
       this.#shards.push(state);

@@ -201,6 +201,8 @@ export interface ShardConfig {
   tunFd?: number;
   /** The pump's data-plane thread slice, µs (TunnelPumpOptions; absent: its default). */
   planeSliceUs?: number;
+  /** The CPU to keep the pump's data-plane thread on (WOLFGUARD_PLANE_CPUS; absent: none). */
+  planeCpu?: number;
   /** Netmask of the IPv4 pool and prefix of the IPv6 pool, as the client must be told. */
   mesh?: MeshConfig;
   /**

@@ -54,7 +54,10 @@ shedThreadCapabilities();
 let tunnels: TunnelManager | undefined;
 let pump: TunnelPump | undefined;
 if (gw && config.tunFd !== undefined) {
-  pump = new TunnelPump(config.tunFd, config.planeSliceUs !== undefined ? { planeSliceUs: config.planeSliceUs } : {});
+  pump = new TunnelPump(config.tunFd, {
+    ...(config.planeSliceUs !== undefined ? { planeSliceUs: config.planeSliceUs } : {}),
+    ...(config.planeCpu !== undefined ? { planeCpu: config.planeCpu } : {}),
+  });
   let routes: RouteTable | undefined;
   if (config.mesh) {
     routes = new RouteTable(config.mesh.routes);

@@ -19,7 +19,7 @@ import { createTopology, type Topology } from '../helpers/netns';
 import { startOpenconnect, pinSha256, OpenconnectExitError, type OpenconnectClient, type OpenconnectOptions } from '../helpers/openconnect';
 import { runIperf } from '../helpers/iperf';
 import { startWolfguard, type WolfguardHandle } from '../helpers/wolfguard';
-import { kernelHasCustomSlices, runNsByName, threadStats } from '../helpers/thread-stats';
+import { cpusAllowed, kernelHasCustomSlices, runNsByName, threadStats } from '../helpers/thread-stats';
 import type { ShardStats } from '../../src/workers/messages';
 import { DEFAULT_DTLS_RCVBUF_BYTES } from '../../native/lib';
 
@@ -102,6 +102,24 @@ after(async () => {
   await closeScratch({ gw, topo, pki, workDir });
 });
 
+/**
+ * WOLFGUARD_PLANE_CPUS=auto: with a CPU per shard, shard i's data-plane
+ * thread is kept on the i-th CPU the gateway may use (its stats say which);
+ * with fewer CPUs than shards, none is kept.
+ */
+async function assertPlaneCpus(): Promise<void> {
+  const { process: allowed, threads } = cpusAllowed(gw.pid, 'wg-plane');
+  const reported = (await gw.admin<ShardStats[]>('GET', '/shards')).body.map((s) => s.pump?.planeCpu);
+  if (allowed.length >= 2) {
+    assert.deepEqual(reported, allowed.slice(0, 2), 'shard i on the i-th CPU');
+    assert.deepEqual(threads.map((t) => t.join(',')).sort(), allowed.slice(0, 2).map(String).sort(), 'each wg-plane thread may run on its one CPU only');
+  } else {
+    // One CPU: none kept, and both threads may run only there anyway.
+    assert.deepEqual(reported, [allowed[0], allowed[0]]);
+    for (const t of threads) assert.deepEqual(t, allowed);
+  }
+}
+
 test('openconnect logs in, gets the pool addresses, DNS, domain and routes, pings the lan over IPv4 and IPv6, moves iperf3 traffic both ways', { timeout: 120_000 }, async () => {
   const c = await startOpenconnect(clientOpts(0));
   try {
@@ -124,6 +142,7 @@ test('openconnect logs in, gets the pool addresses, DNS, domain and routes, ping
     // The packets went through the shards' data-plane threads (one each), not through JavaScript's loops.
     const threadsAfter = runNsByName(gw.pid);
     assert.equal(threadsAfter.get('wg-plane')?.threads, 2, `threads: ${[...threadsAfter.keys()].join(', ')}`);
+    await assertPlaneCpus();
     let planeNs = 0;
     let otherNs = 0;
     for (const [name, t] of threadsAfter) {
@@ -446,6 +465,7 @@ test('a shard thread dies: clients of the other shard never lose a ping; the dea
     // The dead shard's clients reconnect (openconnect retries with its cookie).
     await Promise.all(dying.map((v) => v.c.waitForOutput(/Got CONNECT response: HTTP\/1\.1 200 CONNECTED[\s\S]*Got CONNECT response: HTTP\/1\.1 200 CONNECTED/, 60_000)));
     assert.deepEqual((await gw.admin<number[]>('GET', '/restarts')).body, [0, 1]);
+    await assertPlaneCpus(); // the restarted shard's plane is back on its CPU
     for (const v of victims) await ping(v.ns, topo.lan.ip);
     const after = await sessions();
     for (const v of dying) assert.equal(after.find((s) => s.ipv4 === v.c.state.ip4!.address)?.tunnels, 2, 'same session, second tunnel');

@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { kernelHasCustomSlices } from '../helpers/thread-stats';
+import { allowedCpus } from '../../native/lib';
 
 /**
  * Runs test/helpers/<childFile> in a namespace of its own (lo up, removed
@@ -38,11 +39,12 @@ interface PumpResult {
   controls: Array<[number, string]>;
   spaced: { pings: number; early: number; replies: number };
   burst: { pings: number; early: number; read: number; replies: number };
-  pump: { tunRxPackets: number; tunTxPackets: number; routes: number; planeSliceUs: number };
+  pump: { tunRxPackets: number; tunTxPackets: number; routes: number; planeSliceUs: number; planeCpu: number };
   conn: { dpdAnswered: number; framesIn: number };
   threads: string[];
   planeSchedSliceNs: Array<string | null>;
   planePolicy: number[];
+  planeCpusAllowed: Array<string | null>;
 }
 
 for (const dataThread of [true, false]) {
@@ -71,15 +73,21 @@ for (const dataThread of [true, false]) {
     const slice = dataThread && kernelHasCustomSlices() ? 100 : 0;
     assert.equal(res.pump.planeSliceUs, slice);
     if (slice !== 0) assert.deepEqual(res.planeSchedSliceNs, [String(slice * 1000)]);
+    // No CPU asked: the thread may run wherever the process may.
+    if (allowedCpus().length > 1) assert.equal(res.pump.planeCpu, -1);
   });
 }
 
-test('TUN ⇄ CSTP pump: the data-plane thread takes the slice it is given, and 0 leaves the kernel\'s default', { timeout: 60_000 }, () => {
+test('TUN ⇄ CSTP pump: the data-plane thread takes the slice and the CPU it is given, and slice 0 leaves the kernel\'s default', { timeout: 60_000 }, () => {
   assert.equal(process.getuid?.(), 0, 'end-to-end tests need root (network namespaces, TUN)');
   const custom = kernelHasCustomSlices();
-  const given = runInNamespace<PumpResult>(`wgpumps${process.pid}`, 'pump-child.js', { ...process.env, WOLFGUARD_DATA_THREAD: '1', PUMP_SLICE_US: '2000' });
+  const cpu = allowedCpus().at(-1)!;
+  const given = runInNamespace<PumpResult>(`wgpumps${process.pid}`, 'pump-child.js', { ...process.env, WOLFGUARD_DATA_THREAD: '1', PUMP_SLICE_US: '2000', PUMP_CPU: String(cpu) });
   assert.equal(given.pump.planeSliceUs, custom ? 2000 : 0);
   if (custom) assert.deepEqual(given.planeSchedSliceNs, ['2000000']);
+  assert.equal(given.pump.planeCpu, cpu);
+  assert.deepEqual(given.planeCpusAllowed, [String(cpu)]);
+  assert.deepEqual(given.reply4, { src: '10.201.0.1', dst: '10.201.0.2', data: 'hello v4' });
   const none = runInNamespace<PumpResult>(`wgpumpz${process.pid}`, 'pump-child.js', { ...process.env, WOLFGUARD_DATA_THREAD: '1', PUMP_SLICE_US: '0' });
   assert.equal(none.pump.planeSliceUs, 0);
   if (custom) assert.ok(none.planeSchedSliceNs[0] !== '2000000' && none.planeSchedSliceNs[0] !== '100000', `kernel default expected, got ${String(none.planeSchedSliceNs[0])} ns`);

@@ -27,7 +27,9 @@ async function main(): Promise<object> {
   ip('-6', 'addr', 'add', 'fd00:201::1/64', 'dev', 'wgtun0', 'nodad');
   // PUMP_SLICE_US: the data-plane thread's slice (unset: the pump's default).
   const slice = process.env.PUMP_SLICE_US;
-  const pump = new TunnelPump(tun.fds[0]!, slice !== undefined ? { planeSliceUs: Number(slice) } : {});
+  // PUMP_CPU: the CPU to keep it on (unset: none).
+  const cpu = process.env.PUMP_CPU;
+  const pump = new TunnelPump(tun.fds[0]!, { ...(slice !== undefined ? { planeSliceUs: Number(slice) } : {}), ...(cpu !== undefined ? { planeCpu: Number(cpu) } : {}) });
   const controls: Array<[number, string]> = [];
   const { client, server, srv } = await tunnelPair(pki, (s) => {
     s.startTunnel(pump);
@@ -79,10 +81,8 @@ async function main(): Promise<object> {
   client.write(cstpFrame(0x05, Buffer.from([0xb0, 0x62, 0x79, 0x65])));
   await waitFor(() => controls.length > 0, 'control frame', 2000);
 
-  const planeSched = fs
-    .readdirSync('/proc/self/task')
-    .filter((t) => fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'wg-plane')
-    .map((t) => fs.readFileSync(`/proc/self/task/${t}/sched`, 'utf8'));
+  const planeTasks = fs.readdirSync('/proc/self/task').filter((t) => fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'wg-plane');
+  const planeSched = planeTasks.map((t) => fs.readFileSync(`/proc/self/task/${t}/sched`, 'utf8'));
   const result = {
     dpdPayload: dpd.payload.toString(),
     reply4: { src: [...r4.subarray(12, 16)].join('.'), dst: [...r4.subarray(16, 20)].join('.'), data: r4.subarray(28).toString() },
@@ -97,6 +97,8 @@ async function main(): Promise<object> {
     // The kernel's own view of each wg-plane thread: its slice (ns; EEVDF kernels print se.slice) and policy (0 other, 3 batch, 5 idle).
     planeSchedSliceNs: planeSched.map((t) => /^se\.slice\s*:\s*(\d+)/m.exec(t)?.[1] ?? null),
     planePolicy: planeSched.map((t) => Number(/^policy\s*:\s*(\d+)/m.exec(t)?.[1] ?? -1)),
+    // And the CPUs each may run on (Cpus_allowed_list).
+    planeCpusAllowed: planeTasks.map((t) => /^Cpus_allowed_list:\s*(\S+)$/m.exec(fs.readFileSync(`/proc/self/task/${t}/status`, 'utf8'))?.[1] ?? null),
   };
   client.destroy();
   await srv.close();

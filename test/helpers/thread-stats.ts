@@ -2,6 +2,7 @@
 // (context switches: voluntary, it slept and was woken; non-voluntary, it was
 // preempted) and how long it ran (schedstat, in nanoseconds, not the 10 ms
 // ticks of /proc/PID/stat).
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { threadFiles } from './reaper';
 
@@ -33,6 +34,21 @@ export function runNsByName(pid: number): Map<string, { threads: number; runNs: 
     out.set(name, e);
   }
   return out;
+}
+
+/** "0-2,5" (a Cpus_allowed_list) → [0, 1, 2, 5]. */
+function cpuList(text: string): number[] {
+  return text.trim().split(',').flatMap((part) => {
+    const [from, to = from] = part.split('-').map(Number);
+    return Array.from({ length: to! - from! + 1 }, (_, i) => from! + i);
+  });
+}
+
+/** The CPUs the process's main thread may run on, and each thread named `name`'s, from /proc status. */
+export function cpusAllowed(pid: number, name: string): { process: number[]; threads: number[][] } {
+  const allowed = (status: string) => cpuList(/^Cpus_allowed_list:\s*(\S+)$/m.exec(status)?.[1] ?? '');
+  const threads = threadFiles(pid, ['comm', 'status']).filter(([comm]) => comm!.trim() === name).map(([, status]) => allowed(status!));
+  return { process: allowed(fs.readFileSync(`/proc/${pid}/status`, 'utf8')), threads };
 }
 
 /** Custom SCHED_OTHER slices (sched_setattr's sched_runtime) came with EEVDF in Linux 6.12. */

@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { once } from 'node:events';
-import { TlsContext, LivenessSlot, LIVENESS_FIELDS, adoptSocket, TlsSocket, TunnelPump, addon, planeSliceProblem, MIN_PLANE_SLICE_US, MAX_PLANE_SLICE_US, udpConnect, rcvBufBytes, closeFd, dtlsRcvBufProblem, DEFAULT_DTLS_RCVBUF_BYTES, MIN_DTLS_RCVBUF_BYTES, MAX_DTLS_RCVBUF_BYTES } from '../../native/lib';
+import { TlsContext, LivenessSlot, LIVENESS_FIELDS, adoptSocket, TlsSocket, TunnelPump, allowedCpus, addon, planeSliceProblem, MIN_PLANE_SLICE_US, MAX_PLANE_SLICE_US, udpConnect, rcvBufBytes, closeFd, dtlsRcvBufProblem, DEFAULT_DTLS_RCVBUF_BYTES, MIN_DTLS_RCVBUF_BYTES, MAX_DTLS_RCVBUF_BYTES } from '../../native/lib';
 import { ErrorCodes, isWolfguardError } from '../../src/common/errors';
 import { makePki, type TestPki } from '../helpers/certs';
 import { startAddonServer, echoRoundTrip, tunnelPair } from '../helpers/tls-pair';
@@ -201,9 +201,15 @@ test('a data-plane slice out of the kernel\'s range is refused before the pump t
     assert.throws(() => new TunnelPump(fd, { planeSliceUs: 50 }), (e: unknown) => isWolfguardError(e, ErrorCodes.INVALID_ARGUMENT) && /got 50/.test((e as Error).message));
     // The native constructor checks too (it is total): a RangeError, not a clamp.
     const NativePump = addon().Pump;
-    assert.throws(() => new NativePump(fd, -1), RangeError);
-    assert.throws(() => new NativePump(fd, MAX_PLANE_SLICE_US + 1), RangeError);
-    assert.throws(() => new NativePump(fd, '100' as unknown as number), TypeError);
+    assert.throws(() => new NativePump(fd, -1, -1), RangeError);
+    assert.throws(() => new NativePump(fd, MAX_PLANE_SLICE_US + 1, -1), RangeError);
+    assert.throws(() => new NativePump(fd, '100' as unknown as number, -1), TypeError);
+    // The plane CPU: checked against the process's CPUs here, bounded natively.
+    assert.throws(() => new TunnelPump(fd, { planeCpu: Math.max(...allowedCpus()) + 1 }), (e: unknown) => isWolfguardError(e, ErrorCodes.INVALID_ARGUMENT) && /not one this process may run on/.test((e as Error).message));
+    assert.throws(() => new TunnelPump(fd, { planeCpu: 0.5 }), (e: unknown) => isWolfguardError(e, ErrorCodes.INVALID_ARGUMENT));
+    assert.throws(() => new NativePump(fd, 0, -2), RangeError);
+    assert.throws(() => new NativePump(fd, 0, 1 << 20), RangeError);
+    assert.throws(() => new NativePump(fd, 0, undefined as unknown as number), TypeError);
     fs.fstatSync(fd); // still open: none of them took it
   } finally {
     fs.closeSync(fd);

@@ -1,0 +1,46 @@
+// Which CPU each shard's data-plane thread is kept on (WOLFGUARD_PLANE_CPUS).
+// A shard's packets run start to end on its plane thread; kept on a CPU of
+// its own, it neither waits behind another shard's thread nor moves between
+// CPUs (tuning.md has the measurement).
+import { ErrorCodes, WolfguardError } from '../common/errors';
+
+export const PLANE_CPUS_ENV = 'WOLFGUARD_PLANE_CPUS';
+export const DEFAULT_PLANE_CPUS = 'auto';
+
+function invalid(message: string): WolfguardError {
+  return new WolfguardError(ErrorCodes.CONFIG_INVALID, `${PLANE_CPUS_ENV}: ${message}`);
+}
+
+/** "0-3,6" → [0, 1, 2, 3, 6], in the order written; throws on anything else. */
+function parseCpuList(spec: string): number[] {
+  const out: number[] = [];
+  for (const part of spec.split(',')) {
+    const m = /^\s*(\d{1,4})\s*(?:-\s*(\d{1,4})\s*)?$/.exec(part);
+    if (m === null) throw invalid(`expected auto, off or a list of CPUs such as 0-3,6, got ${JSON.stringify(spec)}`);
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (to < from) throw invalid(`the range ${part.trim()} runs backwards`);
+    for (let c = from; c <= to; c++) out.push(c);
+  }
+  return out;
+}
+
+/**
+ * One CPU per shard (index = shard), or undefined when none is kept.
+ * - "auto" (the default): shard i on the i-th CPU the process may use, if
+ *   there are at least as many such CPUs as shards; with more shards than
+ *   CPUs, none is kept and the scheduler shares the CPUs out.
+ * - "off": none kept.
+ * - a list ("2,3", "0-3,6"): shard i on the list's (i mod length)-th CPU;
+ *   each must be one the process may use.
+ * `allowed`: the process's CPUs (allowedCpus()).
+ */
+export function planeCpus(spec: string | undefined, shards: number, allowed: readonly number[]): number[] | undefined {
+  const s = (spec ?? '').trim() === '' ? DEFAULT_PLANE_CPUS : spec!.trim();
+  if (s === 'off') return undefined;
+  if (s === 'auto') return allowed.length >= shards ? allowed.slice(0, shards) : undefined;
+  const list = parseCpuList(s);
+  const outside = list.filter((c) => !allowed.includes(c));
+  if (outside.length > 0) throw invalid(`CPU ${outside.join(',')} is not one this process may run on (${allowed.join(',')})`);
+  return Array.from({ length: shards }, (_, i) => list[i % list.length]!);
+}
