@@ -253,13 +253,13 @@ void Plane::ApplySlice() {
 
 // One shard's packets, start to end, run on this thread. Left to the
 // scheduler, two shards' threads on a 2-CPU host now shared a CPU, now moved
-// between CPUs, and an echo through an idle shard took 135-140 µs in some
-// runs and 190-250 µs in others while another shard carried 200 Mbit/s; kept
-// on CPUs of their own, every run was in the fast group (tuning.md,
-// WOLFGUARD_PLANE_CPUS). The thread is created on its CPU, so it never takes
-// a first turn elsewhere. The CPU is checked in TypeScript against the
-// process's affinity; should the kernel refuse it all the same (a cpuset
-// changed since), Start() creates the thread unpinned.
+// between CPUs, and an echo through an idle shard took 135-140 µs (p50) in
+// some runs and 190-250 µs in others while another shard carried 200
+// Mbit/s; kept on CPUs of their own, 22 of 24 runs were under 175 µs
+// (tuning.md, WOLFGUARD_PLANE_CPUS). The thread is created on its CPU, so
+// it never takes a first turn elsewhere. The CPU is checked in TypeScript
+// against the process's affinity; should the kernel refuse it all the same
+// (a cpuset changed since), Start() creates the thread unpinned.
 int Plane::CreatePinned() {
   pthread_attr_t attr;
   if (pthread_attr_init(&attr) != 0) return EINVAL;

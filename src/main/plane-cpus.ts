@@ -6,6 +6,8 @@ import { ErrorCodes, WolfguardError } from '../common/errors';
 
 export const PLANE_CPUS_ENV = 'WOLFGUARD_PLANE_CPUS';
 export const DEFAULT_PLANE_CPUS = 'auto';
+/** A refused list names this many of its CPUs at most ("0-9999" would name thousands). */
+const SHOWN_CPUS = 8;
 
 function invalid(message: string): WolfguardError {
   return new WolfguardError(ErrorCodes.CONFIG_INVALID, `${PLANE_CPUS_ENV}: ${message}`);
@@ -41,6 +43,6 @@ export function planeCpus(spec: string | undefined, shards: number, allowed: rea
   if (s === 'auto') return allowed.length >= shards ? allowed.slice(0, shards) : undefined;
   const list = parseCpuList(s);
   const outside = list.filter((c) => !allowed.includes(c));
-  if (outside.length > 0) throw invalid(`CPU ${outside.join(',')} is not one this process may run on (${allowed.join(',')})`);
+  if (outside.length > 0) throw invalid(`CPU ${outside.slice(0, SHOWN_CPUS).join(',')}${outside.length > SHOWN_CPUS ? ',…' : ''} is not one this process may run on (${allowed.join(',')})`);
   return Array.from({ length: shards }, (_, i) => list[i % list.length]!);
 }

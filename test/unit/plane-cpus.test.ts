@@ -27,6 +27,7 @@ test('anything else is CONFIG_INVALID, naming the variable and the problem', () 
     ['99999', /expected auto, off or a list/],
     ['3-1', /the range 3-1 runs backwards/],
     ['0,4', /CPU 4 is not one this process may run on \(0,1\)/],
+    ['0-9999', /CPU 2,3,4,5,6,7,8,9,… is not one/],
   ];
   for (const [spec, why] of cases) {
     assert.throws(() => planeCpus(spec, 2, [0, 1]), (e: unknown) => isWolfguardError(e, ErrorCodes.CONFIG_INVALID) && (e as Error).message.startsWith(`${PLANE_CPUS_ENV}: `) && why.test((e as Error).message), spec);
