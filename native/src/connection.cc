@@ -35,9 +35,8 @@ static constexpr size_t kFlushCork = 64 * 1024;
 // One recv() fills this much; wolfSSL's header and body reads are served
 // from it (two syscalls per record otherwise). Two full TLS records.
 static constexpr size_t kReadAhead = 2 * (16384 + 256);
-// liveness(): idle ms, DATA frames received, bytes in/out, frames in/out,
-// send/recv calls, in that order (native/lib/addon.ts LivenessSlot).
-static constexpr size_t kLivenessFields = 8;
+// liveness()'s slots, the same as native/lib/addon.ts LivenessSlot.
+enum LivenessSlot : size_t { kIdleMs, kDataFramesIn, kBytesIn, kBytesOut, kFramesIn, kFramesOut, kSendCalls, kRecvCalls, kLivenessFields };
 // A DTLS record cannot exceed this (2^14 plaintext + expansion); used as the
 // receive size so no datagram is ever truncated.
 static constexpr int kMaxDatagram = 65535;
@@ -1454,14 +1453,14 @@ Napi::Value Connection::Liveness(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   double* out = info[0].As<Napi::Float64Array>().Data();
-  out[0] = tunnel_ ? static_cast<double>(NowMs() - lastRx_) : 0;
-  out[1] = static_cast<double>(dataIn_);
-  out[2] = static_cast<double>(bytesIn_);
-  out[3] = static_cast<double>(bytesOut_);
-  out[4] = static_cast<double>(framesIn_);
-  out[5] = static_cast<double>(framesOut_);
-  out[6] = static_cast<double>(sendCalls_);
-  out[7] = static_cast<double>(recvCalls_);
+  out[kIdleMs] = tunnel_ ? static_cast<double>(NowMs() - lastRx_) : 0;
+  out[kDataFramesIn] = static_cast<double>(dataIn_);
+  out[kBytesIn] = static_cast<double>(bytesIn_);
+  out[kBytesOut] = static_cast<double>(bytesOut_);
+  out[kFramesIn] = static_cast<double>(framesIn_);
+  out[kFramesOut] = static_cast<double>(framesOut_);
+  out[kSendCalls] = static_cast<double>(sendCalls_);
+  out[kRecvCalls] = static_cast<double>(recvCalls_);
   return env.Undefined();
 }
 

@@ -84,7 +84,8 @@ bool Plane::Start(uv_loop_t* jsLoop, uint32_t sliceUs, int cpu, std::string* err
   uv_unref(reinterpret_cast<uv_handle_t*>(async_));
   // Held so the thread's first turn sees thread_ and started_ set.
   std::lock_guard<std::recursive_mutex> l(mu_);
-  int e = wantCpu_ >= 0 ? CreatePinned() : EINVAL;
+  // Unpinned when no CPU is asked, or when the kernel refuses the one asked.
+  int e = wantCpu_ >= 0 ? CreatePinned() : -1;
   if (e != 0) e = pthread_create(&thread_, nullptr, RunThread, this);
   if (e != 0) {
     *err = std::string("pthread_create: ") + std::strerror(e);

@@ -38,7 +38,7 @@ function parseCpuList(spec: string): number[] {
  * `allowed`: the process's CPUs (allowedCpus()).
  */
 export function planeCpus(spec: string | undefined, shards: number, allowed: readonly number[]): number[] | undefined {
-  const s = (spec ?? '').trim() === '' ? DEFAULT_PLANE_CPUS : spec!.trim();
+  const s = spec?.trim() || DEFAULT_PLANE_CPUS;
   if (s === 'off') return undefined;
   if (s === 'auto') return allowed.length >= shards ? allowed.slice(0, shards) : undefined;
   const list = parseCpuList(s);

@@ -44,7 +44,7 @@ interface PumpResult {
   threads: string[];
   planeSchedSliceNs: Array<string | null>;
   planePolicy: number[];
-  planeCpusAllowed: Array<string | null>;
+  planeCpusAllowed: number[][];
 }
 
 for (const dataThread of [true, false]) {
@@ -86,7 +86,7 @@ test('TUN ⇄ CSTP pump: the data-plane thread takes the slice and the CPU it is
   assert.equal(given.pump.planeSliceUs, custom ? 2000 : 0);
   if (custom) assert.deepEqual(given.planeSchedSliceNs, ['2000000']);
   assert.equal(given.pump.planeCpu, cpu);
-  assert.deepEqual(given.planeCpusAllowed, [String(cpu)]);
+  assert.deepEqual(given.planeCpusAllowed, [[cpu]]);
   assert.deepEqual(given.reply4, { src: '10.201.0.1', dst: '10.201.0.2', data: 'hello v4' });
   const none = runInNamespace<PumpResult>(`wgpumpz${process.pid}`, 'pump-child.js', { ...process.env, WOLFGUARD_DATA_THREAD: '1', PUMP_SLICE_US: '0' });
   assert.equal(none.pump.planeSliceUs, 0);

@@ -10,6 +10,8 @@ import { tunnelPair } from './tls-pair';
 import { waitFor } from './wait';
 import { FrameReader, cstpFrame, icmpEchoV4, icmpEchoV6 } from './packets';
 import { runChild } from './child-main';
+import { threadFiles } from './reaper';
+import { cpusAllowed } from './thread-stats';
 
 const SPACED_PINGS = 8;
 /** Well over the pump's quiet spell (200 µs). */
@@ -81,8 +83,7 @@ async function main(): Promise<object> {
   client.write(cstpFrame(0x05, Buffer.from([0xb0, 0x62, 0x79, 0x65])));
   await waitFor(() => controls.length > 0, 'control frame', 2000);
 
-  const planeTasks = fs.readdirSync('/proc/self/task').filter((t) => fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'wg-plane');
-  const planeSched = planeTasks.map((t) => fs.readFileSync(`/proc/self/task/${t}/sched`, 'utf8'));
+  const planeSched = threadFiles(process.pid, ['comm', 'sched']).filter(([comm]) => comm!.trim() === 'wg-plane').map(([, sched]) => sched!);
   const result = {
     dpdPayload: dpd.payload.toString(),
     reply4: { src: [...r4.subarray(12, 16)].join('.'), dst: [...r4.subarray(16, 20)].join('.'), data: r4.subarray(28).toString() },
@@ -98,7 +99,7 @@ async function main(): Promise<object> {
     planeSchedSliceNs: planeSched.map((t) => /^se\.slice\s*:\s*(\d+)/m.exec(t)?.[1] ?? null),
     planePolicy: planeSched.map((t) => Number(/^policy\s*:\s*(\d+)/m.exec(t)?.[1] ?? -1)),
     // And the CPUs each may run on (Cpus_allowed_list).
-    planeCpusAllowed: planeTasks.map((t) => /^Cpus_allowed_list:\s*(\S+)$/m.exec(fs.readFileSync(`/proc/self/task/${t}/status`, 'utf8'))?.[1] ?? null),
+    planeCpusAllowed: cpusAllowed(process.pid, 'wg-plane').threads,
   };
   client.destroy();
   await srv.close();
