@@ -59,12 +59,14 @@ export interface ConnectionStats {
   /** Socket syscalls: with batching (TLS cork, DTLS sendmmsg/recvmmsg) fewer than frames. */
   sendCalls?: number;
   recvCalls?: number;
+  /** DTLS: datagrams that left in UDP GSO runs (one sendmmsg() message carrying several, cut by the kernel). */
+  gsoDatagrams?: number;
   /** Tunnel mode: milliseconds since the peer last sent anything. */
   idleMs?: number;
 }
 
 /** Slots of liveness()'s array (connection.cc kLivenessFields): what the tunnel check and the status totals read without building stats(). */
-export const LivenessSlot = { idleMs: 0, dataFramesIn: 1, bytesIn: 2, bytesOut: 3, framesIn: 4, framesOut: 5, sendCalls: 6, recvCalls: 7 } as const;
+export const LivenessSlot = { idleMs: 0, dataFramesIn: 1, bytesIn: 2, bytesOut: 3, framesIn: 4, framesOut: 5, sendCalls: 6, recvCalls: 7, gsoDatagrams: 8 } as const;
 export const LIVENESS_FIELDS = Object.keys(LivenessSlot).length;
 
 export interface NativeConnection {

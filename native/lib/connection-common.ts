@@ -70,6 +70,7 @@ export class SessionView {
     livenessOut[L.framesOut] = closed.framesOut ?? 0;
     livenessOut[L.sendCalls] = closed.sendCalls ?? 0;
     livenessOut[L.recvCalls] = closed.recvCalls ?? 0;
+    livenessOut[L.gsoDatagrams] = closed.gsoDatagrams ?? 0;
     return livenessOut;
   }
 

@@ -194,11 +194,15 @@ class Connection : public Napi::ObjectWrap<Connection>, public PlaneHandler {
   // yet sent; SendCorkedDatagrams hands them to one sendmmsg().
   std::vector<size_t> txDgEnds_;
   size_t txDgNext_ = 0;
+  // Runs of equal datagrams go out with UDP GSO until the kernel refuses it
+  // on this connection's route (or WOLFGUARD_UDP_GSO=0).
+  bool udpGso_ = true;
   bool SendCorkedDatagrams();
   // DTLS tunnel receive: datagrams come from one recvmmsg() into a per-thread
   // batch (see IoRecv); what is left when DoRead stops is kept in injected_.
   int RecvBatched(char* buf, int sz);
   void ReleaseRxBatch();
+  uint64_t gsoDatagrams_ = 0;  // datagrams that left in UDP GSO runs
   uint64_t sendCalls_ = 0, recvCalls_ = 0;  // socket syscalls (batching shows as calls < frames)
   size_t maxQueue_ = 0;           // bound on outq_ for tunnel packets (slow clients drop)
   uint64_t lastRx_ = 0;           // loop time (ms) of the last frame from the peer

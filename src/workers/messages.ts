@@ -72,6 +72,8 @@ export interface DtlsShardStats {
   framesOut: number;
   sendCalls: number;
   recvCalls: number;
+  /** Datagrams sent in UDP GSO runs (of framesOut). */
+  gsoDatagrams: number;
 }
 
 /** Bytes (plaintext: CSTP frames on TLS, typed records on DTLS) and frames of one channel of the shard's tunnels. */

@@ -218,7 +218,7 @@ export class TunnelManager {
   readonly #retired = { tls: zeroCounters(), dtls: zeroCounters() };
 
   dtlsStats(): DtlsShardStats {
-    const r: DtlsShardStats = { up: 0, dataFramesIn: 0, framesOut: 0, sendCalls: 0, recvCalls: 0 };
+    const r = zeroDtlsStats();
     for (const t of this.#byConn.values()) {
       if (!t.dtls?.secure) continue;
       const a = t.dtls.counters();
@@ -227,6 +227,7 @@ export class TunnelManager {
       r.framesOut += a[LivenessSlot.framesOut]!;
       r.sendCalls += a[LivenessSlot.sendCalls]!;
       r.recvCalls += a[LivenessSlot.recvCalls]!;
+      r.gsoDatagrams += a[LivenessSlot.gsoDatagrams]!;
     }
     return r;
   }
@@ -379,6 +380,11 @@ export class TunnelManager {
 function refuse(sock: TlsSocket, status: 400 | 401 | 403 | 404 | 503, reason: string): void {
   if (sock.destroyed) return;
   sock.end(buildHttpRefusal(status, reason));
+}
+
+/** A shard's DTLS totals before any tunnel (or with no tunnel manager). */
+export function zeroDtlsStats(): DtlsShardStats {
+  return { up: 0, dataFramesIn: 0, framesOut: 0, sendCalls: 0, recvCalls: 0, gsoDatagrams: 0 };
 }
 
 function zeroCounters(): ChannelCounters {

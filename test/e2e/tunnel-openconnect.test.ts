@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { TestPki } from '../helpers/certs';
 import { closeScratch, openScratch } from '../helpers/e2e-scratch';
-import { createTopology, type Topology } from '../helpers/netns';
+import { createTopology, GW_OUTER_DEV, type Topology } from '../helpers/netns';
 import { startOpenconnect, pinSha256, OpenconnectExitError, type OpenconnectClient, type OpenconnectOptions } from '../helpers/openconnect';
 import { runIperf } from '../helpers/iperf';
 import { startWolfguard, type WolfguardHandle } from '../helpers/wolfguard';
@@ -32,6 +32,8 @@ const USER = 'alice';
 const PASSWORD = 'correct horse battery';
 const CLIENTS = 20;
 const IPERF_SECONDS = 2;
+/** A route MTU below the DTLS tunnel's full datagrams (about 1,500 bytes with headers): the kernel refuses UDP GSO on it. */
+const NARROW_ROUTE_MTU = 1300;
 /** Sender and receiver totals differ by what was in flight when the sender stopped. */
 const IPERF_AGREEMENT = 0.9;
 /** SIGTERM drain deadline given to the gateway (the last test drains it). */
@@ -272,8 +274,8 @@ test('DTLS: openconnect takes the PSK-NEGOTIATE offer (MTU probes echoed), the D
     await c.waitForOutput(/No change in MTU after detection|Detected MTU of 1[0-9]{3}/, 15_000);
     const dtlsStats = async () =>
       (await gw.admin<ShardStats[]>('GET', '/shards')).body.reduce(
-        (a, s) => ({ up: a.up + s.dtls.up, frames: a.frames + s.dtls.dataFramesIn, framesOut: a.framesOut + s.dtls.framesOut, sendCalls: a.sendCalls + s.dtls.sendCalls, recvCalls: a.recvCalls + s.dtls.recvCalls }),
-        { up: 0, frames: 0, framesOut: 0, sendCalls: 0, recvCalls: 0 },
+        (a, s) => ({ up: a.up + s.dtls.up, frames: a.frames + s.dtls.dataFramesIn, framesOut: a.framesOut + s.dtls.framesOut, sendCalls: a.sendCalls + s.dtls.sendCalls, recvCalls: a.recvCalls + s.dtls.recvCalls, gso: a.gso + s.dtls.gsoDatagrams }),
+        { up: 0, frames: 0, framesOut: 0, sendCalls: 0, recvCalls: 0, gso: 0 },
       );
     const dtlsUp = async () => (await dtlsStats()).up;
     for (let i = 0; i < 30 && (await dtlsUp()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
@@ -296,6 +298,18 @@ test('DTLS: openconnect takes the PSK-NEGOTIATE offer (MTU probes echoed), the D
     // recvmmsg()/sendmmsg() carries more than one on average.
     assert.ok(st.recvCalls < st.frames, `recvmmsg batches: ${st.recvCalls} calls for ${st.frames} datagrams in`);
     assert.ok(st.sendCalls < st.framesOut, `sendmmsg batches: ${st.sendCalls} calls for ${st.framesOut} datagrams out`);
+    // The download's full-size datagrams left in UDP GSO runs (cut by the kernel).
+    assert.ok(st.gso > st.framesOut / 4, `UDP GSO: ${st.gso} of ${st.framesOut} datagrams out`);
+    // A route whose MTU is below the datagrams: the kernel refuses GSO
+    // (EINVAL), the tunnel falls back to one datagram per message, which the
+    // kernel fragments, and the download still arrives.
+    await topo.exec(topo.gw.ns, 'ip', ['route', 'add', `${topo.clients[2]!.ip}/32`, 'dev', GW_OUTER_DEV, 'mtu', 'lock', String(NARROW_ROUTE_MTU)]);
+    const narrowDown = await runIperf({ serverNs: topo.lan.ns, serverIp: topo.lan.ip, clientNs: ns, seconds: IPERF_SECONDS, reverse: true });
+    const narrow = await dtlsStats();
+    assert.ok(narrowDown.receivedBytes > 1_000_000, `DTLS download over a ${NARROW_ROUTE_MTU}-byte route moved ${narrowDown.receivedBytes}`);
+    assert.ok(narrow.framesOut - st.framesOut > 1000, `${narrow.framesOut - st.framesOut} datagrams out over the narrow route`);
+    assert.ok(narrow.gso - st.gso < (narrow.framesOut - st.framesOut) / 100, `GSO off after the kernel refused it: ${narrow.gso - st.gso} of ${narrow.framesOut - st.framesOut} datagrams in runs`);
+    await topo.exec(topo.gw.ns, 'ip', ['route', 'del', `${topo.clients[2]!.ip}/32`, 'dev', GW_OUTER_DEV]);
     // 100,000 datagrams of garbage and of ClientHellos for unknown sessions
     // at the gateway's UDP port: no reply at all, and the tunnel keeps working.
     const flood = await topo.tryExec(topo.clients[3]!.ns, process.execPath, [path.join(__dirname, '..', 'helpers', 'udp-flood.js'), topo.gw.outerIp, String(PORT), '100000'], { timeoutMs: 60_000 });

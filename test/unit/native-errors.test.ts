@@ -145,12 +145,12 @@ test('writes after destroy and destroy twice are harmless', async () => {
 
 /** counters() by slot, named as the stats() figures they stand for. */
 function countersAsStats(a: Float64Array): Record<keyof typeof LivenessSlot, number> {
-  return { idleMs: a[LivenessSlot.idleMs]!, dataFramesIn: a[LivenessSlot.dataFramesIn]!, bytesIn: a[LivenessSlot.bytesIn]!, bytesOut: a[LivenessSlot.bytesOut]!, framesIn: a[LivenessSlot.framesIn]!, framesOut: a[LivenessSlot.framesOut]!, sendCalls: a[LivenessSlot.sendCalls]!, recvCalls: a[LivenessSlot.recvCalls]! };
+  return { idleMs: a[LivenessSlot.idleMs]!, dataFramesIn: a[LivenessSlot.dataFramesIn]!, bytesIn: a[LivenessSlot.bytesIn]!, bytesOut: a[LivenessSlot.bytesOut]!, framesIn: a[LivenessSlot.framesIn]!, framesOut: a[LivenessSlot.framesOut]!, sendCalls: a[LivenessSlot.sendCalls]!, recvCalls: a[LivenessSlot.recvCalls]!, gsoDatagrams: a[LivenessSlot.gsoDatagrams]! };
 }
 
 function statsAsCounters(s: TlsSocket): Record<keyof typeof LivenessSlot, number> {
   const st = s.stats();
-  return { idleMs: st.idleMs ?? 0, dataFramesIn: st.dataFramesIn ?? 0, bytesIn: st.bytesIn, bytesOut: st.bytesOut, framesIn: st.framesIn ?? 0, framesOut: st.framesOut ?? 0, sendCalls: st.sendCalls ?? 0, recvCalls: st.recvCalls ?? 0 };
+  return { idleMs: st.idleMs ?? 0, dataFramesIn: st.dataFramesIn ?? 0, bytesIn: st.bytesIn, bytesOut: st.bytesOut, framesIn: st.framesIn ?? 0, framesOut: st.framesOut ?? 0, sendCalls: st.sendCalls ?? 0, recvCalls: st.recvCalls ?? 0, gsoDatagrams: st.gsoDatagrams ?? 0 };
 }
 
 test('counters() of an open connection that carried bytes each way: the stats() figures, slot by slot', async () => {
