@@ -72,6 +72,14 @@ async function ping(ns: string, target: string, count = 3): Promise<void> {
   assert.equal(r.code, 0, `ping ${target} from ${ns}: ${r.stdout}${r.stderr}`);
 }
 
+/** DTLS totals over the shards: tunnels with DTLS up, datagrams in and out, socket calls, datagrams sent in UDP GSO runs. */
+async function dtlsStats(): Promise<{ up: number; frames: number; framesOut: number; sendCalls: number; recvCalls: number; gso: number }> {
+  return (await gw.admin<ShardStats[]>('GET', '/shards')).body.reduce(
+    (a, s) => ({ up: a.up + s.dtls.up, frames: a.frames + s.dtls.dataFramesIn, framesOut: a.framesOut + s.dtls.framesOut, sendCalls: a.sendCalls + s.dtls.sendCalls, recvCalls: a.recvCalls + s.dtls.recvCalls, gso: a.gso + s.dtls.gsoDatagrams }),
+    { up: 0, frames: 0, framesOut: 0, sendCalls: 0, recvCalls: 0, gso: 0 },
+  );
+}
+
 async function sessions(): Promise<SessionView[]> {
   return (await gw.admin<SessionView[]>('GET', '/sessions')).body;
 }
@@ -272,11 +280,6 @@ test('DTLS: openconnect takes the PSK-NEGOTIATE offer (MTU probes echoed), the D
     await c.waitForOutput(/Established DTLS connection[^\n]*\(DTLS1\.2\)-\(PSK\)-\(AES-(128|256)-GCM\)/, 15_000);
     // openconnect probes the MTU with padded DPD requests; unanswered probes would shrink it to 576.
     await c.waitForOutput(/No change in MTU after detection|Detected MTU of 1[0-9]{3}/, 15_000);
-    const dtlsStats = async () =>
-      (await gw.admin<ShardStats[]>('GET', '/shards')).body.reduce(
-        (a, s) => ({ up: a.up + s.dtls.up, frames: a.frames + s.dtls.dataFramesIn, framesOut: a.framesOut + s.dtls.framesOut, sendCalls: a.sendCalls + s.dtls.sendCalls, recvCalls: a.recvCalls + s.dtls.recvCalls, gso: a.gso + s.dtls.gsoDatagrams }),
-        { up: 0, frames: 0, framesOut: 0, sendCalls: 0, recvCalls: 0, gso: 0 },
-      );
     const dtlsUp = async () => (await dtlsStats()).up;
     for (let i = 0; i < 30 && (await dtlsUp()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(await dtlsUp(), 1, 'one tunnel with DTLS up');
@@ -573,6 +576,25 @@ test('multi-homed gateway: a client that reached a secondary address gets its DT
   } finally {
     await c?.stop();
     await topo.tryExec(topo.gw.ns, 'ip', ['addr', 'del', `${second}/24`, 'dev', 'br0']);
+  }
+});
+
+test('DTLS to the gateway over IPv6: the download leaves in UDP GSO runs and arrives', { timeout: 90_000 }, async () => {
+  const i = 17;
+  const ns = topo.clients[i]!.ns;
+  const c = await startOpenconnect(clientOpts(i, { noDtls: false, url: `https://[${topo.gw.outerIp6}]:${PORT}/` }));
+  try {
+    await c.waitForOutput(/Established DTLS connection/, 15_000);
+    for (let k = 0; k < 30 && (await dtlsStats()).up === 0; k++) await new Promise((r) => setTimeout(r, 100));
+    const ss = await topo.exec(topo.gw.ns, 'ss', ['-Hnu', 'dst', `[${topo.clients[i]!.ip6}]`]);
+    assert.match(ss.stdout, new RegExp(`\\[${topo.gw.outerIp6}\\]:${PORT}\\s`), `the DTLS socket is IPv6: ${ss.stdout}`);
+    const before = await dtlsStats();
+    const down = await runIperf({ serverNs: topo.lan.ns, serverIp: topo.lan.ip, clientNs: ns, seconds: IPERF_SECONDS, reverse: true });
+    const st = await dtlsStats();
+    assert.ok(down.receivedBytes > 1_000_000, `DTLS over IPv6 moved ${down.receivedBytes} down`);
+    assert.ok(st.gso - before.gso > (st.framesOut - before.framesOut) / 4, `UDP GSO over IPv6: ${st.gso - before.gso} of ${st.framesOut - before.framesOut} datagrams out`);
+  } finally {
+    await c.stop();
   }
 });
 
