@@ -97,8 +97,9 @@ static bool UdpGsoOn() {
 }
 // The kernel's UDP_MAX_SEGMENTS until 6.11 (128 since).
 static constexpr unsigned kGsoMaxSegments = 64;
-// A run is one IP datagram until cut: its payload and UDP header must fit the
-// 16-bit length of IPv4's datagram (with a 20-byte header) and IPv6's payload.
+// A run is one IP datagram until cut: with the 8-byte UDP header and an IP
+// header of up to 40 bytes (IPv6's, or IPv4's with options) it must fit IP's
+// 16-bit length field.
 static constexpr size_t kGsoMaxBytes = 0xFFFF - 40 - 8;
 // Receive slot per batched datagram: a jumbo frame plus DTLS overhead. A
 // tunnel datagram larger than this is cut by the kernel (MSG_TRUNC) and
