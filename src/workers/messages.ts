@@ -84,6 +84,12 @@ export interface ChannelCounters {
   framesOut: number;
 }
 
+/** A shard's traffic by channel. */
+export interface ChannelStats {
+  tls: ChannelCounters;
+  dtls: ChannelCounters;
+}
+
 /** A shard's counters, for the admin interface and tests. */
 export interface ShardStats {
   shard: number;
@@ -91,7 +97,7 @@ export interface ShardStats {
   tunnels: number;
   dtls: DtlsShardStats;
   /** Tunnel traffic by channel since the shard started (ended tunnels included). */
-  channels: { tls: ChannelCounters; dtls: ChannelCounters };
+  channels: ChannelStats;
   pump?: import('../../native/lib').PumpStats;
   /** Event-loop delay p99 and utilization since the previous stats request with `loop` (loop-monitor.ts); absent before the second one. */
   lagP99Ms?: number;

@@ -14,7 +14,7 @@ import { certMode } from '../main/auth/cert-backend';
 import { watchCrl } from './crl-watch';
 import { LoginMessages } from '../protocol/auth-xml';
 import { MainRpc } from './rpc';
-import { TunnelManager, zeroDtlsStats } from './tunnels';
+import { TunnelManager, zeroChannelStats, zeroDtlsStats } from './tunnels';
 import { createDtlsPskContext } from './dtls-context';
 import { createDtlsLegacyContext } from './dtls-legacy-context';
 import { RouteTable } from '../ring/route-table';
@@ -131,7 +131,7 @@ port.on('message', (m: ToShard) => {
       rpc.settle(m.id, m.result);
       return;
     case 'stats':
-      send({ type: 'stats', id: m.id, stats: { shard: config.shard, connections: live, tunnels: tunnels?.size ?? 0, dtls: tunnels?.dtlsStats() ?? zeroDtlsStats(), channels: tunnels?.channelStats() ?? { tls: { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 }, dtls: { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 } }, ...(m.loop === true ? loop.read() : {}), handshakes: { pending: handshaking.size, evicted: handshakeEvictions }, ...(pump ? { pump: pump.stats() } : {}) } });
+      send({ type: 'stats', id: m.id, stats: { shard: config.shard, connections: live, tunnels: tunnels?.size ?? 0, dtls: tunnels?.dtlsStats() ?? zeroDtlsStats(), channels: tunnels?.channelStats() ?? zeroChannelStats(), ...(m.loop === true ? loop.read() : {}), handshakes: { pending: handshaking.size, evicted: handshakeEvictions }, ...(pump ? { pump: pump.stats() } : {}) } });
       return;
     case 'dtls':
       if (tunnels) tunnels.attachDtls(m.conn, m.fd, m.hello);

@@ -16,7 +16,7 @@ import { netmaskFromPrefix } from '../common/address';
 import { DtlsSession, LivenessSlot, closeFd, type TlsContext, type TlsSocket, type TunnelPump } from '../../native/lib';
 import type { RouteTable } from '../ring/route-table';
 import type { MainRpc } from './rpc';
-import type { ChannelCounters, DtlsShardStats, FromShard, TunnelSession } from './messages';
+import type { ChannelCounters, ChannelStats, DtlsShardStats, FromShard, TunnelSession } from './messages';
 import { planLegacyDtls, type LegacyPlan } from './dtls-legacy';
 
 /** A peer silent for this many DPD intervals is dead (it should have probed us every interval). */
@@ -202,7 +202,7 @@ export class TunnelManager {
   }
 
   /** Traffic by channel: ended tunnels and DTLS sessions, plus the live ones. */
-  channelStats(): { tls: ChannelCounters; dtls: ChannelCounters } {
+  channelStats(): ChannelStats {
     const tls = { ...this.#retired.tls };
     const dtls = { ...this.#retired.dtls };
     // Every 5 s (the admin server's rate sampler) over every tunnel: the
@@ -215,7 +215,7 @@ export class TunnelManager {
   }
 
   /** Counters of tunnels and DTLS sessions that have ended. */
-  readonly #retired = { tls: zeroCounters(), dtls: zeroCounters() };
+  readonly #retired = zeroChannelStats();
 
   dtlsStats(): DtlsShardStats {
     const r = zeroDtlsStats();
@@ -385,6 +385,11 @@ function refuse(sock: TlsSocket, status: 400 | 401 | 403 | 404 | 503, reason: st
 /** A shard's DTLS totals before any tunnel (or with no tunnel manager). */
 export function zeroDtlsStats(): DtlsShardStats {
   return { up: 0, dataFramesIn: 0, framesOut: 0, sendCalls: 0, recvCalls: 0, gsoDatagrams: 0 };
+}
+
+/** Both channels' totals before any tunnel (or with no tunnel manager). */
+export function zeroChannelStats(): ChannelStats {
+  return { tls: zeroCounters(), dtls: zeroCounters() };
 }
 
 function zeroCounters(): ChannelCounters {
