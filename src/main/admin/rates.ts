@@ -4,7 +4,7 @@
 // went quiet an hour ago, so samples are taken in the background and the
 // rate is measured against the oldest one kept (a window of ~10-15 s).
 
-import type { ChannelCounters } from '../../workers/messages';
+import type { ChannelStats } from '../../workers/messages';
 
 export interface Totals {
   bytesFromClients: number;
@@ -63,7 +63,7 @@ export class RateWindow {
  * solicitations at start-up, addresses without a tunnel), and a paused
  * tunnel's packets are read and then dropped.
  */
-export function tunnelTotals(shards: ReadonlyArray<{ channels: { tls: ChannelCounters; dtls: ChannelCounters } }>, handshakes: number): Totals {
+export function tunnelTotals(shards: ReadonlyArray<{ channels: ChannelStats }>, handshakes: number): Totals {
   let from = 0;
   let to = 0;
   for (const { channels } of shards) {
