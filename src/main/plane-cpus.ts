@@ -13,8 +13,8 @@ function invalid(message: string): WolfguardError {
   return new WolfguardError(ErrorCodes.CONFIG_INVALID, `${PLANE_CPUS_ENV}: ${message}`);
 }
 
-/** "0-3,6" → [0, 1, 2, 3, 6], in the order written; throws on anything else. */
-function parseCpuList(spec: string): number[] {
+/** "0-3,6" → [0, 1, 2, 3, 6], in the order written (the kernel's Cpus_allowed_list form too); throws on anything else. */
+export function parseCpuList(spec: string): number[] {
   const out: number[] = [];
   for (const part of spec.split(',')) {
     const m = /^\s*(\d{1,4})\s*(?:-\s*(\d{1,4})\s*)?$/.exec(part);

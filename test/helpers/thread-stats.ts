@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { threadFiles } from './reaper';
+import { parseCpuList } from '../../src/main/plane-cpus';
 
 const SWITCHES = /^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm;
 
@@ -36,17 +37,9 @@ export function runNsByName(pid: number): Map<string, { threads: number; runNs: 
   return out;
 }
 
-/** "0-2,5" (a Cpus_allowed_list) → [0, 1, 2, 5]. */
-function cpuList(text: string): number[] {
-  return text.trim().split(',').flatMap((part) => {
-    const [from, to = from] = part.split('-').map(Number);
-    return Array.from({ length: to! - from! + 1 }, (_, i) => from! + i);
-  });
-}
-
 /** The CPUs the process's main thread may run on, and each thread named `name`'s, from /proc status. */
 export function cpusAllowed(pid: number, name: string): { process: number[]; threads: number[][] } {
-  const allowed = (status: string) => cpuList(/^Cpus_allowed_list:\s*(\S+)$/m.exec(status)?.[1] ?? '');
+  const allowed = (status: string) => parseCpuList(/^Cpus_allowed_list:\s*(\S+)$/m.exec(status)?.[1] ?? '');
   const threads = threadFiles(pid, ['comm', 'status']).filter(([comm]) => comm!.trim() === name).map(([, status]) => allowed(status!));
   return { process: allowed(fs.readFileSync(`/proc/${pid}/status`, 'utf8')), threads };
 }
