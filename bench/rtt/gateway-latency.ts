@@ -6,9 +6,7 @@
 // bridge. The probe's process, the client's kernel and the lan host are in
 // neither span; on this shared 2-core VM they made most of the RTT's tail
 // (tuning.md, "Where the idle RTT goes"). Parsing and pairing are pure.
-import { once } from 'node:events';
-import type { ChildProcess } from 'node:child_process';
-import { spawnInNs } from '../../test/helpers/netns';
+import { CAPTURE_BUFFER_KIB, startTcpdump, TCP_PAYLOAD, type Capture } from './tcpdump';
 
 export interface CapturedPacket {
   tUs: number;
@@ -84,51 +82,11 @@ export function pairSpans(packets: readonly CapturedPacket[]): { inboundUs: numb
   return { inboundUs, outboundUs, totalUs };
 }
 
-/** A running tcpdump in the gateway's namespace; stop() returns what it printed. */
-export interface Capture {
-  stop(): Promise<string>;
-}
-
-const READY_TIMEOUT_MS = 10_000;
-/** Kernel buffer for the capture (KiB): an idle probe is a few packets a millisecond. */
-const CAPTURE_BUFFER_KIB = 16_384;
-
 /**
  * Starts tcpdump on every interface of `ns` for the probe's packets (TLS
  * records with a payload on `gatewayPort`, ICMP) and resolves once it listens.
  */
-export async function startCapture(ns: string, gatewayPort: number): Promise<Capture> {
-  const filter = `(tcp port ${gatewayPort} and (ip[2:2] - ((ip[0]&0xf)<<2) - ((tcp[12]&0xf0)>>2)) != 0) or icmp`;
-  const child: ChildProcess = spawnInNs(ns, 'tcpdump', ['-i', 'any', '-nn', '-tt', '--time-stamp-precision=nano', '-q', '-l', '-B', String(CAPTURE_BUFFER_KIB), filter], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tcpdump did not start listening: ${err.trim()}`)), READY_TIMEOUT_MS);
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-      if (err.includes('listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`tcpdump exited (${code}): ${err.trim()}`));
-    });
-  });
-  try {
-    await ready;
-  } catch (e) {
-    child.kill('SIGKILL');
-    throw e;
-  }
-  return {
-    async stop() {
-      const exited = once(child, 'exit');
-      child.kill('SIGINT');
-      await exited;
-      return out;
-    },
-  };
+export function startCapture(ns: string, gatewayPort: number): Promise<Capture> {
+  const filter = `(tcp port ${gatewayPort} and ${TCP_PAYLOAD}) or icmp`;
+  return startTcpdump(ns, ['-i', 'any', '-nn', '-tt', '--time-stamp-precision=nano', '-q', '-l', '-B', String(CAPTURE_BUFFER_KIB), filter]);
 }

@@ -5,8 +5,9 @@
 // the gateway's), then sends an ICMP echo request to TARGET (a host behind
 // the gateway) every INTERVAL_MS through the tunnel and times each reply.
 // Prints one JSON line: a LatencySummary, the tunnel address it was given, its
-// TCP port and the histogram itself (base64), which the sweep adds up over
-// its runs.
+// TCP port, the histogram itself (base64), which the sweep adds up over its
+// runs, and how many echoes it sent and which went unanswered (by send
+// order), so that a capture of its records can pair them (client-wire.ts).
 import { CstpTestClient, headerValues } from '../../test/helpers/cstp-client';
 import { icmpEchoV4 } from '../../test/helpers/packets';
 import { parseEchoReplyV4 } from './echo-reply';
@@ -30,21 +31,23 @@ async function main(): Promise<void> {
   // The gateway-latency capture picks this connection's records by it (read before close).
   const localPort = c.sock.localPort;
   const id = process.pid & SEQ_MASK;
-  const sentAt = new Map<number, bigint>();
+  /** By sequence number: when the echo left, and its place in send order. */
+  const sentAt = new Map<number, { t0: bigint; index: number }>();
   const h = newRttHistogram();
   c.onFrame = (f) => {
     if (f.type !== CSTP_DATA) return;
     const r = parseEchoReplyV4(f.payload);
     if (r === undefined || r.id !== id) return;
-    const t0 = sentAt.get(r.seq);
-    if (t0 === undefined) return;
+    const e = sentAt.get(r.seq);
+    if (e === undefined) return;
     sentAt.delete(r.seq);
-    recordRtt(h, Number(process.hrtime.bigint() - t0) / 1000);
+    recordRtt(h, Number(process.hrtime.bigint() - e.t0) / 1000);
   };
   let seq = 0;
   const timer = setInterval(() => {
-    const s = seq++ & SEQ_MASK;
-    sentAt.set(s, process.hrtime.bigint());
+    const index = seq++;
+    const s = index & SEQ_MASK;
+    sentAt.set(s, { t0: process.hrtime.bigint(), index });
     c.send(CSTP_DATA, icmpEchoV4(src, target!, id, s, PROBE_PAYLOAD));
   }, Number(intervalText));
   await new Promise((r) => setTimeout(r, Number(secondsText) * 1000));
@@ -52,7 +55,8 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, GRACE_MS));
   c.send(0x05, Buffer.from([0xb0])); // DISCONNECT: logout
   c.close();
-  process.stdout.write(`${JSON.stringify({ ...summarize(h, sentAt.size), address: src, localPort, histogram: encodeRtt(h) })}\n`);
+  const unanswered = [...sentAt.values()].map((e) => e.index).sort((a, b) => a - b);
+  process.stdout.write(`${JSON.stringify({ ...summarize(h, sentAt.size), address: src, localPort, histogram: encodeRtt(h), sent: seq, unanswered })}\n`);
 }
 
 main().catch((e: unknown) => {

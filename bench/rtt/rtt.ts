@@ -3,8 +3,11 @@
 // load sweep behind the plot (delivered throughput and p99 vs offered load).
 //
 // The probe is the bench's own CSTP client (probe.ts: ICMP echo to the lan
-// host every PROBE_INTERVAL_MS, timed with hrtime into an HDR histogram), so
-// neither openconnect nor a client TUN sits in the measured path. Both
+// host every PROBE_INTERVAL_MS), so neither openconnect nor a client TUN sits
+// in the measured path. Each echo is timed at the client's interface (a
+// capture in the probe's namespace, client-wire.ts: request record out →
+// reply record in) into an HDR histogram; what the probe's process timed
+// with hrtime, its own scheduling included, is in the notes. Both
 // gateways run at once, each in a topology of its own, with the probe
 // alternating between them (pairedPhase). The load is a second tunnel per
 // gateway: openconnect (--no-dtls) receiving UDP (udp-load.ts) sent from the
@@ -17,11 +20,12 @@ import * as path from 'node:path';
 import { withNetnsBench, type BenchEnv } from '../lib/netns-bench';
 import { BENCH_PORT, BENCH_USER, GATEWAYS, startGateway, WOLFGUARD_SHARDS, type GatewayName, type RunningGateway } from '../lib/gateways';
 import { startOpenconnect, pinSha256, type OpenconnectClient } from '../../test/helpers/openconnect';
-import { createTopology, GW_LAN_DEV, GW_OUTER_DEV, type Topology } from '../../test/helpers/netns';
+import { CLIENT_DEV, createTopology, GW_LAN_DEV, GW_OUTER_DEV } from '../../test/helpers/netns';
 import { pairSpans, parseCapture, startCapture } from './gateway-latency';
+import { pairWire, parseWire, startWireCapture } from './client-wire';
 import { treeCpu, cpuDelta } from '../tunnel/measure';
 import { renderLoadPlot, type LoadPoint } from '../lib/svg-plot';
-import { newRttHistogram, recordRtt, summarize, summarizeRuns, type LatencySummary } from './latency';
+import { encodeRtt, newRttHistogram, recordRtt, summarize, summarizeRuns, type LatencySummary } from './latency';
 import { REPEATS, medianOf } from '../lib/repeats';
 import { passOrder } from '../lib/turns';
 import type { Row, Table } from '../lib/report';
@@ -65,13 +69,21 @@ interface SweepPoint {
   deliveredMbit: number;
   lostPercent: number;
   cpuSeconds: number;
+  /** At the client's interface: the rows. */
   rtt: LatencySummary;
+  /** In the probe's process. */
+  processRtt: LatencySummary;
 }
 
 interface Side {
-  /** Median of idleRuns, percentile by percentile. */
+  /** Median of idleRuns, percentile by percentile (at the client's interface). */
   idle: LatencySummary;
   idleRuns: LatencySummary[];
+  /** The same runs as the probe's process timed them. */
+  processIdle: LatencySummary;
+  processIdleRuns: LatencySummary[];
+  /** Probe runs whose capture could not be paired with the probe's echoes, and why. */
+  wireProblems: string[];
   /** What the gateway alone added to each idle echo: median of the runs; `lost` = echoes the capture could not pair. */
   gatewayIdle: LatencySummary;
   gatewayIdleRuns: LatencySummary[];
@@ -85,11 +97,20 @@ interface Side {
   loadClientTail?: string;
 }
 
-type ProbeResult = LatencySummary & { address: string; localPort: number; histogram: string };
+type ProbeResult = LatencySummary & { address: string; localPort: number; histogram: string; sent: number; unanswered: number[] };
+
+/** A run's latency with its histogram (a step's runs are added up by histogram). */
+export type RunLatency = LatencySummary & { histogram: string };
+
+/** One probe run, timed at the client's interface (`wire`, absent when its capture could not be paired: `wireProblem`) and in the probe's process. */
+export interface TimedRun {
+  probe: ProbeResult;
+  wire?: RunLatency;
+  wireProblem?: string;
+}
 
 /** One run of a sweep step. */
-export interface StepRun {
-  probe: ProbeResult;
+export interface StepRun extends TimedRun {
   sent: LoadCount;
   reached: number;
   cpuSeconds: number;
@@ -97,7 +118,11 @@ export interface StepRun {
 
 /** What the idle phase measured for one gateway. */
 export interface IdleSide {
+  /** At the client's interface, the runs whose capture paired. */
   idleRuns: LatencySummary[];
+  /** Every run, as the probe's process timed it. */
+  processIdleRuns: LatencySummary[];
+  wireProblems: string[];
   gatewayIdleRuns: LatencySummary[];
   probeAddresses: string[];
 }
@@ -126,14 +151,31 @@ function gatewaySpans(capture: string, p: ProbeResult): LatencySummary {
   return summarize(h, Math.max(0, p.count - totalUs.length));
 }
 
-/** One run of the probe in the topology's first client namespace. */
-async function probeRun(topo: Topology, seconds: number): Promise<ProbeResult> {
-  const r = await topo.exec(topo.clients[0]!.ns, process.execPath, [path.join(__dirname, 'probe.js'), topo.gw.outerIp, String(BENCH_PORT), BENCH_USER.name, BENCH_USER.password, topo.lan.ip, String(seconds), String(PROBE_INTERVAL_MS)], { timeoutMs: (seconds + 30) * 1000 });
-  return JSON.parse(r.stdout.trim()) as ProbeResult;
+let captures = 0;
+
+/** One run of the probe in the topology's first client namespace, its records captured on the client's link. */
+async function probeRun(env: BenchEnv, seconds: number): Promise<TimedRun> {
+  const { topo } = env;
+  const ns = topo.clients[0]!.ns;
+  const capture = await startWireCapture(ns, CLIENT_DEV, BENCH_PORT, path.join(env.work, `probe-${captures++}.pcap`));
+  let text = '';
+  let probe: ProbeResult;
+  try {
+    const r = await topo.exec(ns, process.execPath, [path.join(__dirname, 'probe.js'), topo.gw.outerIp, String(BENCH_PORT), BENCH_USER.name, BENCH_USER.password, topo.lan.ip, String(seconds), String(PROBE_INTERVAL_MS)], { timeoutMs: (seconds + 30) * 1000 });
+    probe = JSON.parse(r.stdout.trim()) as ProbeResult;
+  } finally {
+    text = await capture.stop();
+  }
+  const paired = pairWire(parseWire(text, probe.localPort, BENCH_PORT), probe.sent, probe.unanswered);
+  if ('problem' in paired) return { probe, wireProblem: paired.problem };
+  const h = newRttHistogram();
+  for (const us of paired.rttUs) recordRtt(h, us);
+  return { probe, wire: { ...summarize(h, probe.lost), histogram: encodeRtt(h) } };
 }
 
-function summaryOf({ histogram: _h, address: _a, localPort: _p, ...rest }: ProbeResult): LatencySummary {
-  return rest;
+function summaryOf({ histogram: _h, ...rest }: RunLatency): LatencySummary {
+  const { count, lost, p50Us, p99Us, p999Us, maxUs } = rest;
+  return { count, lost, p50Us, p99Us, p999Us, maxUs };
 }
 
 /**
@@ -156,26 +198,31 @@ async function pairedPhase(env: BenchEnv): Promise<{ idle: Record<GatewayName, I
   try {
     for (const g of GATEWAYS) running[g] = await startGateway(envs[g], g);
     const gatewayPid = (g: GatewayName) => running[g]!.pid;
-    const empty = (): IdleSide => ({ idleRuns: [], gatewayIdleRuns: [], probeAddresses: [] });
+    const empty = (): IdleSide => ({ idleRuns: [], processIdleRuns: [], wireProblems: [], gatewayIdleRuns: [], probeAddresses: [] });
     const idle: Record<GatewayName, IdleSide> = { wolfguard: empty(), ocserv: empty() };
-    const probe = async (g: GatewayName, seconds: number): Promise<ProbeResult> => {
-      const p = await probeRun(envs[g].topo, seconds);
-      idle[g].probeAddresses.push(p.address);
+    const probe = async (g: GatewayName, seconds: number): Promise<TimedRun> => {
+      const p = await probeRun(envs[g], seconds);
+      idle[g].probeAddresses.push(p.probe.address);
       return p;
     };
     for (const g of GATEWAYS) await probe(g, 1); // warm-up: JIT, ARP, the first session of each gateway
-    for (const g of passOrder(IDLE_RUNS)) idle[g].idleRuns.push(summaryOf(await probe(g, IDLE_SECONDS)));
+    for (const g of passOrder(IDLE_RUNS)) {
+      const r = await probe(g, IDLE_SECONDS);
+      idle[g].processIdleRuns.push(summaryOf(r.probe));
+      if (r.wire !== undefined) idle[g].idleRuns.push(summaryOf(r.wire));
+      else idle[g].wireProblems.push(r.wireProblem!);
+    }
     // Runs of their own: tcpdump's CPU must not weigh on the RTT rows.
     for (const g of passOrder(CAPTURE_RUNS)) {
       const capture = await startCapture(envs[g].topo.gw.ns, BENCH_PORT);
       let captured = '';
-      let p: ProbeResult;
+      let p: TimedRun;
       try {
         p = await probe(g, IDLE_SECONDS);
       } finally {
         captured = await capture.stop();
       }
-      idle[g].gatewayIdleRuns.push(gatewaySpans(captured, p));
+      idle[g].gatewayIdleRuns.push(gatewaySpans(captured, p.probe));
     }
     const sweep = {} as Record<GatewayName, Sweep>;
     for (const g of GATEWAYS) {
@@ -195,10 +242,10 @@ async function pairedPhase(env: BenchEnv): Promise<{ idle: Record<GatewayName, I
         const sink = await startSink(e, e.topo.clients[0]!.ns, LOAD_PORT, SWEEP_SECONDS + LOAD_EXTRA_SECONDS);
         const sending = sendLoad(e, sweep[g].loadAddress, LOAD_PORT, offered, LOAD_PAYLOAD_BYTES, SWEEP_SECONDS + LOAD_EXTRA_SECONDS);
         await new Promise((r) => setTimeout(r, PROBE_LEAD_MS));
-        const p = await probeRun(e.topo, SWEEP_SECONDS);
-        sweep[g].probeAddresses.push(p.address);
+        const p = await probeRun(e, SWEEP_SECONDS);
+        sweep[g].probeAddresses.push(p.probe.address);
         const sent = await sending;
-        sweep[g].steps[k]!.push({ probe: p, sent, reached: reached(await sink.result), cpuSeconds: cpuDelta(before, treeCpu(gatewayPid(g))) });
+        sweep[g].steps[k]!.push({ ...p, sent, reached: reached(await sink.result), cpuSeconds: cpuDelta(before, treeCpu(gatewayPid(g))) });
       }
     }
     for (const [i, g] of GATEWAYS.entries()) {
@@ -216,17 +263,21 @@ async function pairedPhase(env: BenchEnv): Promise<{ idle: Record<GatewayName, I
 
 /** One gateway's idle runs and sweep as one side of the table: idle medians, each step's runs added up. */
 export function sideOf(idleSide: IdleSide, measured: Sweep): Side {
-  const { idleRuns, gatewayIdleRuns } = idleSide;
+  const { idleRuns, processIdleRuns, gatewayIdleRuns } = idleSide;
+  const wireProblems = [...idleSide.wireProblems, ...measured.steps.flatMap((runs) => runs.flatMap((r) => (r.wireProblem === undefined ? [] : [r.wireProblem])))];
   const sweep = SWEEP_MBIT.map((offered, k): SweepPoint => {
     const runs = measured.steps[k]!;
     const sum = (f: (r: StepRun) => number) => runs.reduce((n, r) => n + f(r), 0);
     const sent: LoadCount = { packets: sum((r) => r.sent.packets), bytes: sum((r) => r.sent.bytes), seconds: sum((r) => r.sent.seconds) };
     const got = sum((r) => r.reached);
-    return { offeredMbit: offered, sentMbit: mbit(sent), deliveredMbit: mbit({ packets: got, bytes: got * LOAD_PAYLOAD_BYTES, seconds: sent.seconds }), lostPercent: sent.packets > 0 ? (100 * (sent.packets - got)) / sent.packets : NaN, cpuSeconds: sum((r) => r.cpuSeconds), rtt: summarizeRuns(runs.map((r) => r.probe)) };
+    return { offeredMbit: offered, sentMbit: mbit(sent), deliveredMbit: mbit({ packets: got, bytes: got * LOAD_PAYLOAD_BYTES, seconds: sent.seconds }), lostPercent: sent.packets > 0 ? (100 * (sent.packets - got)) / sent.packets : NaN, cpuSeconds: sum((r) => r.cpuSeconds), rtt: summarizeRuns(runs.flatMap((r) => (r.wire === undefined ? [] : [r.wire]))), processRtt: summarizeRuns(runs.map((r) => r.probe)) };
   });
   return {
-    idle: medianOf(idleRuns),
+    idle: idleRuns.length > 0 ? medianOf(idleRuns) : summarize(newRttHistogram(), 0),
     idleRuns,
+    processIdle: medianOf(processIdleRuns),
+    processIdleRuns,
+    wireProblems,
     gatewayIdle: medianOf(gatewayIdleRuns),
     gatewayIdleRuns,
     sweep,
@@ -249,9 +300,9 @@ export async function benchRtt(): Promise<Table> {
     const o = sides.ocserv;
     const loaded = (s: Side) => s.sweep.find((p) => p.offeredMbit === UNDER_LOAD_MBIT) ?? s.sweep[s.sweep.length - 1]!;
     const lat = (label: string, a: LatencySummary, b: LatencySummary): Row[] => [
-      { metric: `RTT p50, ${label}`, unit: 'ms', ours: ms(a.p50Us), theirs: ms(b.p50Us), higherIsBetter: false },
-      { metric: `RTT p99, ${label}`, unit: 'ms', ours: ms(a.p99Us), theirs: ms(b.p99Us), higherIsBetter: false },
-      { metric: `RTT p99.9, ${label}`, unit: 'ms', ours: ms(a.p999Us), theirs: ms(b.p999Us), higherIsBetter: false },
+      { metric: `RTT p50, ${label}`, unit: 'µs', ours: a.p50Us, theirs: b.p50Us, higherIsBetter: false },
+      { metric: `RTT p99, ${label}`, unit: 'µs', ours: a.p99Us, theirs: b.p99Us, higherIsBetter: false },
+      { metric: `RTT p99.9, ${label}`, unit: 'µs', ours: a.p999Us, theirs: b.p999Us, higherIsBetter: false },
     ];
     const underLoad = `under ${loaded(w).offeredMbit} Mbit/s UDP load`;
     const gatewayAdded = (p: string, k: 'p50Us' | 'p99Us' | 'p999Us'): Row => ({ metric: `gateway-added latency ${p} per echo, idle (packet timestamps in its namespace)`, unit: 'µs', ours: w.gatewayIdle[k], theirs: o.gatewayIdle[k], higherIsBetter: false });
@@ -259,22 +310,25 @@ export async function benchRtt(): Promise<Table> {
     for (const p of w.sweep) {
       const q = o.sweep.find((x) => x.offeredMbit === p.offeredMbit)!;
       rows.push({ metric: `delivered at ${p.offeredMbit} Mbit/s offered`, unit: 'Mbit/s', ours: p.deliveredMbit, theirs: q.deliveredMbit, higherIsBetter: true });
-      rows.push({ metric: `RTT p99 at ${p.offeredMbit} Mbit/s offered`, unit: 'ms', ours: ms(p.rtt.p99Us), theirs: ms(q.rtt.p99Us), higherIsBetter: false });
+      rows.push({ metric: `RTT p99 at ${p.offeredMbit} Mbit/s offered`, unit: 'µs', ours: p.rtt.p99Us, theirs: q.rtt.p99Us, higherIsBetter: false });
     }
     const points = (s: Side): LoadPoint[] => [{ offeredMbit: 0, deliveredMbit: 0, p99Ms: ms(s.idle.p99Us) }, ...s.sweep.map((p) => ({ offeredMbit: p.offeredMbit, deliveredMbit: p.deliveredMbit, p99Ms: ms(p.rtt.p99Us) }))];
     const svg = renderLoadPlot(`CSTP tunnel, UDP ${LOAD_PAYLOAD_BYTES + 28}-byte packets lan → client; probe: ICMP echo every ${PROBE_INTERVAL_MS} ms over a second tunnel`, [
       { name: `wolfguard (${WOLFGUARD_SHARDS} shards)`, points: points(w) },
       { name: 'ocserv', points: points(o) },
     ]);
-    const idleTotal = (s: Side) => ({ count: s.idleRuns.reduce((n, r) => n + r.count, 0), lost: s.idleRuns.reduce((n, r) => n + r.lost, 0) });
-    const probes = (s: Side) => [idleTotal(s), ...s.sweep.map((p) => p.rtt)].map((r) => `${r.count}/${r.lost}`).join(', ');
+    const idleTotal = (s: Side) => ({ count: s.processIdleRuns.reduce((n, r) => n + r.count, 0), lost: s.processIdleRuns.reduce((n, r) => n + r.lost, 0) });
+    const probes = (s: Side) => [idleTotal(s), ...s.sweep.map((p) => p.processRtt)].map((r) => `${r.count}/${r.lost}`).join(', ');
+    const pcts = (r: LatencySummary) => [r.p50Us, r.p99Us, r.p999Us].map((us) => us.toFixed(0)).join(' / ');
     return {
-      title: 'RTT through the tunnel (own CSTP probe) and offered-load sweep',
+      title: "RTT through the tunnel at the client's interface (own CSTP probe) and offered-load sweep",
       oursName: 'wolfguard',
       theirsName: 'ocserv',
       notes: [
-        `probe: bench/rtt/probe.ts logs in over CSTP (TLS 1.3) and sends a 84-byte ICMP echo to the lan host every ${PROBE_INTERVAL_MS} ms; RTT from hrtime, HDR histogram (3 digits); idle: both gateways up at once, each in a topology of its own, the probe alternating between them (${passOrder(IDLE_RUNS).join(', ')}), median of ${IDLE_RUNS} run(s) of ${IDLE_SECONDS} s per side (BENCH_REPEATS rounded up to even, 1 in a quick run); sweep: after the idle runs, the same two gateways, each with a load tunnel of its own, the probe alternating between them within each step (${passOrder(SWEEP_RUNS).join(', ')}, reversed at every other step), ${SWEEP_RUNS} run(s) of ${SWEEP_SECONDS} s per step and side, their histograms added`,
-        `idle p99 of each run, ms: ${GATEWAYS.map((g) => `${g} ${sides[g].idleRuns.map((r) => ms(r.p99Us).toFixed(2)).join(', ')}`).join('; ')}`,
+        `probe: bench/rtt/probe.ts logs in over CSTP (TLS 1.3) and sends a 84-byte ICMP echo to the lan host every ${PROBE_INTERVAL_MS} ms; RTT at the client's interface (bench/rtt/client-wire.ts: tcpdump on the probe namespace's ${CLIENT_DEV}, kernel timestamps, the echo's request record leaving → its reply record arriving; the probe's process, not the gateway's, is outside the span), HDR histogram (3 digits); idle: both gateways up at once, each in a topology of its own, the probe alternating between them (${passOrder(IDLE_RUNS).join(', ')}), median of ${IDLE_RUNS} run(s) of ${IDLE_SECONDS} s per side (BENCH_REPEATS rounded up to even, 1 in a quick run); sweep: after the idle runs, the same two gateways, each with a load tunnel of its own, the probe alternating between them within each step (${passOrder(SWEEP_RUNS).join(', ')}, reversed at every other step), ${SWEEP_RUNS} run(s) of ${SWEEP_SECONDS} s per step and side, their histograms added`,
+        `idle p99 of each run, µs: ${GATEWAYS.map((g) => `${g} ${sides[g].idleRuns.map((r) => r.p99Us.toFixed(0)).join(', ')}`).join('; ')}`,
+        `as the probe's process timed the same echoes (hrtime around its own send and receive: its event loop, TLS and wake-ups added), p50 / p99 / p99.9 µs: idle wolfguard ${pcts(w.processIdle)}, ocserv ${pcts(o.processIdle)}; ${underLoad} wolfguard ${pcts(loaded(w).processRtt)}, ocserv ${pcts(loaded(o).processRtt)}`,
+        ...GATEWAYS.flatMap((g) => (sides[g].wireProblems.length > 0 ? [`${g}: ${sides[g].wireProblems.length} probe run(s) whose capture could not be paired, left out of the rows: ${[...new Set(sides[g].wireProblems)].join('; ')}`] : [])),
         `gateway-added latency (bench/rtt/gateway-latency.ts): tcpdump in the gateway's namespace during idle probe runs of their own (${CAPTURE_RUNS} per side, alternating as the idle runs do); per echo, the probe's TLS record arriving on ${GW_OUTER_DEV} → its echo request leaving on ${GW_LAN_DEV}, plus the echo reply arriving on ${GW_LAN_DEV} → the record carrying it leaving on ${GW_OUTER_DEV} (kernel timestamps); the probe, the client's kernel and the lan host are outside both spans; median of the idle runs; p50/p99 per run, µs: ${GATEWAYS.map((g) => `${g} ${sides[g].gatewayIdleRuns.map((r) => `${r.p50Us}/${r.p99Us}`).join(', ')}`).join('; ')}; echoes paired: ${GATEWAYS.map((g) => `${g} ${sides[g].gatewayIdleRuns.reduce((n, r) => n + r.count, 0)} of ${sides[g].gatewayIdleRuns.reduce((n, r) => n + r.count + r.lost, 0)}`).join('; ')}`,
         `load: a second tunnel (openconnect --no-dtls) receiving UDP (bench/rtt/udp-load.ts, ${LOAD_PAYLOAD_BYTES}-byte payloads) paced from the lan host at each offered rate; delivered = datagrams that reached a UDP sink's socket behind openconnect (read, or dropped by the kernel when the sink fell behind: udp-load.ts) up to 1 s after the load ended (openconnect delivers much of an overload late: udp-load-run.ts), in payload Mbit/s of the load's length`,
         `probes answered/lost (all idle runs, then each step): wolfguard ${probes(w)}; ocserv ${probes(o)}`,

@@ -33,6 +33,8 @@ export const LAN_PREFIX6 = `${LAN_NET6}/64`;
 /** The gateway namespace's bridge of the client links (outer side) and its link to the lan host. */
 export const GW_OUTER_DEV = 'br0';
 export const GW_LAN_DEV = 'lan0';
+/** Each client namespace's link to the gateway's bridge. */
+export const CLIENT_DEV = 'eth0';
 /** Host part of the first client's outer address; client i gets FIRST_CLIENT_HOST + i. */
 const FIRST_CLIENT_HOST = 10;
 const MAX_CLIENTS = 240;

@@ -14,6 +14,7 @@ import { socketDrops } from '../../bench/rtt/udp-load';
 import { sideOf, SWEEP_MBIT, type IdleSide, type Sweep, type StepRun } from '../../bench/rtt/rtt';
 import { passOrder, runsInPass } from '../../bench/lib/turns';
 import { pairSpans, parseCapture, type ProbeFlow } from '../../bench/rtt/gateway-latency';
+import { pairWire, parseWire } from '../../bench/rtt/client-wire';
 
 function asReply(req: Buffer): Buffer {
   const r = Buffer.from(req);
@@ -214,7 +215,8 @@ test("sideOf: the idle runs give the median, each step adds up its runs", () => 
   };
   const idle = (p50Us: number) => ({ count: 1000, lost: 0, p50Us, p99Us: 2 * p50Us, p999Us: 3 * p50Us, maxUs: 4 * p50Us });
   const run = (us: number, sent: number, reached: number): StepRun => ({
-    probe: { ...idle(us), histogram: hist(us, 100), address: '10.0.0.9', localPort: 40000 },
+    probe: { ...idle(2 * us), histogram: hist(2 * us, 100), address: '10.0.0.9', localPort: 40000, sent: 100, unanswered: [] },
+    wire: { ...idle(us), histogram: hist(us, 100) },
     sent: { packets: sent, bytes: sent * 1372, seconds: 3 },
     reached,
     cpuSeconds: 0.5,
@@ -225,10 +227,11 @@ test("sideOf: the idle runs give the median, each step adds up its runs", () => 
     loadAddress,
     probeAddresses,
   });
-  const idleSide = (us: number[], probeAddresses: string[] = []): IdleSide => ({ idleRuns: us.map(idle), gatewayIdleRuns: us.map((u) => idle(u / 10)), probeAddresses });
+  const idleSide = (us: number[], probeAddresses: string[] = []): IdleSide => ({ idleRuns: us.map(idle), processIdleRuns: us.map((u) => idle(2 * u)), wireProblems: [], gatewayIdleRuns: us.map((u) => idle(u / 10)), probeAddresses });
   const side = sideOf(idleSide([100, 300, 200, 400], ['10.0.0.5']), sweep('10.0.0.2', ['10.0.0.3', '10.0.0.4']));
   assert.equal(side.idleRuns.length, 4);
   assert.equal(side.idle.p50Us, 250); // median of 100, 200, 300, 400
+  assert.equal(side.processIdle.p50Us, 500); // the probe's own timing, kept apart
   assert.equal(side.gatewayIdle.p50Us, 25); // the gateway's own part, median the same way
   assert.deepEqual(side.probeAddresses, ['10.0.0.5', '10.0.0.3', '10.0.0.4']);
   assert.equal(side.loadAddress, '10.0.0.2');
@@ -236,11 +239,66 @@ test("sideOf: the idle runs give the median, each step adds up its runs", () => 
   assert.equal(first.offeredMbit, SWEEP_MBIT[0]);
   assert.equal(first.rtt.count, 200);
   assert.equal(first.rtt.p50Us, 100); // 100 at 100 us, 100 at 300 us: the lower half ends at 100
+  assert.equal(first.processRtt.p50Us, 200);
   assert.equal(first.lostPercent, 25); // 1500 of 2000 reached
   assert.equal(first.cpuSeconds, 1);
   assert.deepEqual(side.sharedAddresses, []);
   // A probe session given the load tunnel's own address is reported.
   assert.deepEqual(sideOf(idleSide([100]), sweep('10.0.0.2', ['10.0.0.3', '10.0.0.2'])).sharedAddresses, ['10.0.0.2']);
+});
+
+test("sideOf: a run whose capture did not pair is left out of the rows, kept in the process figures, and its reason reported", () => {
+  const h = newRttHistogram();
+  for (let i = 0; i < 100; i++) recordRtt(h, 100);
+  const lat = { count: 100, lost: 0, p50Us: 100, p99Us: 100, p999Us: 100, maxUs: 100, histogram: encodeRtt(h) };
+  const probe = { ...lat, address: '10.0.0.9', localPort: 40000, sent: 100, unanswered: [] };
+  const step = (): StepRun[] => [
+    { probe, wire: lat, sent: { packets: 10, bytes: 13720, seconds: 3 }, reached: 10, cpuSeconds: 0.1 },
+    { probe, wireProblem: '99 echo records captured leaving, the probe sent 100', sent: { packets: 10, bytes: 13720, seconds: 3 }, reached: 10, cpuSeconds: 0.1 },
+  ];
+  const idle: IdleSide = { idleRuns: [], processIdleRuns: [lat], wireProblems: ['no record from the probe in the capture'], gatewayIdleRuns: [lat], probeAddresses: [] };
+  const side = sideOf(idle, { steps: SWEEP_MBIT.map(step), loadAddress: '10.0.0.2', probeAddresses: [] });
+  assert.equal(side.sweep[0]!.rtt.count, 100);
+  assert.equal(side.sweep[0]!.processRtt.count, 200);
+  assert.ok(Number.isNaN(side.idle.p50Us), 'no paired idle run: no figure, not a made-up one');
+  assert.equal(side.processIdle.p50Us, 100);
+  assert.equal(side.wireProblems.length, 1 + SWEEP_MBIT.length);
+  assert.equal(side.wireProblems[0], 'no record from the probe in the capture');
+});
+
+test("parseWire: the probe connection's data segments both ways, nothing else", () => {
+  const text = [
+    'reading from file /tmp/x.pcap, link-type EN10MB (Ethernet), snapshot length 262144',
+    '1796618488.000100000 IP 10.200.0.10.41234 > 10.200.0.1.4443: tcp 114',
+    '1796618488.000100500 IP 10.200.0.10.50000 > 10.200.0.1.4443: tcp 114', // the load tunnel
+    '1796618488.000150250 IP 10.200.0.1.4443 > 10.200.0.10.41234: tcp 114',
+    '1796618488.000151000 IP 10.200.0.1.4443 > 10.200.0.10.41234: tcp 0',
+    '1796618488.000152000 ARP, Request who-has 10.200.0.1 tell 10.200.0.10, length 28',
+    'garbage',
+  ].join('\n');
+  const got = parseWire(text, 41234, 4443);
+  assert.deepEqual(got.map((g) => [g.out, g.bytes]), [[true, 114], [false, 114]]);
+  assert.ok(Math.abs(got[1]!.tUs - got[0]!.tUs - 50.25) < 0.01, 'nanosecond timestamps kept to the microsecond');
+});
+
+test('pairWire: the j-th reply answers the j-th answered echo; other records, coalesced ones and mismatches handled', () => {
+  const seg = (tUs: number, out: boolean, bytes = 114) => ({ tUs, out, bytes });
+  // Echoes 0..3 every 1000 us, echo 2 unanswered, a DPD (30 bytes) each way between.
+  const segs = [
+    seg(0, true), seg(60, false),
+    seg(500, false, 30), seg(510, true, 30),
+    seg(1000, true), seg(1080, false),
+    seg(2000, true),
+    seg(3000, true), seg(3070, false),
+  ];
+  assert.deepEqual(pairWire(segs, 4, [2]), { rttUs: [60, 80, 70] });
+  // Two records in one segment count as two, sent or received together.
+  assert.deepEqual(pairWire([seg(0, true), seg(1000, true), seg(1900, false, 228)], 2, []), { rttUs: [1900, 900] });
+  // Counts that disagree with the probe's are refused, not guessed at.
+  assert.match((pairWire(segs, 5, [2]) as { problem: string }).problem, /4 echo records captured leaving, the probe sent 5/);
+  assert.match((pairWire(segs, 4, []) as { problem: string }).problem, /3 echo records captured arriving, the probe had 4 answers/);
+  assert.match((pairWire([], 0, []) as { problem: string }).problem, /no record from the probe/);
+  assert.match((pairWire([seg(10, false), seg(20, true)], 1, []) as { problem: string }).problem, /before its request/);
 });
 
 const FLOW: ProbeFlow = { clientPort: 41234, gatewayPort: 4443, tunnelAddress: '10.78.0.2', outerDev: 'br0', lanDev: 'lan0' };
