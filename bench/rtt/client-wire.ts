@@ -18,24 +18,19 @@ export interface WireSegment {
   tUs: number;
   /** From the probe to the gateway. */
   out: boolean;
+  /** TCP sequence number of the first payload byte, as on the wire (32 bits). */
+  seq: number;
   /** TCP payload bytes. */
   bytes: number;
 }
 
-// `tcpdump -r FILE -nn -tt --time-stamp-precision=nano -q` lines on the client's
-// Ethernet link, e.g.
-//   1796618488.573852123 IP 10.200.0.10.41234 > 10.200.0.1.4443: tcp 114
-const LINE = /^(\d+)\.(\d+) IP (\S+) > (\S+): tcp (\d+)$/;
+// `tcpdump -r FILE -nn -tt -S --time-stamp-precision=nano` lines on the
+// client's Ethernet link, e.g.
+//   1796618488.573852123 IP 10.200.0.10.20001 > 10.200.0.1.4443: Flags [P.], seq 3288046532:3288046646, ack 1409411042, win 501, options [nop,nop,TS val 1 ecr 2], length 114
+const LINE = /^(\d+)\.(\d+) IP (\S+) > (\S+): Flags \[[^\]]*\], seq (\d+):\d+, .*length (\d+)/;
+const SEQ_SPACE = 2 ** 32;
 const NS_PER_US = 1000;
 const US_PER_S = 1e6;
-/**
- * Capture filter's IP length cap: the probe's records are ~170 bytes, a
- * few of them in one segment at most; the load tunnel sharing the namespace
- * (and the port) sends full-sized ones, left out here so tcpdump does not
- * copy hundreds of Mbit/s.
- */
-const MAX_IP_BYTES = 600;
-
 /** The probe connection's data segments, in time order. */
 export function parseWire(text: string, clientPort: number, gatewayPort: number): WireSegment[] {
   const client = `.${clientPort}`;
@@ -44,12 +39,13 @@ export function parseWire(text: string, clientPort: number, gatewayPort: number)
   for (const line of text.split('\n')) {
     const m = LINE.exec(line.trim());
     if (!m) continue;
-    const [, sec, frac, from, to, bytesText] = m as unknown as [string, string, string, string, string, string];
+    const [, sec, frac, from, to, seqText, bytesText] = m as unknown as [string, string, string, string, string, string, string];
     const bytes = Number(bytesText);
     if (bytes === 0) continue;
     const tUs = Number(sec) * US_PER_S + Number(frac.padEnd(9, '0').slice(0, 9)) / NS_PER_US;
-    if (from.endsWith(client) && to.endsWith(gateway)) out.push({ tUs, out: true, bytes });
-    else if (from.endsWith(gateway) && to.endsWith(client)) out.push({ tUs, out: false, bytes });
+    const seq = Number(seqText);
+    if (from.endsWith(client) && to.endsWith(gateway)) out.push({ tUs, out: true, seq, bytes });
+    else if (from.endsWith(gateway) && to.endsWith(client)) out.push({ tUs, out: false, seq, bytes });
   }
   return out.sort((a, b) => a.tUs - b.tUs);
 }
@@ -58,21 +54,24 @@ export function parseWire(text: string, clientPort: number, gatewayPort: number)
  * The RTT of every answered echo, in send order, or the reason the capture
  * cannot be paired with the probe's run.
  *
- * An echo's request and reply are records of one length (same ICMP size, same
- * cipher both ways), the commonest length the probe sent; records of other
- * lengths (the login, DPD) are not echoes. A segment of k such lengths is k
- * records sent together. Requests leave in send order and replies come back
+ * Only bytes a direction has not carried before count: a TCP retransmission
+ * repeats sequence numbers and is left out. An echo's request and reply are
+ * records of one length (same ICMP size, same cipher both ways), the
+ * commonest length the probe sent; records of other lengths (the login,
+ * DPD) are not echoes. A segment of k such lengths is k records sent
+ * together. Requests leave in send order and replies come back
  * in it (one path, one queue), so the j-th reply answers the j-th echo the
  * probe saw answered; the probe's count of echoes sent checks the pairing.
  */
 export function pairWire(segments: readonly WireSegment[], sent: number, unanswered: readonly number[]): { rttUs: number[] } | { problem: string } {
+  const fresh = freshBytes(segments);
   const lengths = new Map<number, number>();
-  for (const s of segments) if (s.out) lengths.set(s.bytes, (lengths.get(s.bytes) ?? 0) + 1);
+  for (const s of fresh) if (s.out) lengths.set(s.bytes, (lengths.get(s.bytes) ?? 0) + 1);
   let record = 0;
   let most = 0;
   for (const [len, n] of lengths) if (n > most) [record, most] = [len, n];
   if (record === 0) return { problem: 'no record from the probe in the capture' };
-  const times = (out: boolean): number[] => segments.filter((s) => s.out === out && s.bytes % record === 0).flatMap((s) => new Array<number>(s.bytes / record).fill(s.tUs));
+  const times = (out: boolean): number[] => fresh.filter((s) => s.out === out && s.bytes % record === 0).flatMap((s) => new Array<number>(s.bytes / record).fill(s.tUs));
   const requests = times(true);
   const replies = times(false);
   if (requests.length !== sent) return { problem: `${requests.length} echo records captured leaving, the probe sent ${sent}` };
@@ -85,19 +84,42 @@ export function pairWire(segments: readonly WireSegment[], sent: number, unanswe
   return { rttUs };
 }
 
-/** A capture of the probe's records on one interface of `ns`, written to `file`; stop() returns its text. */
-export async function startWireCapture(ns: string, dev: string, gatewayPort: number, file: string): Promise<{ stop(): Promise<string> }> {
+/** Each segment cut to the bytes its direction had not carried yet; segments with none (retransmissions) left out. */
+function freshBytes(segments: readonly WireSegment[]): WireSegment[] {
+  const first = new Map<boolean, number>();
+  const next = new Map<boolean, number>();
+  const out: WireSegment[] = [];
+  for (const s of segments) {
+    if (!first.has(s.out)) first.set(s.out, s.seq);
+    // Offset into the direction's stream; a run carries far less than 4 GiB.
+    const start = (s.seq - first.get(s.out)! + SEQ_SPACE) % SEQ_SPACE;
+    const end = start + s.bytes;
+    const from = Math.max(start, next.get(s.out) ?? 0);
+    if (end <= from) continue;
+    next.set(s.out, end);
+    out.push({ ...s, bytes: end - from });
+  }
+  return out;
+}
+
+/**
+ * A capture of the probe's connection (from `clientPort`, which the bench
+ * gives the probe: the load tunnel's openconnect shares the namespace and the
+ * gateway's port) on one interface of `ns`, written to `file`; stop() returns
+ * its text.
+ */
+export async function startWireCapture(ns: string, dev: string, clientPort: number, gatewayPort: number, file: string): Promise<{ stop(): Promise<string> }> {
   // Written to a file, not printed line by line: tcpdump and the bench then
   // wake up once a buffer fills, not at every packet, on the cores the
   // gateways and the probe share.
-  const filter = `tcp port ${gatewayPort} and ip[2:2] < ${MAX_IP_BYTES} and ${TCP_PAYLOAD}`;
+  const filter = `tcp port ${gatewayPort} and tcp port ${clientPort} and ${TCP_PAYLOAD}`;
   // -Z root: tcpdump would otherwise give up root before opening the file, in a folder only root writes.
   const capture = await startTcpdump(ns, ['-i', dev, '-nn', '--time-stamp-precision=nano', '-B', String(CAPTURE_BUFFER_KIB), '-Z', 'root', '-w', file, filter]);
   return {
     async stop() {
       await capture.stop();
       try {
-        const { stdout } = await run('tcpdump', ['-r', file, '-nn', '-tt', '--time-stamp-precision=nano', '-q'], { maxBuffer: 256 * 1024 * 1024 });
+        const { stdout } = await run('tcpdump', ['-r', file, '-nn', '-tt', '-S', '--time-stamp-precision=nano'], { maxBuffer: 256 * 1024 * 1024 });
         return stdout;
       } finally {
         await rm(file, { force: true });

@@ -1,5 +1,5 @@
 // The RTT prober (runs in a client namespace):
-//   node probe.js HOST PORT USER PASSWORD TARGET SECONDS INTERVAL_MS
+//   node probe.js HOST PORT USER PASSWORD TARGET SECONDS INTERVAL_MS [LOCAL_PORT]
 // Logs in over CSTP as a real client does (bench's own client, not
 // openconnect: no TUN and no client-side queue in the path, so the figure is
 // the gateway's), then sends an ICMP echo request to TARGET (a host behind
@@ -20,8 +20,9 @@ const PROBE_PAYLOAD = Buffer.alloc(56, 0x61); // ping's default size
 const SEQ_MASK = 0xffff;
 
 async function main(): Promise<void> {
-  const [host, portText, user, password, target, secondsText, intervalText] = process.argv.slice(2);
-  const c = await CstpTestClient.connect(Number(portText), host!);
+  const [host, portText, user, password, target, secondsText, intervalText, localPortText] = process.argv.slice(2);
+  // A port of the bench's choosing lets its capture take this connection alone (client-wire.ts).
+  const c = await CstpTestClient.connect(Number(portText), host!, undefined, localPortText === undefined ? undefined : Number(localPortText));
   const l = await c.login(user!, password!);
   if (!l.cookie) throw new Error(`login failed: ${l.reply.statusLine}`);
   const t = await c.tunnel(l.cookie);

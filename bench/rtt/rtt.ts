@@ -33,7 +33,13 @@ import { reached, sendLoad, startSink, type LoadCount } from './udp-load-run';
 
 const QUICK = process.env.BENCH_QUICK !== undefined && process.env.BENCH_QUICK !== '';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 5));
-/** Idle runs per side: REPEATS rounded up to an even count (the turns are A B B A), the median of each percentile kept. */
+/**
+ * Idle runs per side: REPEATS rounded up to an even count (the turns are A B
+ * B A), their histograms added as a sweep step's are. A 3 s run is ~2,600
+ * echoes, so its p99.9 is its third-slowest echo; the median of four such
+ * figures came out at 0.89x and 1.44x in two full benches an hour apart,
+ * while the p50 and p99 held.
+ */
 const IDLE_RUNS = QUICK ? 1 : Math.ceil(REPEATS / 2) * 2;
 const IDLE_SECONDS = QUICK ? 2 : Math.min(SECONDS, 3);
 /**
@@ -76,7 +82,7 @@ interface SweepPoint {
 }
 
 interface Side {
-  /** Median of idleRuns, percentile by percentile (at the client's interface). */
+  /** The idle runs added up (at the client's interface). */
   idle: LatencySummary;
   idleRuns: LatencySummary[];
   /** The same runs as the probe's process timed them. */
@@ -119,9 +125,9 @@ export interface StepRun extends TimedRun {
 /** What the idle phase measured for one gateway. */
 export interface IdleSide {
   /** At the client's interface, the runs whose capture paired. */
-  idleRuns: LatencySummary[];
+  idleRuns: RunLatency[];
   /** Every run, as the probe's process timed it. */
-  processIdleRuns: LatencySummary[];
+  processIdleRuns: RunLatency[];
   wireProblems: string[];
   gatewayIdleRuns: LatencySummary[];
   probeAddresses: string[];
@@ -151,17 +157,24 @@ function gatewaySpans(capture: string, p: ProbeResult): LatencySummary {
   return summarize(h, Math.max(0, p.count - totalUs.length));
 }
 
-let captures = 0;
+/**
+ * Each probe run connects from a port of its own, counted up from here (below
+ * Linux's ephemeral range, 32768-60999, so no other socket holds it; a fresh
+ * one per run, as the last run's connection may still be in TIME_WAIT).
+ */
+const PROBE_PORT_BASE = 20_000;
+let probeRuns = 0;
 
 /** One run of the probe in the topology's first client namespace, its records captured on the client's link. */
 async function probeRun(env: BenchEnv, seconds: number): Promise<TimedRun> {
   const { topo } = env;
   const ns = topo.clients[0]!.ns;
-  const capture = await startWireCapture(ns, CLIENT_DEV, BENCH_PORT, path.join(env.work, `probe-${captures++}.pcap`));
+  const localPort = PROBE_PORT_BASE + probeRuns++;
+  const capture = await startWireCapture(ns, CLIENT_DEV, localPort, BENCH_PORT, path.join(env.work, `probe-${localPort}.pcap`));
   let text = '';
   let probe: ProbeResult;
   try {
-    const r = await topo.exec(ns, process.execPath, [path.join(__dirname, 'probe.js'), topo.gw.outerIp, String(BENCH_PORT), BENCH_USER.name, BENCH_USER.password, topo.lan.ip, String(seconds), String(PROBE_INTERVAL_MS)], { timeoutMs: (seconds + 30) * 1000 });
+    const r = await topo.exec(ns, process.execPath, [path.join(__dirname, 'probe.js'), topo.gw.outerIp, String(BENCH_PORT), BENCH_USER.name, BENCH_USER.password, topo.lan.ip, String(seconds), String(PROBE_INTERVAL_MS), String(localPort)], { timeoutMs: (seconds + 30) * 1000 });
     probe = JSON.parse(r.stdout.trim()) as ProbeResult;
   } finally {
     text = await capture.stop();
@@ -208,8 +221,8 @@ async function pairedPhase(env: BenchEnv): Promise<{ idle: Record<GatewayName, I
     for (const g of GATEWAYS) await probe(g, 1); // warm-up: JIT, ARP, the first session of each gateway
     for (const g of passOrder(IDLE_RUNS)) {
       const r = await probe(g, IDLE_SECONDS);
-      idle[g].processIdleRuns.push(summaryOf(r.probe));
-      if (r.wire !== undefined) idle[g].idleRuns.push(summaryOf(r.wire));
+      idle[g].processIdleRuns.push({ ...summaryOf(r.probe), histogram: r.probe.histogram });
+      if (r.wire !== undefined) idle[g].idleRuns.push(r.wire);
       else idle[g].wireProblems.push(r.wireProblem!);
     }
     // Runs of their own: tcpdump's CPU must not weigh on the RTT rows.
@@ -261,7 +274,7 @@ async function pairedPhase(env: BenchEnv): Promise<{ idle: Record<GatewayName, I
   }
 }
 
-/** One gateway's idle runs and sweep as one side of the table: idle medians, each step's runs added up. */
+/** One gateway's idle runs and sweep as one side of the table: the idle runs added up, and each step's. */
 export function sideOf(idleSide: IdleSide, measured: Sweep): Side {
   const { idleRuns, processIdleRuns, gatewayIdleRuns } = idleSide;
   const wireProblems = [...idleSide.wireProblems, ...measured.steps.flatMap((runs) => runs.flatMap((r) => (r.wireProblem === undefined ? [] : [r.wireProblem])))];
@@ -273,10 +286,10 @@ export function sideOf(idleSide: IdleSide, measured: Sweep): Side {
     return { offeredMbit: offered, sentMbit: mbit(sent), deliveredMbit: mbit({ packets: got, bytes: got * LOAD_PAYLOAD_BYTES, seconds: sent.seconds }), lostPercent: sent.packets > 0 ? (100 * (sent.packets - got)) / sent.packets : NaN, cpuSeconds: sum((r) => r.cpuSeconds), rtt: summarizeRuns(runs.flatMap((r) => (r.wire === undefined ? [] : [r.wire]))), processRtt: summarizeRuns(runs.map((r) => r.probe)) };
   });
   return {
-    idle: idleRuns.length > 0 ? medianOf(idleRuns) : summarize(newRttHistogram(), 0),
-    idleRuns,
-    processIdle: medianOf(processIdleRuns),
-    processIdleRuns,
+    idle: summarizeRuns(idleRuns),
+    idleRuns: idleRuns.map(summaryOf),
+    processIdle: summarizeRuns(processIdleRuns),
+    processIdleRuns: processIdleRuns.map(summaryOf),
     wireProblems,
     gatewayIdle: medianOf(gatewayIdleRuns),
     gatewayIdleRuns,
@@ -325,7 +338,7 @@ export async function benchRtt(): Promise<Table> {
       oursName: 'wolfguard',
       theirsName: 'ocserv',
       notes: [
-        `probe: bench/rtt/probe.ts logs in over CSTP (TLS 1.3) and sends a 84-byte ICMP echo to the lan host every ${PROBE_INTERVAL_MS} ms; RTT at the client's interface (bench/rtt/client-wire.ts: tcpdump on the probe namespace's ${CLIENT_DEV}, kernel timestamps, the echo's request record leaving → its reply record arriving; the probe's process, not the gateway's, is outside the span), HDR histogram (3 digits); idle: both gateways up at once, each in a topology of its own, the probe alternating between them (${passOrder(IDLE_RUNS).join(', ')}), median of ${IDLE_RUNS} run(s) of ${IDLE_SECONDS} s per side (BENCH_REPEATS rounded up to even, 1 in a quick run); sweep: after the idle runs, the same two gateways, each with a load tunnel of its own, the probe alternating between them within each step (${passOrder(SWEEP_RUNS).join(', ')}, reversed at every other step), ${SWEEP_RUNS} run(s) of ${SWEEP_SECONDS} s per step and side, their histograms added`,
+        `probe: bench/rtt/probe.ts logs in over CSTP (TLS 1.3) and sends a 84-byte ICMP echo to the lan host every ${PROBE_INTERVAL_MS} ms; RTT at the client's interface (bench/rtt/client-wire.ts: tcpdump on the probe namespace's ${CLIENT_DEV}, kernel timestamps, the echo's request record leaving → its reply record arriving; the probe's process, not the gateway's, is outside the span), HDR histogram (3 digits); idle: both gateways up at once, each in a topology of its own, the probe alternating between them (${passOrder(IDLE_RUNS).join(', ')}), ${IDLE_RUNS} run(s) of ${IDLE_SECONDS} s per side (BENCH_REPEATS rounded up to even, 1 in a quick run), their histograms added; sweep: after the idle runs, the same two gateways, each with a load tunnel of its own, the probe alternating between them within each step (${passOrder(SWEEP_RUNS).join(', ')}, reversed at every other step), ${SWEEP_RUNS} run(s) of ${SWEEP_SECONDS} s per step and side, their histograms added`,
         `idle p99 of each run, µs: ${GATEWAYS.map((g) => `${g} ${sides[g].idleRuns.map((r) => r.p99Us.toFixed(0)).join(', ')}`).join('; ')}`,
         `as the probe's process timed the same echoes (hrtime around its own send and receive: its event loop, TLS and wake-ups added), p50 / p99 / p99.9 µs: idle wolfguard ${pcts(w.processIdle)}, ocserv ${pcts(o.processIdle)}; ${underLoad} wolfguard ${pcts(loaded(w).processRtt)}, ocserv ${pcts(loaded(o).processRtt)}`,
         ...GATEWAYS.flatMap((g) => (sides[g].wireProblems.length > 0 ? [`${g}: ${sides[g].wireProblems.length} probe run(s) whose capture could not be paired, left out of the rows: ${[...new Set(sides[g].wireProblems)].join('; ')}`] : [])),

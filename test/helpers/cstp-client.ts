@@ -69,10 +69,10 @@ export class CstpTestClient {
     this.reader = new Reader(sock);
   }
 
-  static async connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<CstpTestClient> {
+  static async connect(port: number, host = '127.0.0.1', localAddress?: string, localPort?: number): Promise<CstpTestClient> {
     // No Nagle: a small frame goes out at once, not when the previous one is acknowledged (the RTT probe times
     // the tunnel, not its own TCP stack).
-    const sock = tls.connect({ host, port, rejectUnauthorized: false, ...(localAddress ? { localAddress } : {}) });
+    const sock = tls.connect({ host, port, rejectUnauthorized: false, ...(localAddress ? { localAddress } : {}), ...(localPort ? { localPort } : {}) });
     sock.setNoDelay(true);
     await once(sock, 'secureConnect');
     return new CstpTestClient(sock);

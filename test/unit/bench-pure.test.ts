@@ -207,7 +207,7 @@ test("runsInPass: a side's runs shared out over its passes, the earlier ones tak
   assert.deepEqual([0, 1, 2].map((i) => runsInPass(1, 3, i)), [1, 0, 0]);
 });
 
-test("sideOf: the idle runs give the median, each step adds up its runs", () => {
+test("sideOf: the idle runs added up, and each step's runs", () => {
   const hist = (us: number, n: number) => {
     const h = newRttHistogram();
     for (let i = 0; i < n; i++) recordRtt(h, us);
@@ -227,11 +227,17 @@ test("sideOf: the idle runs give the median, each step adds up its runs", () => 
     loadAddress,
     probeAddresses,
   });
-  const idleSide = (us: number[], probeAddresses: string[] = []): IdleSide => ({ idleRuns: us.map(idle), processIdleRuns: us.map((u) => idle(2 * u)), wireProblems: [], gatewayIdleRuns: us.map((u) => idle(u / 10)), probeAddresses });
+  const idleRun = (us: number) => ({ ...idle(us), histogram: hist(us, 100) });
+  const idleSide = (us: number[], probeAddresses: string[] = []): IdleSide => ({ idleRuns: us.map(idleRun), processIdleRuns: us.map((u) => idleRun(2 * u)), wireProblems: [], gatewayIdleRuns: us.map((u) => idle(u / 10)), probeAddresses });
   const side = sideOf(idleSide([100, 300, 200, 400], ['10.0.0.5']), sweep('10.0.0.2', ['10.0.0.3', '10.0.0.4']));
   assert.equal(side.idleRuns.length, 4);
-  assert.equal(side.idle.p50Us, 250); // median of 100, 200, 300, 400
-  assert.equal(side.processIdle.p50Us, 500); // the probe's own timing, kept apart
+  // 100 echoes at each of 100, 300, 200, 400 us: the lower half of the 400 ends at 200, the top 1 % is at 400.
+  assert.equal(side.idle.count, 400);
+  assert.equal(side.idle.p50Us, 200);
+  assert.equal(side.idle.p999Us, 400);
+  assert.deepEqual(side.idleRuns.map((r) => r.p50Us), [100, 300, 200, 400]); // each run's own figures kept, without their histograms
+  assert.equal((side.idleRuns[0] as { histogram?: string }).histogram, undefined);
+  assert.equal(side.processIdle.p50Us, 400); // the probe's own timing, kept apart
   assert.equal(side.gatewayIdle.p50Us, 25); // the gateway's own part, median the same way
   assert.deepEqual(side.probeAddresses, ['10.0.0.5', '10.0.0.3', '10.0.0.4']);
   assert.equal(side.loadAddress, '10.0.0.2');
@@ -269,20 +275,26 @@ test("sideOf: a run whose capture did not pair is left out of the rows, kept in 
 test("parseWire: the probe connection's data segments both ways, nothing else", () => {
   const text = [
     'reading from file /tmp/x.pcap, link-type EN10MB (Ethernet), snapshot length 262144',
-    '1796618488.000100000 IP 10.200.0.10.41234 > 10.200.0.1.4443: tcp 114',
-    '1796618488.000100500 IP 10.200.0.10.50000 > 10.200.0.1.4443: tcp 114', // the load tunnel
-    '1796618488.000150250 IP 10.200.0.1.4443 > 10.200.0.10.41234: tcp 114',
-    '1796618488.000151000 IP 10.200.0.1.4443 > 10.200.0.10.41234: tcp 0',
+    '1796618488.000100000 IP 10.200.0.10.41234 > 10.200.0.1.4443: Flags [P.], seq 3288046532:3288046646, ack 1409411042, win 501, options [nop,nop,TS val 1 ecr 2], length 114',
+    '1796618488.000100500 IP 10.200.0.10.50000 > 10.200.0.1.4443: Flags [P.], seq 1:115, ack 1, win 501, length 114', // the load tunnel
+    '1796618488.000150250 IP 10.200.0.1.4443 > 10.200.0.10.41234: Flags [P.], seq 1409411042:1409411156, ack 3288046646, win 501, options [nop,nop,TS val 3 ecr 1], length 114',
+    '1796618488.000151000 IP 10.200.0.1.4443 > 10.200.0.10.41234: Flags [.], ack 3288046646, win 501, length 0',
     '1796618488.000152000 ARP, Request who-has 10.200.0.1 tell 10.200.0.10, length 28',
     'garbage',
   ].join('\n');
   const got = parseWire(text, 41234, 4443);
-  assert.deepEqual(got.map((g) => [g.out, g.bytes]), [[true, 114], [false, 114]]);
+  assert.deepEqual(got.map((g) => [g.out, g.seq, g.bytes]), [[true, 3288046532, 114], [false, 1409411042, 114]]);
   assert.ok(Math.abs(got[1]!.tUs - got[0]!.tUs - 50.25) < 0.01, 'nanosecond timestamps kept to the microsecond');
 });
 
 test('pairWire: the j-th reply answers the j-th answered echo; other records, coalesced ones and mismatches handled', () => {
-  const seg = (tUs: number, out: boolean, bytes = 114) => ({ tUs, out, bytes });
+  // Each direction's bytes follow on (seq), its first near the top of the 32-bit space, so it wraps.
+  const carried = new Map<boolean, number>([[true, 2 ** 32 - 200], [false, 7]]);
+  const seg = (tUs: number, out: boolean, bytes = 114) => {
+    const seq = carried.get(out)!;
+    carried.set(out, (seq + bytes) % 2 ** 32);
+    return { tUs, out, seq, bytes };
+  };
   // Echoes 0..3 every 1000 us, echo 2 unanswered, a DPD (30 bytes) each way between.
   const segs = [
     seg(0, true), seg(60, false),
@@ -292,12 +304,16 @@ test('pairWire: the j-th reply answers the j-th answered echo; other records, co
     seg(3000, true), seg(3070, false),
   ];
   assert.deepEqual(pairWire(segs, 4, [2]), { rttUs: [60, 80, 70] });
+  // A retransmitted request (the same sequence numbers again) is not another echo.
+  assert.deepEqual(pairWire([...segs.slice(0, 5), { ...segs[4]!, tUs: 1050 }, ...segs.slice(5)], 4, [2]), { rttUs: [60, 80, 70] });
   // Two records in one segment count as two, sent or received together.
+  carried.set(true, 0).set(false, 0);
   assert.deepEqual(pairWire([seg(0, true), seg(1000, true), seg(1900, false, 228)], 2, []), { rttUs: [1900, 900] });
   // Counts that disagree with the probe's are refused, not guessed at.
   assert.match((pairWire(segs, 5, [2]) as { problem: string }).problem, /4 echo records captured leaving, the probe sent 5/);
   assert.match((pairWire(segs, 4, []) as { problem: string }).problem, /3 echo records captured arriving, the probe had 4 answers/);
   assert.match((pairWire([], 0, []) as { problem: string }).problem, /no record from the probe/);
+  carried.set(true, 0).set(false, 0);
   assert.match((pairWire([seg(10, false), seg(20, true)], 1, []) as { problem: string }).problem, /before its request/);
 });
 
