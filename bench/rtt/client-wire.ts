@@ -3,7 +3,7 @@
 // its reply arriving there (tcpdump, kernel timestamps). The probe's own
 // process is outside the span: on this 2-core VM its Node event loop, timers
 // and TLS added 60-80 µs at p50 and most of the p99 to whatever the gateway
-// did, alike for both gateways (tuning.md, "RTT at the client's interface").
+// did, alike for both gateways (tuning.md, "Where the RTT is timed, and the 200-byte upload's sender").
 // ping takes its receive time from the kernel for the same reason.
 // Parsing and pairing are pure.
 import { rm } from 'node:fs/promises';
@@ -31,6 +31,7 @@ const LINE = /^(\d+)\.(\d+) IP (\S+) > (\S+): Flags \[[^\]]*\], seq (\d+):\d+, .
 const SEQ_SPACE = 2 ** 32;
 const NS_PER_US = 1000;
 const US_PER_S = 1e6;
+
 /** The probe connection's data segments, in time order. */
 export function parseWire(text: string, clientPort: number, gatewayPort: number): WireSegment[] {
   const client = `.${clientPort}`;

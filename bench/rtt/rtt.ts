@@ -186,8 +186,8 @@ async function probeRun(env: BenchEnv, seconds: number): Promise<TimedRun> {
   return { probe, wire: { ...summarize(h, probe.lost), histogram: encodeRtt(h) } };
 }
 
-function summaryOf({ histogram: _h, ...rest }: RunLatency): LatencySummary {
-  const { count, lost, p50Us, p99Us, p999Us, maxUs } = rest;
+/** The summary alone (no histogram, address or port). */
+function summaryOf({ count, lost, p50Us, p99Us, p999Us, maxUs }: LatencySummary): LatencySummary {
   return { count, lost, p50Us, p99Us, p999Us, maxUs };
 }
 
@@ -225,7 +225,8 @@ async function pairedPhase(env: BenchEnv): Promise<{ idle: Record<GatewayName, I
       if (r.wire !== undefined) idle[g].idleRuns.push(r.wire);
       else idle[g].wireProblems.push(r.wireProblem!);
     }
-    // Runs of their own: tcpdump's CPU must not weigh on the RTT rows.
+    // Runs of their own: this tcpdump prints every packet as it comes, in the
+    // gateway's namespace, and its CPU must not weigh on the RTT rows.
     for (const g of passOrder(CAPTURE_RUNS)) {
       const capture = await startCapture(envs[g].topo.gw.ns, BENCH_PORT);
       let captured = '';
