@@ -2,7 +2,7 @@
 // request's TLS record leaving the probe's namespace → the record carrying
 // its reply arriving there (tcpdump, kernel timestamps). The probe's own
 // process is outside the span: on this 2-core VM its Node event loop, timers
-// and TLS added 60-80 µs at p50 and most of the p99 to whatever the gateway
+// and TLS added 60-90 µs at p50 and most of the p99 to whatever the gateway
 // did, alike for both gateways (tuning.md, "Where the RTT is timed, and the 200-byte upload's sender").
 // ping takes its receive time from the kernel for the same reason.
 // Parsing and pairing are pure.
