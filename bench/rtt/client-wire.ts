@@ -7,11 +7,8 @@
 // ping takes its receive time from the kernel for the same reason.
 // Parsing and pairing are pure.
 import { rm } from 'node:fs/promises';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { startTcpdump, CAPTURE_BUFFER_KIB, TCP_PAYLOAD } from './tcpdump';
-
-const run = promisify(execFile);
+import { execInNs } from '../../test/helpers/netns';
+import { startTcpdump, CAPTURE_BUFFER_KIB, TCP_PAYLOAD, type Capture } from './tcpdump';
 
 /** One TLS segment of the probe's connection with data in it. */
 export interface WireSegment {
@@ -109,7 +106,7 @@ function freshBytes(segments: readonly WireSegment[]): WireSegment[] {
  * gateway's port) on one interface of `ns`, written to `file`; stop() returns
  * its text.
  */
-export async function startWireCapture(ns: string, dev: string, clientPort: number, gatewayPort: number, file: string): Promise<{ stop(): Promise<string> }> {
+export async function startWireCapture(ns: string, dev: string, clientPort: number, gatewayPort: number, file: string): Promise<Capture> {
   // Written to a file, not printed line by line: tcpdump and the bench then
   // wake up once a buffer fills, not at every packet, on the cores the
   // gateways and the probe share.
@@ -120,8 +117,7 @@ export async function startWireCapture(ns: string, dev: string, clientPort: numb
     async stop() {
       await capture.stop();
       try {
-        const { stdout } = await run('tcpdump', ['-r', file, '-nn', '-tt', '-S', '--time-stamp-precision=nano'], { maxBuffer: 256 * 1024 * 1024 });
-        return stdout;
+        return (await execInNs(ns, 'tcpdump', ['-r', file, '-nn', '-tt', '-S', '--time-stamp-precision=nano'])).stdout;
       } finally {
         await rm(file, { force: true });
       }

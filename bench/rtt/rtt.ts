@@ -165,20 +165,25 @@ function gatewaySpans(capture: string, p: ProbeResult): LatencySummary {
 const PROBE_PORT_BASE = 20_000;
 let probeRuns = 0;
 
-/** One run of the probe in the topology's first client namespace, its records captured on the client's link. */
-async function probeRun(env: BenchEnv, seconds: number): Promise<TimedRun> {
+/**
+ * One run of the probe in the topology's first client namespace; with
+ * `timeWire`, its records captured on the client's link (the warm-ups and
+ * the gateway-latency runs use the probe's own figures only).
+ */
+async function probeRun(env: BenchEnv, seconds: number, timeWire: boolean): Promise<TimedRun> {
   const { topo } = env;
   const ns = topo.clients[0]!.ns;
   const localPort = PROBE_PORT_BASE + probeRuns++;
-  const capture = await startWireCapture(ns, CLIENT_DEV, localPort, BENCH_PORT, path.join(env.work, `probe-${localPort}.pcap`));
+  const capture = timeWire ? await startWireCapture(ns, CLIENT_DEV, localPort, BENCH_PORT, path.join(env.work, `probe-${localPort}.pcap`)) : undefined;
   let text = '';
   let probe: ProbeResult;
   try {
     const r = await topo.exec(ns, process.execPath, [path.join(__dirname, 'probe.js'), topo.gw.outerIp, String(BENCH_PORT), BENCH_USER.name, BENCH_USER.password, topo.lan.ip, String(seconds), String(PROBE_INTERVAL_MS), String(localPort)], { timeoutMs: (seconds + 30) * 1000 });
     probe = JSON.parse(r.stdout.trim()) as ProbeResult;
   } finally {
-    text = await capture.stop();
+    if (capture !== undefined) text = await capture.stop();
   }
+  if (capture === undefined) return { probe };
   const paired = pairWire(parseWire(text, probe.localPort, BENCH_PORT), probe.sent, probe.unanswered);
   if ('problem' in paired) return { probe, wireProblem: paired.problem };
   const h = newRttHistogram();
@@ -213,14 +218,14 @@ async function pairedPhase(env: BenchEnv): Promise<{ idle: Record<GatewayName, I
     const gatewayPid = (g: GatewayName) => running[g]!.pid;
     const empty = (): IdleSide => ({ idleRuns: [], processIdleRuns: [], wireProblems: [], gatewayIdleRuns: [], probeAddresses: [] });
     const idle: Record<GatewayName, IdleSide> = { wolfguard: empty(), ocserv: empty() };
-    const probe = async (g: GatewayName, seconds: number): Promise<TimedRun> => {
-      const p = await probeRun(envs[g], seconds);
+    const probe = async (g: GatewayName, seconds: number, timeWire: boolean): Promise<TimedRun> => {
+      const p = await probeRun(envs[g], seconds, timeWire);
       idle[g].probeAddresses.push(p.probe.address);
       return p;
     };
-    for (const g of GATEWAYS) await probe(g, 1); // warm-up: JIT, ARP, the first session of each gateway
+    for (const g of GATEWAYS) await probe(g, 1, false); // warm-up: JIT, ARP, the first session of each gateway
     for (const g of passOrder(IDLE_RUNS)) {
-      const r = await probe(g, IDLE_SECONDS);
+      const r = await probe(g, IDLE_SECONDS, true);
       idle[g].processIdleRuns.push({ ...summaryOf(r.probe), histogram: r.probe.histogram });
       if (r.wire !== undefined) idle[g].idleRuns.push(r.wire);
       else idle[g].wireProblems.push(r.wireProblem!);
@@ -232,7 +237,7 @@ async function pairedPhase(env: BenchEnv): Promise<{ idle: Record<GatewayName, I
       let captured = '';
       let p: TimedRun;
       try {
-        p = await probe(g, IDLE_SECONDS);
+        p = await probe(g, IDLE_SECONDS, false);
       } finally {
         captured = await capture.stop();
       }
@@ -256,7 +261,7 @@ async function pairedPhase(env: BenchEnv): Promise<{ idle: Record<GatewayName, I
         const sink = await startSink(e, e.topo.clients[0]!.ns, LOAD_PORT, SWEEP_SECONDS + LOAD_EXTRA_SECONDS);
         const sending = sendLoad(e, sweep[g].loadAddress, LOAD_PORT, offered, LOAD_PAYLOAD_BYTES, SWEEP_SECONDS + LOAD_EXTRA_SECONDS);
         await new Promise((r) => setTimeout(r, PROBE_LEAD_MS));
-        const p = await probeRun(e, SWEEP_SECONDS);
+        const p = await probeRun(e, SWEEP_SECONDS, true);
         sweep[g].probeAddresses.push(p.probe.address);
         const sent = await sending;
         sweep[g].steps[k]!.push({ ...p, sent, reached: reached(await sink.result), cpuSeconds: cpuDelta(before, treeCpu(gatewayPid(g))) });

@@ -87,8 +87,10 @@ export class TunnelPump {
     const problem = planeSliceProblem(slice);
     if (problem !== undefined) throw invalidArgument(problem);
     const cpu = options.planeCpu;
-    const allowed = cpu === undefined ? [] : allowedCpus();
-    if (cpu !== undefined && !allowed.includes(cpu)) throw invalidArgument(`the data-plane CPU ${String(cpu)} is not one this process may run on (${allowed.join(',')})`);
+    if (cpu !== undefined) {
+      const allowed = allowedCpus();
+      if (!allowed.includes(cpu)) throw invalidArgument(`the data-plane CPU ${String(cpu)} is not one this process may run on (${allowed.join(',')})`);
+    }
     this.#native = new (addon().Pump)(tunQueueFd, slice, cpu ?? -1);
   }
 
