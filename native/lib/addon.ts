@@ -121,8 +121,10 @@ export interface PumpStats {
   planeCpuMs: number;
   /** The data-plane thread's time slice as the kernel reports it, µs; 0 = the kernel's default (none asked, or a kernel before 6.12). */
   planeSliceUs: number;
-  /** The one CPU the data-plane thread may run on now (WOLFGUARD_PLANE_CPUS), or -1: none asked, the kernel refused it, or an operator's taskset widened it since. */
+  /** The one CPU the data-plane thread may run on now (WOLFGUARD_PLANE_CPUS), or -1: none asked, not kept there now (planeCpuKeep 'shared' with fewer than two planes carrying packets), the kernel refused it, or an operator's taskset widened it since. */
   planeCpu: number;
+  /** The CPU the data-plane thread is kept on whenever it is kept on one, or -1: none asked, or the kernel refused it. */
+  planeCpuAssigned: number;
 }
 
 export interface NativePump {
@@ -141,7 +143,7 @@ export interface NativeAddon {
   hashTypes: Record<'sha1' | 'sha256' | 'sha384' | 'sha512', number>;
   Context: new (dtls: boolean, server: boolean, minVersion: number, maxVersion: number) => NativeContext;
   Connection: new (ctx: NativeContext, fd: number, onEvent: OnEvent) => NativeConnection;
-  Pump: new (tunQueueFd: number, planeSliceUs: number, planeCpu: number) => NativePump;
+  Pump: new (tunQueueFd: number, planeSliceUs: number, planeCpu: number, planeCpuShared: 0 | 1) => NativePump;
   /** The CPUs this process may run on (sched_getaffinity), ascending. */
   allowedCpus(): number[];
   tunOpen(name: string, queues: number): { name: string; fds: number[] };

@@ -66,7 +66,12 @@ export interface TunnelPumpOptions {
   planeSliceUs?: number;
   /** A CPU to keep the data-plane thread on (one of allowedCpus()); absent: the scheduler places it. */
   planeCpu?: number;
+  /** When the thread is kept on planeCpu: 'always' (the default), or 'shared': only while two or more of this process's planes carry packets (native/src/plane.cc, ReviewKeep). */
+  planeCpuKeep?: PlaneCpuKeep;
 }
+
+/** When a data-plane thread is kept on its CPU (TunnelPumpOptions.planeCpuKeep). */
+export type PlaneCpuKeep = 'always' | 'shared';
 
 /** The CPUs this process may run on (its affinity mask, which a cpuset or taskset narrows), ascending. */
 export function allowedCpus(): number[] {
@@ -91,7 +96,9 @@ export class TunnelPump {
       const allowed = allowedCpus();
       if (!allowed.includes(cpu)) throw invalidArgument(`the data-plane CPU ${String(cpu)} is not one this process may run on (${allowed.join(',')})`);
     }
-    this.#native = new (addon().Pump)(tunQueueFd, slice, cpu ?? -1);
+    const keep = options.planeCpuKeep ?? 'always';
+    if (keep !== 'always' && keep !== 'shared') throw invalidArgument(`planeCpuKeep must be 'always' or 'shared', got ${JSON.stringify(keep)}`);
+    this.#native = new (addon().Pump)(tunQueueFd, slice, cpu ?? -1, keep === 'shared' ? 1 : 0);
   }
 
   /** Packets for `address` go to this tunnel socket (which must be in tunnel mode). */

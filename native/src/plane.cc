@@ -51,9 +51,11 @@ uint64_t Plane::CpuNs() {
   return TimespecNs(ts);
 }
 
-bool Plane::Start(uv_loop_t* jsLoop, uint32_t sliceUs, int cpu, std::string* err) {
+bool Plane::Start(uv_loop_t* jsLoop, uint32_t sliceUs, int cpu, Keep keep, std::string* err) {
   wantSliceUs_ = sliceUs;
   wantCpu_ = cpu;
+  keep_ = keep;
+  if (sched_getaffinity(0, sizeof freeCpus_, &freeCpus_) != 0) keep_ = Keep::kAlways;
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) {
     *err = std::string("epoll_create1: ") + std::strerror(errno);
@@ -84,8 +86,10 @@ bool Plane::Start(uv_loop_t* jsLoop, uint32_t sliceUs, int cpu, std::string* err
   uv_unref(reinterpret_cast<uv_handle_t*>(async_));
   // Held so the thread's first turn sees thread_ and started_ set.
   std::lock_guard<std::recursive_mutex> l(mu_);
-  // Unpinned when no CPU is asked, or when the kernel refuses the one asked.
-  int e = wantCpu_ >= 0 ? CreatePinned() : -1;
+  // Unpinned when no CPU is asked, or when the kernel refuses the one asked;
+  // a Keep::kShared thread starts where the process may run (ReviewKeep()).
+  int e = wantCpu_ >= 0 && keep_ == Keep::kAlways ? CreatePinned() : -1;
+  if (e == 0 || (wantCpu_ >= 0 && keep_ == Keep::kShared)) assignedCpu_.store(wantCpu_, std::memory_order_relaxed);
   if (e != 0) e = pthread_create(&thread_, nullptr, RunThread, this);
   if (e != 0) {
     *err = std::string("pthread_create: ") + std::strerror(e);
@@ -273,6 +277,44 @@ int Plane::CreatePinned() {
   return e;
 }
 
+// Planes of this process that carried packets in their last window
+// (Keep::kShared): the gateway's shards live in one process.
+static std::atomic<int> gCarryingPlanes{0};
+// How long a plane looks back to say whether it carries packets: short
+// enough to follow a load that starts or stops, long enough that an idle
+// tunnel's echoes (one a millisecond, say) count as one window's traffic.
+static constexpr uint64_t kKeepWindowNs = 100'000'000;
+
+// Kept on its own CPU, a plane never waits behind another shard's plane
+// while both carry packets, nor moves between CPUs: under load that halved
+// the RTT p99. But a thread kept on one CPU cannot take an idle one: with a
+// single plane carrying packets there is nothing to keep apart, and about
+// one packet in a thousand then waited while something else ran on its CPU
+// (tuning.md, "Planes kept apart only while two carry packets"). So a
+// Keep::kShared plane is kept on its CPU only while two or more of the
+// process's planes carry packets, and may run on any of the process's CPUs
+// otherwise. Reviewed once a window, on the plane thread, after its events.
+void Plane::ReviewKeep(uint64_t nowNs) {
+  if (nowNs < windowEndNs_) return;
+  const bool was = carrying_;
+  carrying_ = sawPackets_;
+  sawPackets_ = false;
+  windowEndNs_ = nowNs + kKeepWindowNs;
+  if (carrying_ != was) gCarryingPlanes.fetch_add(carrying_ ? 1 : -1, std::memory_order_relaxed);
+  const bool keep = gCarryingPlanes.load(std::memory_order_relaxed) >= 2;
+  if (keep != kept_ && KeepOn(keep)) kept_ = keep;
+}
+
+// The calling (plane) thread on its CPU alone, or back on the process's.
+bool Plane::KeepOn(bool on) {
+  cpu_set_t one;
+  if (on) {
+    CPU_ZERO(&one);
+    CPU_SET(wantCpu_, &one);
+  }
+  return pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t), on ? &one : &freeCpus_) == 0;
+}
+
 int Plane::Cpu() const {
   cpu_set_t set;
   if (!started_ || pthread_getaffinity_np(thread_, sizeof set, &set) != 0 || CPU_COUNT(&set) != 1) return -1;
@@ -290,6 +332,7 @@ void Plane::Run() {
   // Named for top -H, perf and /proc (the test counts them).
   pthread_setname_np(pthread_self(), "wg-plane");
   if (wantSliceUs_ != 0) ApplySlice();
+  const bool review = keep_ == Keep::kShared && wantCpu_ >= 0;
   epoll_event evs[kEpollBatch];
   for (;;) {
     int timeout;
@@ -297,6 +340,13 @@ void Plane::Run() {
       std::lock_guard<std::recursive_mutex> l(mu_);
       if (stopping_) break;
       timeout = NextTimeoutMs();
+    }
+    // A plane that carried packets wakes at its window's end even when
+    // nothing comes, to say it carries none now (ReviewKeep()).
+    if (review && carrying_) {
+      uint64_t now = NowNs();
+      int left = windowEndNs_ > now ? static_cast<int>((windowEndNs_ - now + 999'999) / 1'000'000) : 0;
+      if (timeout < 0 || left < timeout) timeout = left;
     }
     int n = epoll_wait(epfd_, evs, kEpollBatch, timeout);
     if (n < 0 && errno != EINTR) break;
@@ -310,12 +360,16 @@ void Plane::Run() {
         (void)r;
         continue;
       }
+      sawPackets_ = true;
       // A handler may have removed another one of this batch meanwhile.
       auto it = watchers_.find(id);
       if (it != watchers_.end()) it->second.handler->OnPlaneEvents(id, evs[i].events);
     }
     RunTimers();
+    if (review) ReviewKeep(NowNs());
   }
+  if (carrying_) gCarryingPlanes.fetch_sub(1, std::memory_order_relaxed);
+  carrying_ = false;
 }
 
 void Plane::OnAsync(uv_async_t* a) {

@@ -16,6 +16,7 @@
 // WOLFGUARD_DATA_THREAD=0 keeps the data plane on the shard's own loop (for
 // side-by-side measurements).
 #pragma once
+#include <sched.h>
 #include <uv.h>
 
 #include <atomic>
@@ -58,11 +59,14 @@ class Plane {
   Plane(const Plane&) = delete;
   Plane& operator=(const Plane&) = delete;
 
+  // When the thread is kept on its CPU: always, or only while this process
+  // has two or more planes carrying packets (see ReviewKeep()).
+  enum class Keep { kAlways, kShared };
   // JS thread. Starts the thread; false with *err on failure. `sliceUs`
   // (0: the kernel's default) asks the scheduler for that time slice for
-  // the thread: see ApplySlice(). `cpu` >= 0 keeps the thread on that CPU
-  // (see CreatePinned()); -1 leaves it to the scheduler.
-  bool Start(uv_loop_t* jsLoop, uint32_t sliceUs, int cpu, std::string* err);
+  // the thread: see ApplySlice(). `cpu` >= 0 keeps the thread on that CPU,
+  // as `keep` says (see CreatePinned()); -1 leaves it to the scheduler.
+  bool Start(uv_loop_t* jsLoop, uint32_t sliceUs, int cpu, Keep keep, std::string* err);
   // JS thread. Ends and joins the thread; registrations stay valid (epoll_ctl
   // on them is harmless) and nothing fires any more. Idempotent.
   void Stop();
@@ -85,6 +89,9 @@ class Plane {
   // JS thread. The one CPU the thread may run on now, or -1: none asked, the
   // kernel refused it, or its affinity was widened since (taskset -a).
   int Cpu() const;
+  // The CPU the thread is kept on when it is kept on one (Start()'s `cpu`),
+  // or -1: none asked, or the kernel refused it.
+  int AssignedCpu() const { return assignedCpu_.load(std::memory_order_relaxed); }
 
   // With mu() held, from either thread. Add() returns an id (0: failed, errno
   // set); Watch() changes the events (0 stops watching without forgetting).
@@ -109,6 +116,8 @@ class Plane {
   void Run();
   void ApplySlice();
   int CreatePinned();
+  void ReviewKeep(uint64_t nowNs);
+  bool KeepOn(bool on);
   static void* RunThread(void* self);
   int NextTimeoutMs();
   void RunTimers();
@@ -125,6 +134,17 @@ class Plane {
   uint32_t wantSliceUs_ = 0;
   std::atomic<uint32_t> sliceUs_{0};
   int wantCpu_ = -1;
+  std::atomic<int> assignedCpu_{-1};
+  Keep keep_ = Keep::kAlways;
+  // Keep::kShared, plane thread only: the CPUs the process could use at
+  // Start() (where the thread may run when not kept), whether it is kept
+  // now, whether it carried packets in the current window and the last one,
+  // and when the current window ends.
+  cpu_set_t freeCpus_{};
+  bool kept_ = false;
+  bool sawPackets_ = false;
+  bool carrying_ = false;
+  uint64_t windowEndNs_ = 0;
   int epfd_ = -1;
   int wakeFd_ = -1;
   uint64_t nextId_ = 1;  // 0 is the wake eventfd's

@@ -83,16 +83,19 @@ Napi::Function Pump::DefineClass(Napi::Env env) {
                                        });
 }
 
-// new Pump(tunQueueFd, planeSliceUs, planeCpu): the pump owns the fd.
-// planeSliceUs: the data-plane thread's time slice (0: the kernel's default),
-// validated in TypeScript; the kernel clamps what it takes. planeCpu: the CPU
-// to keep the data-plane thread on, or -1 for none.
+// new Pump(tunQueueFd, planeSliceUs, planeCpu, planeCpuShared): the pump owns
+// the fd. planeSliceUs: the data-plane thread's time slice (0: the kernel's
+// default), validated in TypeScript; the kernel clamps what it takes.
+// planeCpu: the CPU to keep the data-plane thread on, or -1 for none;
+// planeCpuShared (1 or 0): kept there only while two or more planes of this process
+// carry packets (Plane::Keep::kShared), else always.
 Pump::Pump(const Napi::CallbackInfo& info) : ObjectWrap<Pump>(info) {
   Napi::Env env = info.Env();
   int64_t fd;
   int64_t sliceUs;
   int64_t cpu;
-  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &sliceUs) || !ArgInt(info, 2, &cpu)) return;
+  int64_t shared;
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &sliceUs) || !ArgInt(info, 2, &cpu) || !ArgInt(info, 3, &shared)) return;
   if (sliceUs < 0 || sliceUs > kMaxPlaneSliceUs) {
     Napi::RangeError::New(env, "argument 1 must be 0.." + std::to_string(kMaxPlaneSliceUs)).ThrowAsJavaScriptException();
     return;
@@ -101,11 +104,15 @@ Pump::Pump(const Napi::CallbackInfo& info) : ObjectWrap<Pump>(info) {
     Napi::RangeError::New(env, "argument 2 must be -1.." + std::to_string(CPU_SETSIZE - 1)).ThrowAsJavaScriptException();
     return;
   }
+  if (shared != 0 && shared != 1) {
+    Napi::RangeError::New(env, "argument 3 must be 0 or 1").ThrowAsJavaScriptException();
+    return;
+  }
   fd_ = static_cast<int>(fd);
   if (DataThreadOn()) {
     auto plane = std::make_shared<Plane>();
     std::string err;
-    if (!plane->Start(Instance(env)->loop, static_cast<uint32_t>(sliceUs), static_cast<int>(cpu), &err)) {
+    if (!plane->Start(Instance(env)->loop, static_cast<uint32_t>(sliceUs), static_cast<int>(cpu), shared != 0 ? Plane::Keep::kShared : Plane::Keep::kAlways, &err)) {
       plane->Shutdown();
       MakeError(env, "data-plane thread: " + err, 0, "uv").ThrowAsJavaScriptException();
       return;
@@ -556,6 +563,7 @@ Napi::Value Pump::Stats(const Napi::CallbackInfo& info) {
   o.Set("planeCpuMs", Napi::Number::New(env, plane_ ? static_cast<double>(plane_->CpuNs()) / 1e6 : 0));
   o.Set("planeSliceUs", Napi::Number::New(env, plane_ ? plane_->SliceUs() : 0));
   o.Set("planeCpu", Napi::Number::New(env, plane_ ? plane_->Cpu() : -1));
+  o.Set("planeCpuAssigned", Napi::Number::New(env, plane_ ? plane_->AssignedCpu() : -1));
   return o;
 }
 

@@ -251,7 +251,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
         return fd;
       },
     });
-    log.info({ planeCpus: shardCpus ?? null }, shardCpus !== undefined ? `data-plane threads kept on CPUs ${shardCpus.join(',')} (shard order; ${PLANE_CPUS_ENV}; none without WOLFGUARD_DATA_THREAD)` : `data-plane threads placed by the scheduler (${PLANE_CPUS_ENV})`);
+    log.info({ planeCpus: shardCpus?.cpus ?? null, planeCpuKeep: shardCpus?.keep ?? null }, shardCpus !== undefined ? `data-plane threads kept on CPUs ${shardCpus.cpus.join(',')} (shard order; ${shardCpus.keep === 'shared' ? 'while two or more carry packets' : 'always'}; ${PLANE_CPUS_ENV}; none without WOLFGUARD_DATA_THREAD)` : `data-plane threads placed by the scheduler (${PLANE_CPUS_ENV})`);
     owned.length = 0; // the shards own the TUN queue fds now
     await pool.ready();
     acceptor = await startAcceptor(pool, cfg.listenHost ?? '::', cfg.tcpPort, (ip) => {

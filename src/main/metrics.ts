@@ -98,7 +98,8 @@ export async function startMetrics(listen: string, ctx: MetricsContext): Promise
     busy: shardGauge('wolfguard_shard_event_loop_utilization', 'Share of the time since the last scrape the shard\'s JavaScript thread was busy, 0..1 (from the second scrape on)'),
     planeCpu: shardGauge('wolfguard_shard_data_plane_cpu_seconds_total', 'CPU time of the shard\'s data-plane thread (its rate is that thread\'s load, 0..1)'),
     planeSlice: shardGauge('wolfguard_shard_data_plane_slice_seconds', 'Time slice of the shard\'s data-plane thread as the kernel reports it (WOLFGUARD_PLANE_SLICE_US); 0 = the kernel\'s default'),
-    planeKeptOn: shardGauge('wolfguard_shard_data_plane_cpu', 'The CPU the shard\'s data-plane thread is kept on (WOLFGUARD_PLANE_CPUS); -1 = none, the scheduler places it'),
+    planeKeptOn: shardGauge('wolfguard_shard_data_plane_cpu', 'The CPU the shard\'s data-plane thread is kept on now (WOLFGUARD_PLANE_CPUS); -1 = none, the scheduler places it'),
+    planeAssigned: shardGauge('wolfguard_shard_data_plane_cpu_assigned', 'The CPU the shard\'s data-plane thread is kept on whenever it is kept (WOLFGUARD_PLANE_CPUS auto: while two or more shards carry packets); -1 = none'),
   };
   const channelLabels = ['shard', 'channel', 'direction'] as const;
   const channelBytes = new Gauge({ name: 'wolfguard_channel_bytes_total', help: 'Tunnel bytes by channel (tls: CSTP over TLS, dtls: over UDP) and direction (in: from clients)', labelNames: channelLabels, registers: [reg] });
@@ -164,6 +165,7 @@ export async function startMetrics(listen: string, ctx: MetricsContext): Promise
         g.planeCpu.set(l, s.pump.planeCpuMs / 1000);
         g.planeSlice.set(l, s.pump.planeSliceUs / 1e6);
         g.planeKeptOn.set(l, s.pump.planeCpu);
+        g.planeAssigned.set(l, s.pump.planeCpuAssigned);
       }
       for (const c of ctx.admission.engine.counters()) decisions.set({ rule: c.ruleId, reason: c.reason }, c.count);
       const text = await reg.metrics();

@@ -8,6 +8,7 @@ import { closeFd, newTicketKey } from '../../native/lib';
 import { envInt } from '../common/env';
 import type { FromShard, MeshConfig, PeerInfo, ShardConfig, ShardStats, ToShard } from '../workers/messages';
 import type { GatewayConfig } from './config/types';
+import type { PlaneCpus } from './plane-cpus';
 
 // V8's memory reducer waits 8 s after an isolate's allocation rate drops and
 // then runs up to three blocking mark-compacts to shrink its heap. A shard's
@@ -32,8 +33,8 @@ export interface ShardPoolOptions {
   mesh?: MeshConfig[];
   /** Time slice for each shard's data-plane thread, µs (TunnelPumpOptions). */
   planeSliceUs?: number;
-  /** The CPU for each shard's data-plane thread, by shard index (planeCpus(); absent: none kept). */
-  planeCpus?: number[];
+  /** The CPU for each shard's data-plane thread, by shard index, and when it is kept there (planeCpus(); absent: none kept). */
+  planeCpus?: PlaneCpus;
   /** Milliseconds between TLS ticket-key rotations (default TICKET_KEY_ROTATE_MS; 0 = never). */
   ticketKeyRotateMs?: number;
   /** Everything a shard sends besides its own bookkeeping (login, connect, tunnel-closed). */
@@ -109,7 +110,11 @@ export class ShardPool {
       if (options.tunFds?.[i] !== undefined) cfg.tunFd = options.tunFds[i];
       if (options.mesh?.[i]) cfg.mesh = options.mesh[i];
       if (options.planeSliceUs !== undefined) cfg.planeSliceUs = options.planeSliceUs;
-      if (options.planeCpus?.[i] !== undefined) cfg.planeCpu = options.planeCpus[i];
+      const cpu = options.planeCpus?.cpus[i];
+      if (cpu !== undefined) {
+        cfg.planeCpu = cpu;
+        cfg.planeCpuKeep = options.planeCpus!.keep;
+      }
       const state = { cfg, startedAt: Date.now(), restarts: 0, ready: false, live: 0, total: 0 } as ShardState;
       this.#spawn(state);
       this.#shards.push(state);

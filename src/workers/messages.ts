@@ -1,6 +1,7 @@
 // The messages main thread and shards exchange over the worker port. Kept
 // small and flat: they are structured-cloned on every connection and login.
 import type { GatewayConfig } from '../main/config/types';
+import type { PlaneCpuKeep } from '../../native/lib';
 import type { AuthField } from '../protocol/auth-xml';
 
 /** main → shard: take over this accepted TCP connection. */
@@ -211,6 +212,8 @@ export interface ShardConfig {
   planeSliceUs?: number;
   /** The CPU to keep the pump's data-plane thread on (WOLFGUARD_PLANE_CPUS; absent: none). */
   planeCpu?: number;
+  /** When it is kept there (TunnelPumpOptions; absent: always). */
+  planeCpuKeep?: PlaneCpuKeep;
   /** Netmask of the IPv4 pool and prefix of the IPv6 pool, as the client must be told. */
   mesh?: MeshConfig;
   /**

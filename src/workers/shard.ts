@@ -57,6 +57,7 @@ if (gw && config.tunFd !== undefined) {
   pump = new TunnelPump(config.tunFd, {
     ...(config.planeSliceUs !== undefined ? { planeSliceUs: config.planeSliceUs } : {}),
     ...(config.planeCpu !== undefined ? { planeCpu: config.planeCpu } : {}),
+    ...(config.planeCpuKeep !== undefined ? { planeCpuKeep: config.planeCpuKeep } : {}),
   });
   let routes: RouteTable | undefined;
   if (config.mesh) {
