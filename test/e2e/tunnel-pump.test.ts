@@ -95,6 +95,39 @@ test('TUN ⇄ CSTP pump: the data-plane thread takes the slice and the CPU it is
   assert.deepEqual(none.reply4, { src: '10.201.0.1', dst: '10.201.0.2', data: 'hello v4' });
 });
 
+interface KeepPhase {
+  end: number[];
+  samples: number[][];
+  rx: number[];
+}
+
+interface KeepResult {
+  cpus: number[];
+  assigned: number[];
+  idle: KeepPhase;
+  one: KeepPhase;
+  both: KeepPhase;
+  oneAgain: KeepPhase;
+}
+
+test('planeCpuKeep shared (WOLFGUARD_PLANE_CPUS=auto): two planes are kept on their CPUs while both carry packets, and one carrying alone may run anywhere', { timeout: 60_000 }, () => {
+  assert.equal(process.getuid?.(), 0, 'end-to-end tests need root (network namespaces, TUN)');
+  const r = runInNamespace<KeepResult>(`wgkeep${process.pid}`, 'plane-keep-child.js', { ...process.env, WOLFGUARD_DATA_THREAD: '1' });
+  const [a, b] = r.cpus as [number, number];
+  assert.deepEqual(r.assigned, [a, b]);
+  // The replies came back on the queue each ping was written to.
+  assert.ok(r.one.rx[0]! > 0 && r.one.rx[1] === r.idle.rx[1], `one: ${JSON.stringify(r.one.rx)}, before ${JSON.stringify(r.idle.rx)}`);
+  assert.ok(r.both.rx[1]! > r.one.rx[1]!, `both: ${JSON.stringify(r.both.rx)}`);
+  if (a === b) {
+    // One CPU: kept there or not, that is the only one the threads may use.
+    for (const p of [r.idle, r.one, r.both, r.oneAgain]) for (const s of p.samples) assert.deepEqual(s, [a, a]);
+    return;
+  }
+  for (const s of [...r.idle.samples, ...r.one.samples]) assert.deepEqual(s, [-1, -1], 'no plane kept while at most one carries packets');
+  assert.deepEqual(r.both.end, [a, b], `both carrying: ${JSON.stringify(r.both.samples)}`);
+  assert.equal(r.oneAgain.end[0], -1, `one carrying again: ${JSON.stringify(r.oneAgain.samples)}`);
+});
+
 test('TUN ⇄ CSTP pump: the slice keeps the policy an operator set (chrt): SCHED_BATCH gets it, SCHED_IDLE is left alone', { timeout: 60_000 }, () => {
   assert.equal(process.getuid?.(), 0, 'end-to-end tests need root (network namespaces, TUN)');
   const env = { ...process.env, WOLFGUARD_DATA_THREAD: '1' };
