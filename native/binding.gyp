@@ -24,6 +24,7 @@
         "src/sockets.cc",
         "src/plane.cc",
         "src/tun.cc",
+        "src/tun-coalesce.cc",
         "src/tun-steering.cc"
       ],
       "include_dirs": [

@@ -125,6 +125,10 @@ export interface PumpStats {
   planeCpu: number;
   /** The CPU the data-plane thread is kept on whenever it is kept on one, or -1: none asked, or the kernel refused it. */
   planeCpuAssigned: number;
+  /** write() calls the packets written to the TUN queue took (a run of UDP datagrams takes one: framing 'uso'). */
+  tunTxWrites: number;
+  /** Packets written to the TUN queue in a run of several (framing 'uso'). */
+  tunTxCoalesced: number;
 }
 
 export interface NativePump {
@@ -143,10 +147,10 @@ export interface NativeAddon {
   hashTypes: Record<'sha1' | 'sha256' | 'sha384' | 'sha512', number>;
   Context: new (dtls: boolean, server: boolean, minVersion: number, maxVersion: number) => NativeContext;
   Connection: new (ctx: NativeContext, fd: number, onEvent: OnEvent) => NativeConnection;
-  Pump: new (tunQueueFd: number, planeSliceUs: number, planeCpu: number, planeCpuShared: 0 | 1) => NativePump;
+  Pump: new (tunQueueFd: number, planeSliceUs: number, planeCpu: number, planeCpuShared: 0 | 1, framing: number) => NativePump;
   /** The CPUs this process may run on (sched_getaffinity), ascending. */
   allowedCpus(): number[];
-  tunOpen(name: string, queues: number): { name: string; fds: number[] };
+  tunOpen(name: string, queues: number, framing: number): { name: string; fds: number[]; vnet: number };
   eventFd(): number;
   /** Attaches the queue-steering program to the TUN device of tunFd: [address map fd, queue map fd]; throws naming the failing step. */
   tunSteer(tunFd: number, addressCapacity: number, shards: number): [number, number];

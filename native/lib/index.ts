@@ -5,7 +5,7 @@ export { TlsContext, availableCiphers, newTicketKey, GROUP_IDS } from './context
 export type { ContextOptions, KeyExchangeGroup, PemSource, ProtocolVersion, TlsVersion, DtlsVersion } from './context';
 export { TlsSocket, DEFAULT_TUNNEL_QUEUE_BYTES } from './tls-socket';
 export type { TunnelOptions } from './tls-socket';
-export { TunnelPump, allowedCpus, openTun, addressBytes, createWakeFd, routeLease, planeSliceProblem, DEFAULT_PLANE_SLICE_US, MIN_PLANE_SLICE_US, MAX_PLANE_SLICE_US, type TunnelPumpOptions, type PlaneCpuKeep } from './tun';
+export { TunnelPump, allowedCpus, openTun, addressBytes, createWakeFd, routeLease, planeSliceProblem, DEFAULT_PLANE_SLICE_US, MIN_PLANE_SLICE_US, MAX_PLANE_SLICE_US, type TunnelPumpOptions, type PlaneCpuKeep, type TunFraming } from './tun';
 export { TunSteering, QueueOrder } from './tun-steering';
 export type { TlsSocketOptions } from './tls-socket';
 export { DtlsSession } from './dtls-session';

@@ -8,15 +8,33 @@ import { nativeConnectionOf } from './connection-common';
 import type { TlsSocket } from './tls-socket';
 import type { DtlsSession } from './dtls-session';
 
-/** Opens `name` with `queues` queues (needs CAP_NET_ADMIN); returns one fd per queue. */
-export function openTun(name: string, queues: number): { name: string; fds: number[] } {
+/**
+ * How packets go through a TUN fd: 'plain' IP packets, or 'uso': a
+ * virtio_net_hdr before each, so that a pump writes a run of one flow's UDP
+ * datagrams as one packet the kernel cuts up again (native/src/tun-coalesce.h;
+ * Linux 6.2+). Every fd of a device must have the same: the kernel keeps it
+ * per device.
+ */
+export type TunFraming = 'plain' | 'uso';
+
+const FRAMING_CODES = { plain: 0, uso: 2, auto: 3 } as const;
+
+/**
+ * Opens `name` with `queues` queues (needs CAP_NET_ADMIN); returns one fd per
+ * queue and their framing. `framing` 'auto' takes 'uso' when the kernel has
+ * it, else 'plain'; a queue added to a device in use takes the device's.
+ */
+export function openTun(name: string, queues: number, framing: TunFraming | 'auto' = 'plain'): { name: string; fds: number[]; framing: TunFraming } {
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name)) throw invalidArgument(`bad TUN device name ${JSON.stringify(name)}`);
   if (!Number.isInteger(queues) || queues < 1 || queues > 256) throw invalidArgument('TUN queues must be 1..256');
+  if (!Object.hasOwn(FRAMING_CODES, framing)) throw invalidArgument(`TUN framing must be plain, uso or auto, got ${JSON.stringify(framing)}`);
+  let r: { name: string; fds: number[]; vnet: number };
   try {
-    return addon().tunOpen(name, queues);
+    r = addon().tunOpen(name, queues, FRAMING_CODES[framing]);
   } catch (e) {
     throw new WolfguardError(ErrorCodes.SOCKET, (e as Error).message, {}, { cause: e });
   }
+  return { name: r.name, fds: r.fds, framing: r.vnet === FRAMING_CODES.uso ? 'uso' : 'plain' };
 }
 
 const words = new Uint32Array(4);
@@ -68,6 +86,8 @@ export interface TunnelPumpOptions {
   planeCpu?: number;
   /** When the thread is kept on planeCpu: 'always' (the default), or 'shared': only while two or more of this process's planes carry packets (native/src/plane.cc, ReviewKeep). */
   planeCpuKeep?: PlaneCpuKeep;
+  /** How the fd was opened (openTun()'s framing); default 'plain'. */
+  framing?: TunFraming;
 }
 
 /** When a data-plane thread is kept on its CPU (TunnelPumpOptions.planeCpuKeep). */
@@ -98,7 +118,9 @@ export class TunnelPump {
     }
     const keep = options.planeCpuKeep ?? 'always';
     if (keep !== 'always' && keep !== 'shared') throw invalidArgument(`planeCpuKeep must be 'always' or 'shared', got ${JSON.stringify(keep)}`);
-    this.#native = new (addon().Pump)(tunQueueFd, slice, cpu ?? -1, keep === 'shared' ? 1 : 0);
+    const framing = options.framing ?? 'plain';
+    if (framing !== 'plain' && framing !== 'uso') throw invalidArgument(`framing must be 'plain' or 'uso', got ${JSON.stringify(framing)}`);
+    this.#native = new (addon().Pump)(tunQueueFd, slice, cpu ?? -1, keep === 'shared' ? 1 : 0, FRAMING_CODES[framing]);
   }
 
   /** Packets for `address` go to this tunnel socket (which must be in tunnel mode). */

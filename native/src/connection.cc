@@ -821,6 +821,8 @@ void Connection::ArmDtlsTimer() {
 
 void Connection::DoRead() {
   DoReadRecords();
+  // The TUN packets of this read leave now, run or not (tun-coalesce.h).
+  if (pump_ != nullptr) pump_->FlushTun();
   if (dtls_ && tunnel_) ReleaseRxBatch();
 }
 
@@ -1298,6 +1300,7 @@ Napi::Value Connection::StartTunnel(const Napi::CallbackInfo& info) {
     DepthGuard guard(this);
     lastRx_ = NowMs();
     HandleCstp(head, headLen);
+    if (pump_ != nullptr) pump_->FlushTun();
     if (!Dead()) FlushBatch();
   }
   return Napi::Number::New(env, WOLFSSL_SUCCESS);

@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -57,6 +58,11 @@ static bool ThrottleOn() {
 // Largest IP packet a TUN read can return (the device MTU is far lower).
 static constexpr size_t kMaxPacket = 65535;
 
+// The TUN fd's framing (new Pump()'s `vnet`, from tunOpen()).
+static constexpr int kVnetNone = 0;
+static constexpr int kVnetHdr = 1;
+static constexpr int kVnetUso = 2;
+
 // Packets taken from each peer's ring per wake-up before the loop gets a turn.
 static constexpr int kRingBatch = 256;
 
@@ -83,8 +89,9 @@ Napi::Function Pump::DefineClass(Napi::Env env) {
                                        });
 }
 
-// new Pump(tunQueueFd, planeSliceUs, planeCpu, planeCpuShared): the pump owns
-// the fd. planeSliceUs: the data-plane thread's time slice (0: the kernel's
+// new Pump(tunQueueFd, planeSliceUs, planeCpu, planeCpuShared, vnet): the
+// pump owns the fd; vnet says how tunOpen() opened it (kVnetNone, kVnetHdr,
+// kVnetUso). planeSliceUs: the data-plane thread's time slice (0: the kernel's
 // default), validated in TypeScript; the kernel clamps what it takes.
 // planeCpu: the CPU to keep the data-plane thread on, or -1 for none;
 // planeCpuShared (1 or 0): kept there only while two or more planes of this process
@@ -95,7 +102,8 @@ Pump::Pump(const Napi::CallbackInfo& info) : ObjectWrap<Pump>(info) {
   int64_t sliceUs;
   int64_t cpu;
   int64_t shared;
-  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &sliceUs) || !ArgInt(info, 2, &cpu) || !ArgInt(info, 3, &shared)) return;
+  int64_t vnet;
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &sliceUs) || !ArgInt(info, 2, &cpu) || !ArgInt(info, 3, &shared) || !ArgInt(info, 4, &vnet)) return;
   if (sliceUs < 0 || sliceUs > kMaxPlaneSliceUs) {
     Napi::RangeError::New(env, "argument 1 must be 0.." + std::to_string(kMaxPlaneSliceUs)).ThrowAsJavaScriptException();
     return;
@@ -108,6 +116,11 @@ Pump::Pump(const Napi::CallbackInfo& info) : ObjectWrap<Pump>(info) {
     Napi::RangeError::New(env, "argument 3 must be 0 or 1").ThrowAsJavaScriptException();
     return;
   }
+  if (vnet < kVnetNone || vnet > kVnetUso) {
+    Napi::RangeError::New(env, "argument 4 must be 0..2").ThrowAsJavaScriptException();
+    return;
+  }
+  vnet_ = static_cast<int>(vnet);
   fd_ = static_cast<int>(fd);
   if (DataThreadOn()) {
     auto plane = std::make_shared<Plane>();
@@ -174,6 +187,7 @@ Pump::~Pump() {
 // (a shard saying goodbye to its clients); it ends with the pump.
 void Pump::CloseAll() {
   PlaneLock lk(plane_);
+  FlushTun();
   if (plane_) {
     if (tunId_ != 0) plane_->Remove(tunId_);
     if (wakeId_ != 0) plane_->Remove(wakeId_);
@@ -260,14 +274,17 @@ void Pump::Flush(Pump* self, std::vector<Connection*>& dirty) {
 }
 
 void Pump::ReadTun() {
-  if (tPacket.size() < kMaxPacket) tPacket.resize(kMaxPacket);
-  uint8_t* buf = tPacket.data();
+  if (tPacket.size() < kVnetHdrLen + kMaxPacket) tPacket.resize(kVnetHdrLen + kMaxPacket);
+  // Offloads are off on the device (tunOpen), so the header says nothing a
+  // packet needs: no GSO, checksums complete.
+  const size_t skip = vnet_ != kVnetNone ? kVnetHdrLen : 0;
+  uint8_t* buf = tPacket.data() + skip;
   std::vector<Connection*> dirty;
   const bool quiet = Plane::NowNs() - lastReadEndNs_ >= kQuietNs;
   for (int i = 0; i < kTunBatch && fd_ >= 0; i++) {
-    ssize_t r = read(fd_, buf, kMaxPacket);
-    if (r <= 0) break;  // EAGAIN: drained
-    size_t n = static_cast<size_t>(r);
+    ssize_t r = read(fd_, tPacket.data(), skip + kMaxPacket);
+    if (r <= static_cast<ssize_t>(skip)) break;  // EAGAIN: drained
+    size_t n = static_cast<size_t>(r) - skip;
     counters_.tunRxPackets++;
     counters_.tunRxBytes += n;
     const uint8_t* dst;
@@ -385,13 +402,48 @@ void Pump::DrainRings() {
 
 void Pump::WriteToTun(const uint8_t* pkt, size_t len) {
   if (fd_ < 0) return;
-  ssize_t n = write(fd_, pkt, len);
-  if (n == static_cast<ssize_t>(len)) {
-    counters_.tunTxPackets++;
-    counters_.tunTxBytes += len;
+  if (vnet_ == kVnetUso && UdpCoalescer::Eligible(pkt, len)) {
+    if (coalescer_.Extend(pkt, len)) return;
+    FlushTun();
+    coalescer_.Start(pkt, len);
+    return;
+  }
+  // Packets leave in the order they came: the run before this one.
+  FlushTun();
+  WriteAlone(pkt, len);
+}
+
+void Pump::FlushTun() {
+  const uint32_t packets = coalescer_.count();
+  if (packets == 0) return;
+  size_t len;
+  const uint8_t* out = coalescer_.Finish(&len);
+  if (fd_ >= 0) {
+    CountWrite(write(fd_, out, len) == static_cast<ssize_t>(len), packets, coalescer_.originalBytes());
+    if (packets > 1) counters_.tunTxCoalesced += packets;
+  }
+  coalescer_.Reset();
+}
+
+void Pump::WriteAlone(const uint8_t* pkt, size_t len) {
+  if (vnet_ == kVnetNone) {
+    CountWrite(write(fd_, pkt, len) == static_cast<ssize_t>(len), 1, len);
+    return;
+  }
+  // An empty virtio_net_hdr: no GSO, checksums complete.
+  static const uint8_t kNoOffload[kVnetHdrLen] = {};
+  iovec iov[2] = {{const_cast<uint8_t*>(kNoOffload), kVnetHdrLen}, {const_cast<uint8_t*>(pkt), len}};
+  CountWrite(writev(fd_, iov, 2) == static_cast<ssize_t>(kVnetHdrLen + len), 1, len);
+}
+
+void Pump::CountWrite(bool ok, uint32_t packets, size_t bytes) {
+  counters_.tunTxWrites++;
+  if (ok) {
+    counters_.tunTxPackets += packets;
+    counters_.tunTxBytes += bytes;
   } else {
     // A full TUN queue drops, as a router does; TCP inside the tunnel recovers.
-    counters_.tunTxDrops++;
+    counters_.tunTxDrops += packets;
   }
 }
 
@@ -461,6 +513,7 @@ void Pump::ThrottleTick() {
 }
 
 void Pump::Detach(Connection* c) {
+  FlushTun();
   if (attached_.erase(c) > 0) Count(WG_RT_OFF_TUNNELS, -1);
   bool wasPaused = paused_.erase(c) > 0;
   if (wasPaused) Count(WG_RT_OFF_PAUSED, -1);
@@ -550,6 +603,8 @@ Napi::Value Pump::Stats(const Napi::CallbackInfo& info) {
   n("tunTxBytes", counters_.tunTxBytes);
   n("noRoute", counters_.noRoute);
   n("tunTxDrops", counters_.tunTxDrops);
+  n("tunTxWrites", counters_.tunTxWrites);
+  n("tunTxCoalesced", counters_.tunTxCoalesced);
   n("malformed", counters_.malformed);
   n("routes", v4_.size() + v6_.size());
   n("ringOut", counters_.ringOut);
@@ -680,40 +735,83 @@ static Napi::Value RouteLease(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// tunOpen(name, queues) → { name, fds }: one multiqueue TUN device (no packet
-// info header), one non-blocking fd per queue. Needs CAP_NET_ADMIN.
+// Linux 6.2's uapi: a libc's older headers may not have them yet.
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+
+// tunOpen()'s framing: plain IP packets; a virtio_net_hdr before each, with
+// UDP runs written as one (kVnetUso, tun-coalesce.h); or kVnetUso when the
+// kernel takes GSO_UDP_L4 writes, else plain (kFramingAuto).
+static constexpr int64_t kFramingAuto = 3;
+
+// Opens one queue of `name`; -errno on failure. *vnet: the framing it got.
+static int OpenQueue(const std::string& name, bool first, int64_t framing, int* vnet, std::string* actual) {
+  for (bool withHdr : {framing != kVnetNone, false}) {
+    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    ifreq ifr;
+    std::memset(&ifr, 0, sizeof(ifr));
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | (withHdr ? IFF_VNET_HDR : 0);
+    std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
+      int e = errno;
+      close(fd);
+      return -e;
+    }
+    *actual = ifr.ifr_name;
+    if (!withHdr) {
+      *vnet = kVnetNone;
+      return fd;
+    }
+    // Asking the device for USO is how to learn whether this kernel knows
+    // GSO_UDP_L4 (6.2+); then every offload goes off again, so reads stay
+    // whole packets with their checksums done (the header says nothing).
+    // Only the device's first queue asks: later ones join a device in use.
+    bool uso = framing != kFramingAuto || !first || ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_USO4 | TUN_F_USO6) == 0;
+    if (uso && (!first || ioctl(fd, TUNSETOFFLOAD, 0) == 0)) {
+      *vnet = kVnetUso;
+      return fd;
+    }
+    close(fd);  // and again without the header: the device goes with its last fd
+    if (framing != kFramingAuto) return -EINVAL;
+  }
+  return -EINVAL;
+}
+
+// tunOpen(name, queues, framing) → { name, fds, vnet }: one multiqueue TUN
+// device (no packet info header), one non-blocking fd per queue, framed as
+// asked (0 plain, 2 USO, 3 USO when the kernel has it; `vnet` says which).
+// Needs CAP_NET_ADMIN.
 static Napi::Value TunOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name;
   int64_t queues;
-  if (!ArgString(info, 0, &name) || !ArgInt(info, 1, &queues)) return env.Undefined();
-  if (name.size() >= IFNAMSIZ || queues < 1 || queues > 256) {
-    Napi::RangeError::New(env, "tunOpen: name shorter than 16 bytes, 1..256 queues").ThrowAsJavaScriptException();
+  int64_t framing;
+  if (!ArgString(info, 0, &name) || !ArgInt(info, 1, &queues) || !ArgInt(info, 2, &framing)) return env.Undefined();
+  if (name.size() >= IFNAMSIZ || queues < 1 || queues > 256 || (framing != kVnetNone && framing != kVnetUso && framing != kFramingAuto)) {
+    Napi::RangeError::New(env, "tunOpen: name shorter than 16 bytes, 1..256 queues, framing 0, 2 or 3").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   Napi::Array fds = Napi::Array::New(env);
   std::string actual;
+  int vnet = kVnetNone;
   for (int64_t i = 0; i < queues; i++) {
-    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    ifreq ifr;
-    std::memset(&ifr, 0, sizeof(ifr));
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
-    std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-    if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) != 0) {
-      int e = errno;
-      if (fd >= 0) close(fd);
+    int fd = OpenQueue(name, i == 0, i == 0 ? framing : vnet, &vnet, &actual);
+    if (fd < 0) {
       for (uint32_t j = 0; j < fds.Length(); j++) close(fds.Get(j).As<Napi::Number>().Int32Value());
-      Napi::Error err = MakeError(env, std::string("cannot open TUN device ") + name + ": " + std::strerror(e), -e, "errno");
-      err.Set("errno", Napi::Number::New(env, e));
+      Napi::Error err = MakeError(env, std::string("cannot open TUN device ") + name + ": " + std::strerror(-fd), fd, "errno");
+      err.Set("errno", Napi::Number::New(env, -fd));
       err.ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    actual = ifr.ifr_name;
     fds.Set(fds.Length(), Napi::Number::New(env, fd));
   }
   Napi::Object o = Napi::Object::New(env);
   o.Set("name", actual);
   o.Set("fds", fds);
+  o.Set("vnet", Napi::Number::New(env, vnet));
   return o;
 }
 

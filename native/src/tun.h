@@ -6,6 +6,7 @@
 #pragma once
 #include "common.h"
 #include "plane.h"
+#include "tun-coalesce.h"
 
 #include <array>
 #include <memory>
@@ -22,8 +23,10 @@ class Pump : public Napi::ObjectWrap<Pump>, public PlaneHandler {
   explicit Pump(const Napi::CallbackInfo& info);
   ~Pump() override;
 
-  // From connections in tunnel mode.
+  // From connections in tunnel mode. A datagram may wait in the coalescing
+  // run until FlushTun(), which each connection calls when its read ends.
   void WriteToTun(const uint8_t* pkt, size_t len);
+  void FlushTun();
   void Detach(Connection* c);
   // A tunnel's overload pause began or ended (Connection::drainPause_).
   void SetPaused(Connection* c, bool paused);
@@ -37,6 +40,8 @@ class Pump : public Napi::ObjectWrap<Pump>, public PlaneHandler {
     uint64_t tunTxPackets = 0, tunTxBytes = 0;  // written to the TUN queue
     uint64_t noRoute = 0;                       // TUN packets with no session here
     uint64_t tunTxDrops = 0;                    // TUN queue full or write error
+    uint64_t tunTxWrites = 0;                   // write() calls those packets took
+    uint64_t tunTxCoalesced = 0;                // packets written in a run of several (tun-coalesce.h)
     uint64_t malformed = 0;                     // not IPv4/IPv6
     uint64_t ringOut = 0;                       // packets handed to their owner shard's ring
     uint64_t ringOutDrops = 0;                  // that ring was full
@@ -88,6 +93,12 @@ class Pump : public Napi::ObjectWrap<Pump>, public PlaneHandler {
   std::unordered_set<Connection*> paused_;
 
   int fd_ = -1;
+  // What the TUN fd carries before each packet (tunOpen): kVnetNone, or a
+  // virtio_net_hdr (kVnetHdr), with UDP runs written as one (kVnetUso).
+  int vnet_ = 0;
+  UdpCoalescer coalescer_;
+  void WriteAlone(const uint8_t* pkt, size_t len);
+  void CountWrite(bool ok, uint32_t packets, size_t bytes);
   uv_poll_t* poll_ = nullptr;
   std::unordered_map<uint32_t, Connection*> v4_;
   struct V6Hash {

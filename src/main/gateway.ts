@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { allowedCpus, closeFd, createWakeFd, openTun, TunSteering, DEFAULT_PLANE_SLICE_US, planeSliceProblem, DEFAULT_DTLS_RCVBUF_BYTES, dtlsRcvBufProblem } from '../../native/lib';
 import { planeCpus, PLANE_CPUS_ENV } from './plane-cpus';
+import { tunFramingWanted, TUN_USO_ENV } from './tun-framing';
 import { createRing } from '../ring/spsc-ring';
 import { DEFAULT_SLOT_COUNT, DEFAULT_SLOT_SIZE } from '../ring/layout';
 import { RouteTable, createRouteTable, leaseCapacity, type RoutePools } from '../ring/route-table';
@@ -148,7 +149,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
 
   // One TUN device, one queue per shard. The device and its addresses vanish
   // when the last queue fd closes, so a crashed gateway leaves nothing behind.
-  const tun = openTun(cfg.device, workers);
+  const tun = openTun(cfg.device, workers, tunFramingWanted(process.env[TUN_USO_ENV]));
   const owned: number[] = [...tun.fds];
   const wakeFds: number[] = [];
   let steering: Steering = { status: 'off: not started' };
@@ -231,6 +232,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       keyFile: cfg.serverKey,
       gateway: cfg,
       tunFds: tun.fds,
+      tunFraming: tun.framing,
       mesh,
       planeSliceUs,
       ...(shardCpus !== undefined ? { planeCpus: shardCpus } : {}),
@@ -240,7 +242,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
         for (const s of dropped) table.release(s.addresses.lease, shard);
         log.error({ shard, code, sessions: dropped.length }, 'shard died; restarting it (its clients reconnect with their cookies)');
         // Its TUN queue went with it: attach a fresh one to the same device.
-        const fd = openTun(tun.name, 1).fds[0];
+        const fd = openTun(tun.name, 1, tun.framing).fds[0];
         if (steering.program) {
           try {
             steering.program.reattached(shard);
@@ -251,6 +253,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
         return fd;
       },
     });
+    log.info({ tunFraming: tun.framing }, tun.framing === 'uso' ? `TUN ${tun.name}: runs of UDP datagrams written as one (${TUN_USO_ENV})` : `TUN ${tun.name}: one write per packet (${TUN_USO_ENV}${process.env[TUN_USO_ENV]?.trim() === 'off' ? '=off' : ': this kernel has no UDP segmentation offload for TUN, Linux 6.2+'})`);
     log.info({ planeCpus: shardCpus?.cpus ?? null, planeCpuKeep: shardCpus?.keep ?? null }, shardCpus !== undefined ? `data-plane threads kept on CPUs ${shardCpus.cpus.join(',')} (shard order; ${shardCpus.keep === 'shared' ? 'while two or more carry packets' : 'always'}; ${PLANE_CPUS_ENV}; none without WOLFGUARD_DATA_THREAD)` : `data-plane threads placed by the scheduler (${PLANE_CPUS_ENV})`);
     owned.length = 0; // the shards own the TUN queue fds now
     await pool.ready();

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
-import { closeFd, newTicketKey } from '../../native/lib';
+import { closeFd, newTicketKey, type TunFraming } from '../../native/lib';
 import { envInt } from '../common/env';
 import type { FromShard, MeshConfig, PeerInfo, ShardConfig, ShardStats, ToShard } from '../workers/messages';
 import type { GatewayConfig } from './config/types';
@@ -29,6 +29,8 @@ export interface ShardPoolOptions {
   gateway?: GatewayConfig;
   /** One TUN queue fd per shard (the shard owns it once posted). */
   tunFds?: number[];
+  /** How they were opened (openTun()). */
+  tunFraming?: TunFraming;
   /** The data-plane mesh each shard's pump joins. */
   mesh?: MeshConfig[];
   /** Time slice for each shard's data-plane thread, µs (TunnelPumpOptions). */
@@ -108,6 +110,7 @@ export class ShardPool {
       };
       if (options.gateway) cfg.gateway = options.gateway;
       if (options.tunFds?.[i] !== undefined) cfg.tunFd = options.tunFds[i];
+      if (options.tunFraming !== undefined) cfg.tunFraming = options.tunFraming;
       if (options.mesh?.[i]) cfg.mesh = options.mesh[i];
       if (options.planeSliceUs !== undefined) cfg.planeSliceUs = options.planeSliceUs;
       const cpu = options.planeCpus?.cpus[i];

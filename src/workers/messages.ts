@@ -1,7 +1,7 @@
 // The messages main thread and shards exchange over the worker port. Kept
 // small and flat: they are structured-cloned on every connection and login.
 import type { GatewayConfig } from '../main/config/types';
-import type { PlaneCpuKeep } from '../../native/lib';
+import type { PlaneCpuKeep, TunFraming } from '../../native/lib';
 import type { AuthField } from '../protocol/auth-xml';
 
 /** main → shard: take over this accepted TCP connection. */
@@ -208,6 +208,8 @@ export interface ShardConfig {
   gateway?: GatewayConfig;
   /** This shard's queue of the TUN device (absent: no data plane). */
   tunFd?: number;
+  /** How tunFd was opened (absent: plain). */
+  tunFraming?: TunFraming;
   /** The pump's data-plane thread slice, µs (TunnelPumpOptions; absent: its default). */
   planeSliceUs?: number;
   /** The CPU to keep the pump's data-plane thread on (WOLFGUARD_PLANE_CPUS; absent: none). */

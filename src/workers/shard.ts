@@ -58,6 +58,7 @@ if (gw && config.tunFd !== undefined) {
     ...(config.planeSliceUs !== undefined ? { planeSliceUs: config.planeSliceUs } : {}),
     ...(config.planeCpu !== undefined ? { planeCpu: config.planeCpu } : {}),
     ...(config.planeCpuKeep !== undefined ? { planeCpuKeep: config.planeCpuKeep } : {}),
+    ...(config.tunFraming !== undefined ? { framing: config.tunFraming } : {}),
   });
   let routes: RouteTable | undefined;
   if (config.mesh) {

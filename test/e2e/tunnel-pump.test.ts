@@ -10,6 +10,7 @@
 // answered natively; DISCONNECT reaches JavaScript. Needs root.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { kernelHasCustomSlices } from '../helpers/thread-stats';
@@ -127,6 +128,42 @@ test('planeCpuKeep shared (WOLFGUARD_PLANE_CPUS=auto): two planes are kept on th
   assert.deepEqual(r.both.end, [a, b], `both carrying: ${JSON.stringify(r.both.samples)}`);
   assert.equal(r.oneAgain.end[0], -1, `one carrying again: ${JSON.stringify(r.oneAgain.samples)}`);
 });
+
+interface UsoResult {
+  framing: string;
+  sent: number;
+  received: number;
+  mismatches: number[];
+  checksumsOk: boolean[];
+  written: number;
+  writes: number;
+  coalesced: number;
+  drops: number;
+}
+
+/** GSO_UDP_L4 writes to a TUN: Linux 6.2 and later. */
+function kernelHasTunUso(): boolean {
+  const [major, minor] = os.release().split('.').map(Number) as [number, number];
+  return major > 6 || (major === 6 && minor >= 2);
+}
+
+for (const dataThread of [true, false]) {
+  test(`TUN framing uso: a run of one flow's UDP datagrams is written as one, and what the kernel forwards is what the client sent (checksums, IP IDs, order; a bad or missing UDP checksum left as it was) (${dataThread ? 'data-plane thread' : 'loop'})`, { timeout: 60_000 }, () => {
+    assert.equal(process.getuid?.(), 0, 'end-to-end tests need root (network namespaces, TUN)');
+    const r = runInNamespace<UsoResult>(`wguso${process.pid}${dataThread ? 'p' : 'l'}`, 'uso-child.js', { ...process.env, WOLFGUARD_DATA_THREAD: dataThread ? '1' : '0' });
+    const uso = kernelHasTunUso();
+    assert.equal(r.framing, uso ? 'uso' : 'plain');
+    assert.equal(r.received, r.sent);
+    assert.deepEqual(r.mismatches, [], 'each datagram forwarded as sent, in order');
+    // The datagram sent with a wrong UDP checksum and the one sent without one.
+    assert.deepEqual(r.checksumsOk.flatMap((ok, i) => (ok ? [] : [i])), [20, 28]);
+    assert.equal(r.written, r.sent);
+    assert.equal(r.drops, 0);
+    // One write for the run of 20, one for each of the other 10 (the run after
+    // the skipped IP ID is a lone datagram, the two flows taking turns too).
+    assert.deepEqual({ coalesced: r.coalesced, writes: r.writes }, uso ? { coalesced: 20, writes: 11 } : { coalesced: 0, writes: 30 });
+  });
+}
 
 test('TUN ⇄ CSTP pump: the slice keeps the policy an operator set (chrt): SCHED_BATCH gets it, SCHED_IDLE is left alone', { timeout: 60_000 }, () => {
   assert.equal(process.getuid?.(), 0, 'end-to-end tests need root (network namespaces, TUN)');

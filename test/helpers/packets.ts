@@ -31,6 +31,46 @@ export function icmpEchoV4(src: string, dst: string, id: number, seq: number, da
   return Buffer.concat([ip, icmp]);
 }
 
+export interface UdpV4Options {
+  /** IP identification. */
+  id: number;
+  /** Don't Fragment (default true, as a connected socket sends). */
+  df?: boolean;
+  /** Put this in the UDP checksum instead of the right one (0: none). */
+  udpChecksum?: number;
+}
+
+/** An IPv4 UDP datagram with right checksums (unless told otherwise). */
+export function udpV4(src: string, dst: string, sport: number, dport: number, data: Buffer, o: UdpV4Options): Buffer {
+  const udp = Buffer.alloc(8 + data.length);
+  udp.writeUInt16BE(sport, 0);
+  udp.writeUInt16BE(dport, 2);
+  udp.writeUInt16BE(udp.length, 4);
+  data.copy(udp, 8);
+  const pseudo = Buffer.concat([v4(src), v4(dst), Buffer.from([0, 17]), Buffer.from([udp.length >> 8, udp.length & 0xff])]);
+  const sum = checksum(Buffer.concat([pseudo, udp]));
+  udp.writeUInt16BE(o.udpChecksum ?? (sum === 0 ? 0xffff : sum), 6);
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45;
+  ip.writeUInt16BE(20 + udp.length, 2);
+  ip.writeUInt16BE(o.id & 0xffff, 4);
+  if (o.df ?? true) ip[6] = 0x40;
+  ip[8] = 64;
+  ip[9] = 17;
+  v4(src).copy(ip, 12);
+  v4(dst).copy(ip, 16);
+  ip.writeUInt16BE(checksum(ip), 10);
+  return Buffer.concat([ip, udp]);
+}
+
+/** Whether an IPv4 UDP datagram's header and UDP checksums are right. */
+export function udpV4ChecksumsOk(p: Buffer): boolean {
+  if (checksum(p.subarray(0, 20)) !== 0) return false;
+  const udp = p.subarray(20);
+  const pseudo = Buffer.concat([p.subarray(12, 20), Buffer.from([0, 17]), Buffer.from([udp.length >> 8, udp.length & 0xff])]);
+  return udp.readUInt16BE(6) !== 0 && checksum(Buffer.concat([pseudo, udp])) === 0;
+}
+
 function v6(a: string): Buffer {
   const [head, tail] = a.split('::') as [string, string | undefined];
   const h = head ? head.split(':') : [];

@@ -201,19 +201,23 @@ test('a data-plane slice out of the kernel\'s range is refused before the pump t
     assert.throws(() => new TunnelPump(fd, { planeSliceUs: 50 }), (e: unknown) => isWolfguardError(e, ErrorCodes.INVALID_ARGUMENT) && /got 50/.test((e as Error).message));
     // The native constructor checks too (it is total): a RangeError, not a clamp.
     const NativePump = addon().Pump;
-    assert.throws(() => new NativePump(fd, -1, -1, 0), RangeError);
-    assert.throws(() => new NativePump(fd, MAX_PLANE_SLICE_US + 1, -1, 0), RangeError);
-    assert.throws(() => new NativePump(fd, '100' as unknown as number, -1, 0), TypeError);
+    assert.throws(() => new NativePump(fd, -1, -1, 0, 0), RangeError);
+    assert.throws(() => new NativePump(fd, MAX_PLANE_SLICE_US + 1, -1, 0, 0), RangeError);
+    assert.throws(() => new NativePump(fd, '100' as unknown as number, -1, 0, 0), TypeError);
     // The plane CPU: checked against the process's CPUs here, bounded natively.
     assert.throws(() => new TunnelPump(fd, { planeCpu: Math.max(...allowedCpus()) + 1 }), (e: unknown) => isWolfguardError(e, ErrorCodes.INVALID_ARGUMENT) && /not one this process may run on/.test((e as Error).message));
     assert.throws(() => new TunnelPump(fd, { planeCpu: 0.5 }), (e: unknown) => isWolfguardError(e, ErrorCodes.INVALID_ARGUMENT));
-    assert.throws(() => new NativePump(fd, 0, -2, 0), RangeError);
-    assert.throws(() => new NativePump(fd, 0, 1 << 20, 0), RangeError);
-    assert.throws(() => new NativePump(fd, 0, undefined as unknown as number, 0), TypeError);
+    assert.throws(() => new NativePump(fd, 0, -2, 0, 0), RangeError);
+    assert.throws(() => new NativePump(fd, 0, 1 << 20, 0, 0), RangeError);
+    assert.throws(() => new NativePump(fd, 0, undefined as unknown as number, 0, 0), TypeError);
     // When it is kept there: 'always' or 'shared' here, 0 or 1 natively.
     assert.throws(() => new TunnelPump(fd, { planeCpuKeep: 'sometimes' as unknown as 'always' }), (e: unknown) => isWolfguardError(e, ErrorCodes.INVALID_ARGUMENT) && /planeCpuKeep/.test((e as Error).message));
-    assert.throws(() => new NativePump(fd, 0, -1, 2 as unknown as 0), RangeError);
-    assert.throws(() => new NativePump(fd, 0, -1, undefined as unknown as 0), TypeError);
+    assert.throws(() => new NativePump(fd, 0, -1, 2 as unknown as 0, 0), RangeError);
+    assert.throws(() => new NativePump(fd, 0, -1, undefined as unknown as 0, 0), TypeError);
+    // The fd's framing: 'plain' or 'uso' here, 0..2 natively.
+    assert.throws(() => new TunnelPump(fd, { framing: 'gso' as unknown as 'uso' }), (e: unknown) => isWolfguardError(e, ErrorCodes.INVALID_ARGUMENT) && /framing/.test((e as Error).message));
+    assert.throws(() => new NativePump(fd, 0, -1, 0, 3), RangeError);
+    assert.throws(() => new NativePump(fd, 0, -1, 0, -1), RangeError);
     fs.fstatSync(fd); // still open: none of them took it
   } finally {
     fs.closeSync(fd);
