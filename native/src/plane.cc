@@ -290,7 +290,7 @@ static constexpr uint64_t kKeepWindowNs = 100'000'000;
 // the RTT p99. But a thread kept on one CPU cannot take an idle one: with a
 // single plane carrying packets there is nothing to keep apart, and about
 // one packet in a thousand then waited while something else ran on its CPU
-// (tuning.md, "Planes kept apart only while two carry packets"). So a
+// (tuning.md, "Kept apart only while two carry packets"). So a
 // Keep::kShared plane is kept on its CPU only while two or more of the
 // process's planes carry packets, and may run on any of the process's CPUs
 // otherwise. Reviewed once a window, on the plane thread, after its events.

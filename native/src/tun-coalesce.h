@@ -1,4 +1,4 @@
-// Consecutive UDP datagrams of one IPv4 flow, as a client's tunnel brings
+// Consecutive UDP datagrams of one flow, as a client's tunnel brings
 // them, gathered into one packet that the kernel cuts up again: a
 // virtio_net_hdr asking for GSO_UDP_L4 in front of it, on a TUN opened with
 // IFF_VNET_HDR (Linux 6.2+). One write() and one trip through routing,
@@ -23,14 +23,16 @@ class UdpCoalescer {
   // (UDP_MAX_SEGMENTS); it refuses more.
   static constexpr uint32_t kMaxSegments = 64;
 
-  // An IPv4 UDP datagram that may join a run: no IP options or fragment,
-  // lengths that agree, a UDP checksum present, and both checksums right
-  // (the kernel computes the run's anew, which must not hide a bad one).
+  // A UDP datagram that may join a run: IPv4 without options or fragments,
+  // or IPv6 without extension headers; lengths that agree, a UDP checksum
+  // present, and the checksums right (the kernel computes the run's anew,
+  // which must not hide a bad one).
   static bool Eligible(const uint8_t* pkt, size_t len);
   // An eligible datagram appended to the pending run when it continues it:
-  // same addresses, ports, TOS, TTL and flags, the next IP ID, a payload no
-  // longer than the run's first (a shorter one ends the run). False: the
-  // caller writes the run (Finish, Reset) and Start()s a new one with it.
+  // the same family, addresses, ports, TOS (traffic class and flow label),
+  // TTL (hop limit) and IPv4 flags, the next IPv4 ID, a payload no longer
+  // than the run's first (a shorter one ends the run). False: the caller
+  // writes the run (Finish, Reset) and Start()s a new one with it.
   bool Extend(const uint8_t* pkt, size_t len);
   void Start(const uint8_t* pkt, size_t len);
 
@@ -45,10 +47,11 @@ class UdpCoalescer {
  private:
   std::vector<uint8_t> buf_;  // kVnetHdrLen, then the run's IP packet
   size_t len_ = 0;            // of the IP packet in buf_
+  size_t ipHdr_ = 0;          // 20 (IPv4) or 40 (IPv6)
   size_t original_ = 0;
   uint32_t count_ = 0;
   uint16_t segment_ = 0;  // UDP payload bytes of each datagram but the last
-  uint16_t nextId_ = 0;
+  uint16_t nextId_ = 0;  // IPv4
   bool closed_ = false;   // a shorter datagram ended the run
 };
 

@@ -148,7 +148,7 @@ function kernelHasTunUso(): boolean {
 }
 
 for (const dataThread of [true, false]) {
-  test(`TUN framing uso: a run of one flow's UDP datagrams is written as one, and what the kernel forwards is what the client sent (checksums, IP IDs, order; a bad or missing UDP checksum left as it was) (${dataThread ? 'data-plane thread' : 'loop'})`, { timeout: 60_000 }, () => {
+  test(`TUN framing uso: a run of one flow's UDP datagrams is written as one, and what the kernel forwards is what the client sent (IPv4 and IPv6; checksums, IP IDs, order; a bad or missing UDP checksum left as it was) (${dataThread ? 'data-plane thread' : 'loop'})`, { timeout: 60_000 }, () => {
     assert.equal(process.getuid?.(), 0, 'end-to-end tests need root (network namespaces, TUN)');
     const r = runInNamespace<UsoResult>(`wguso${process.pid}${dataThread ? 'p' : 'l'}`, 'uso-child.js', { ...process.env, WOLFGUARD_DATA_THREAD: dataThread ? '1' : '0' });
     const uso = kernelHasTunUso();
@@ -159,9 +159,11 @@ for (const dataThread of [true, false]) {
     assert.deepEqual(r.checksumsOk.flatMap((ok, i) => (ok ? [] : [i])), [20, 28]);
     assert.equal(r.written, r.sent);
     assert.equal(r.drops, 0);
-    // One write for the run of 20, one for each of the other 10 (the run after
-    // the skipped IP ID is a lone datagram, the two flows taking turns too).
-    assert.deepEqual({ coalesced: r.coalesced, writes: r.writes }, uso ? { coalesced: 20, writes: 11 } : { coalesced: 0, writes: 30 });
+    // One write for the IPv4 run of 20, one for each of the other 10 IPv4
+    // packets (the run after the skipped IP ID is a lone datagram, the two
+    // flows taking turns too), one for the IPv6 run of 10, one for the
+    // IPv6 datagram of another flow label.
+    assert.deepEqual({ coalesced: r.coalesced, writes: r.writes }, uso ? { coalesced: 30, writes: 13 } : { coalesced: 0, writes: 41 });
   });
 }
 

@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { TlsContext, TunnelPump, openTun, type TlsSocket } from '../../native/lib';
 import { makePki } from './certs';
-import { startAddonServer } from './tls-pair';
+import { closeTunnelPair, startAddonServer } from './tls-pair';
 import { waitFor } from './wait';
 import { FrameReader, cstpFrame, icmpEchoV4 } from './packets';
 import { runChild } from './child-main';
@@ -79,10 +79,7 @@ async function main(): Promise<object> {
   await waitFor(() => frames.some(isReply), 'an echo reply after the flood');
   const result = { sent: FLOOD_PACKETS, during, after: { pump: pump.stats(), conn: server!.stats() }, dataFrames: frames.filter((f) => f.type === 0).length };
   udp.close();
-  client.destroy();
-  await srv.close();
-  pump.close();
-  pki.cleanup();
+  await closeTunnelPair({ client, srv }, pump, pki);
   return result;
 }
 

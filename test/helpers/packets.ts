@@ -81,6 +81,39 @@ function v6(a: string): Buffer {
   return b;
 }
 
+/** An IPv6 UDP datagram with a right checksum (unless told otherwise). */
+export function udpV6(src: string, dst: string, sport: number, dport: number, data: Buffer, o: { flowLabel?: number; udpChecksum?: number } = {}): Buffer {
+  const udp = Buffer.alloc(8 + data.length);
+  udp.writeUInt16BE(sport, 0);
+  udp.writeUInt16BE(dport, 2);
+  udp.writeUInt16BE(udp.length, 4);
+  data.copy(udp, 8);
+  const ip = Buffer.alloc(40);
+  ip.writeUInt32BE((6 << 28) | ((o.flowLabel ?? 0) & 0xfffff), 0);
+  ip.writeUInt16BE(udp.length, 4);
+  ip[6] = 17;
+  ip[7] = 64;
+  v6(src).copy(ip, 8);
+  v6(dst).copy(ip, 24);
+  const sum = checksum(Buffer.concat([v6Pseudo(ip, udp.length), udp]));
+  udp.writeUInt16BE(o.udpChecksum ?? (sum === 0 ? 0xffff : sum), 6);
+  return Buffer.concat([ip, udp]);
+}
+
+function v6Pseudo(ip: Buffer, udpLength: number): Buffer {
+  const tail = Buffer.alloc(8);
+  tail.writeUInt32BE(udpLength, 0);
+  tail[7] = 17;
+  return Buffer.concat([ip.subarray(8, 40), tail]);
+}
+
+/** Whether a UDP datagram's checksums are right (IPv4: the header's too; a UDP checksum of 0 is not). */
+export function udpChecksumsOk(p: Buffer): boolean {
+  if (p[0]! >> 4 !== 6) return udpV4ChecksumsOk(p);
+  const udp = p.subarray(40);
+  return udp.readUInt16BE(6) !== 0 && checksum(Buffer.concat([v6Pseudo(p, udp.length), udp])) === 0;
+}
+
 export function icmpEchoV6(src: string, dst: string, id: number, seq: number, data: Buffer): Buffer {
   const icmp = Buffer.alloc(8 + data.length);
   icmp[0] = 128; // echo request

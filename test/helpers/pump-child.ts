@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { TunnelPump, openTun } from '../../native/lib';
 import { makePki } from './certs';
-import { tunnelPair } from './tls-pair';
+import { closeTunnelPair, tunnelPair } from './tls-pair';
 import { waitFor } from './wait';
 import { FrameReader, cstpFrame, icmpEchoV4, icmpEchoV6 } from './packets';
 import { runChild } from './child-main';
@@ -101,10 +101,7 @@ async function main(): Promise<object> {
     // And the CPUs each may run on (Cpus_allowed_list).
     planeCpusAllowed: cpusAllowed(process.pid, 'wg-plane').threads,
   };
-  client.destroy();
-  await srv.close();
-  pump.close();
-  pki.cleanup();
+  await closeTunnelPair({ client, srv }, pump, pki);
   return result;
 }
 

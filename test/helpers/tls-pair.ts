@@ -68,6 +68,14 @@ export async function tunnelPair(pki: TestPki, onSecure: (s: TlsSocket) => void)
   return { client, server: server!, srv };
 }
 
+/** Ends what a tunnel test child set up: the pair, the pump it used, the PKI. */
+export async function closeTunnelPair(pair: { client: { destroy(): unknown }; srv: AddonServer }, pump: { close(): void }, pki: TestPki): Promise<void> {
+  pair.client.destroy();
+  await pair.srv.close();
+  pump.close();
+  pki.cleanup();
+}
+
 /** Writes `data`, collects exactly data.length bytes back. */
 export function echoRoundTrip(s: NodeJS.ReadableStream & NodeJS.WritableStream, data: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {

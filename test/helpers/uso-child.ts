@@ -9,14 +9,18 @@ import { execFileSync } from 'node:child_process';
 import { readSync } from 'node:fs';
 import { TunnelPump, openTun } from '../../native/lib';
 import { makePki } from './certs';
-import { tunnelPair } from './tls-pair';
+import { closeTunnelPair, tunnelPair } from './tls-pair';
 import { waitFor } from './wait';
-import { cstpFrame, icmpEchoV4, udpV4, udpV4ChecksumsOk } from './packets';
+import { cstpFrame, icmpEchoV4, udpChecksumsOk, udpV4, udpV6 } from './packets';
 import { runChild } from './child-main';
 
 const CLIENT = '10.204.0.2';
 const FAR = '10.205.0.2';
+const CLIENT6 = 'fd00:204::2';
+const FAR6 = 'fd00:205::2';
+const FAR_BYTES = [Buffer.from([10, 205, 0, 2]), Buffer.from('fd000205000000000000000000000002', 'hex')];
 const RUN = 20;
+const RUN6 = 10;
 const PAYLOAD = 172;
 
 async function main(): Promise<object> {
@@ -25,27 +29,27 @@ async function main(): Promise<object> {
   const out = openTun('wgout0', 1);
   const ip = (...a: string[]) => execFileSync('ip', a, { stdio: 'pipe' });
   const sysctl = (kv: string) => execFileSync('sysctl', ['-qw', kv]);
-  for (const dev of ['wguso0', 'wgout0']) {
-    // Nothing but the test's packets on wgout0: no IPv6 of the kernel's own.
-    sysctl(`net.ipv6.conf.${dev}.disable_ipv6=1`);
-    sysctl(`net.ipv4.conf.${dev}.rp_filter=0`);
-  }
+  for (const dev of ['wguso0', 'wgout0']) sysctl(`net.ipv4.conf.${dev}.rp_filter=0`);
   sysctl('net.ipv4.conf.all.rp_filter=0');
   sysctl('net.ipv4.ip_forward=1');
+  sysctl('net.ipv6.conf.all.forwarding=1');
   ip('link', 'set', 'wguso0', 'up', 'mtu', '1400');
   ip('addr', 'add', '10.204.0.1/24', 'dev', 'wguso0');
+  ip('-6', 'addr', 'add', 'fd00:204::1/64', 'dev', 'wguso0', 'nodad');
   ip('link', 'set', 'wgout0', 'up', 'mtu', '1400');
   ip('addr', 'add', '10.205.0.1/24', 'dev', 'wgout0');
+  ip('-6', 'addr', 'add', 'fd00:205::1/64', 'dev', 'wgout0', 'nodad');
   const pump = new TunnelPump(tun.fds[0]!, { framing: tun.framing });
   const { client, srv } = await tunnelPair(pki, (s) => {
     s.startTunnel(pump);
     pump.addRoute(s, CLIENT);
+    pump.addRoute(s, CLIENT6);
   });
 
   // In one TLS write, so one read of the gateway's: a run of one flow (the
   // last datagram shorter), one with a bad UDP checksum, an ICMP echo, a
-  // run that skips an IP ID, two flows taking turns, and one datagram
-  // without a UDP checksum.
+  // run that skips an IP ID, two flows taking turns, one datagram without a
+  // UDP checksum; then an IPv6 run, and one of another flow label.
   const data = (tag: number, n: number) => Buffer.alloc(n, tag);
   const sent: Buffer[] = [];
   for (let i = 0; i < RUN; i++) sent.push(udpV4(CLIENT, FAR, 4000, 5000, data(i, i === RUN - 1 ? 50 : PAYLOAD), { id: 100 + i }));
@@ -56,6 +60,8 @@ async function main(): Promise<object> {
   for (let i = 0; i < 4; i++) sent.push(udpV4(CLIENT, FAR, i % 2 === 0 ? 4001 : 4002, 5000, data(0xb0 + i, PAYLOAD), { id: 400 + i }));
   sent.push(udpV4(CLIENT, FAR, 4000, 5000, data(0xcc, PAYLOAD), { id: 500, udpChecksum: 0 }));
   sent.push(udpV4(CLIENT, FAR, 4000, 5000, data(0xcd, PAYLOAD), { id: 501 }));
+  for (let i = 0; i < RUN6; i++) sent.push(udpV6(CLIENT6, FAR6, 4000, 5000, data(0x60 + i, PAYLOAD), { flowLabel: 7 }));
+  sent.push(udpV6(CLIENT6, FAR6, 4000, 5000, data(0x7f, PAYLOAD), { flowLabel: 8 }));
   const before = pump.stats();
   client.write(Buffer.concat(sent.map((p) => cstpFrame(0x00, p))));
 
@@ -70,29 +76,34 @@ async function main(): Promise<object> {
         if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break;
         throw e;
       }
-      got.push(Buffer.from(buf.subarray(0, n)));
+      const p = Buffer.from(buf.subarray(0, n));
+      // Only what the test sent: not the kernel's own IPv6 (MLD, say).
+      const dst = p[0]! >> 4 === 6 ? p.subarray(24, 40) : p.subarray(16, 20);
+      if (FAR_BYTES.some((f) => f.equals(dst))) got.push(p);
     }
     return got.length >= sent.length;
   }, 'the datagrams forwarded to wgout0', 5000);
   const after = pump.stats();
 
-  // Forwarded: one hop less TTL, the IP header checksum redone; else the same bytes.
-  const sameButTtl = (a: Buffer, b: Buffer) => a.length === b.length && a[8] === b[8]! - 1 && a.subarray(0, 8).equals(b.subarray(0, 8)) && a[9] === b[9] && a.subarray(12).equals(b.subarray(12));
+  // Forwarded: one hop less (IPv4: TTL, its header checksum redone; IPv6:
+  // hop limit); else the same bytes.
+  const sameButTtl = (a: Buffer, b: Buffer) =>
+    a.length === b.length &&
+    (a[0]! >> 4 === 6
+      ? a[7] === b[7]! - 1 && a.subarray(0, 7).equals(b.subarray(0, 7)) && a.subarray(8).equals(b.subarray(8))
+      : a[8] === b[8]! - 1 && a.subarray(0, 8).equals(b.subarray(0, 8)) && a[9] === b[9] && a.subarray(12).equals(b.subarray(12)));
   const result = {
     framing: tun.framing,
     sent: sent.length,
     received: got.length,
     mismatches: got.flatMap((g, i) => (sent[i] !== undefined && sameButTtl(g, sent[i]) ? [] : [i])),
-    checksumsOk: got.map((g) => g[9] !== 17 || udpV4ChecksumsOk(g)),
+    checksumsOk: got.map((g) => (g[0]! >> 4 === 4 && g[9] !== 17) || udpChecksumsOk(g)),
     written: after.tunTxPackets - before.tunTxPackets,
     writes: after.tunTxWrites - before.tunTxWrites,
     coalesced: after.tunTxCoalesced - before.tunTxCoalesced,
     drops: after.tunTxDrops - before.tunTxDrops,
   };
-  client.destroy();
-  await srv.close();
-  pump.close();
-  pki.cleanup();
+  await closeTunnelPair({ client, srv }, pump, pki);
   return result;
 }
 
