@@ -90,6 +90,8 @@ export async function startMetrics(listen: string, ctx: MetricsContext): Promise
     tunRxPk: shardGauge('wolfguard_tun_read_packets_total', 'Packets read from the TUN queue'),
     tunTxPk: shardGauge('wolfguard_tun_written_packets_total', 'Packets written to the TUN queue'),
     tunDrops: shardGauge('wolfguard_tun_write_drops_total', 'Packets the TUN queue refused'),
+    tunWrites: shardGauge('wolfguard_tun_writes_total', 'write() calls to the TUN queue (a run of UDP datagrams takes one: WOLFGUARD_TUN_USO)'),
+    tunCoalesced: shardGauge('wolfguard_tun_written_in_runs_packets_total', 'Packets written to the TUN queue in runs of several (WOLFGUARD_TUN_USO)'),
     noRoute: shardGauge('wolfguard_tun_no_route_total', 'TUN packets for no session'),
     ringOut: shardGauge('wolfguard_ring_out_total', 'Packets handed to another shard'),
     ringDrops: shardGauge('wolfguard_ring_drops_total', 'Packets lost to a full ring'),
@@ -158,6 +160,8 @@ export async function startMetrics(listen: string, ctx: MetricsContext): Promise
         g.tunRxPk.set(l, s.pump.tunRxPackets);
         g.tunTxPk.set(l, s.pump.tunTxPackets);
         g.tunDrops.set(l, s.pump.tunTxDrops);
+        g.tunWrites.set(l, s.pump.tunTxWrites);
+        g.tunCoalesced.set(l, s.pump.tunTxCoalesced);
         g.noRoute.set(l, s.pump.noRoute);
         g.ringOut.set(l, s.pump.ringOut);
         g.ringDrops.set(l, s.pump.ringOutDrops);

@@ -473,6 +473,14 @@ test('Prometheus metrics move with the traffic: TUN bytes follow iperf3, session
     // The data-plane threads' CPU grew with the iperf3 run (both shards' together: the flow may hash to either queue).
     const planeCpu = total(after, 'wolfguard_shard_data_plane_cpu_seconds_total') - total(before, 'wolfguard_shard_data_plane_cpu_seconds_total');
     assert.ok(planeCpu > 0.05, `data-plane threads used ${planeCpu.toFixed(3)} s of CPU during the iperf3 run`);
+    // TCP goes one packet per write (only UDP runs are written together).
+    const packets = total(after, 'wolfguard_tun_written_packets_total') - total(before, 'wolfguard_tun_written_packets_total');
+    const writes = total(after, 'wolfguard_tun_writes_total') - total(before, 'wolfguard_tun_writes_total');
+    assert.ok(writes > 0 && writes <= packets, `${writes} TUN writes for ${packets} packets`);
+    for (const shard of ['0', '1']) {
+      assert.ok(after.has(`wolfguard_tun_written_in_runs_packets_total{shard="${shard}"}`), `shard ${shard}: packets written in runs`);
+      assert.ok(after.has(`wolfguard_shard_data_plane_cpu_assigned{shard="${shard}"}`), `shard ${shard}: the plane's assigned CPU`);
+    }
     // Each plane thread runs with the default 100 µs slice where the kernel has custom slices (6.12+), else the kernel's own.
     const slice = kernelHasCustomSlices() ? 100e-6 : 0;
     for (const shard of ['0', '1']) assert.equal(after.get(`wolfguard_shard_data_plane_slice_seconds{shard="${shard}"}`), slice, `shard ${shard}`);
