@@ -58,9 +58,9 @@ static bool ThrottleOn() {
 // Largest IP packet a TUN read can return (the device MTU is far lower).
 static constexpr size_t kMaxPacket = 65535;
 
-// The TUN fd's framing (new Pump()'s `vnet`, from tunOpen()).
+// The TUN fd's framing (new Pump()'s `vnet`, from tunOpen()): plain IP
+// packets, or a virtio_net_hdr before each with UDP runs written as one.
 static constexpr int kVnetNone = 0;
-static constexpr int kVnetHdr = 1;
 static constexpr int kVnetUso = 2;
 
 // Packets taken from each peer's ring per wake-up before the loop gets a turn.
@@ -90,7 +90,7 @@ Napi::Function Pump::DefineClass(Napi::Env env) {
 }
 
 // new Pump(tunQueueFd, planeSliceUs, planeCpu, planeCpuShared, vnet): the
-// pump owns the fd; vnet says how tunOpen() opened it (kVnetNone, kVnetHdr,
+// pump owns the fd; vnet says how tunOpen() opened it (kVnetNone or
 // kVnetUso). planeSliceUs: the data-plane thread's time slice (0: the kernel's
 // default), validated in TypeScript; the kernel clamps what it takes.
 // planeCpu: the CPU to keep the data-plane thread on, or -1 for none;
@@ -116,8 +116,8 @@ Pump::Pump(const Napi::CallbackInfo& info) : ObjectWrap<Pump>(info) {
     Napi::RangeError::New(env, "argument 3 must be 0 or 1").ThrowAsJavaScriptException();
     return;
   }
-  if (vnet < kVnetNone || vnet > kVnetUso) {
-    Napi::RangeError::New(env, "argument 4 must be 0..2").ThrowAsJavaScriptException();
+  if (vnet != kVnetNone && vnet != kVnetUso) {
+    Napi::RangeError::New(env, "argument 4 must be 0 or 2").ThrowAsJavaScriptException();
     return;
   }
   vnet_ = static_cast<int>(vnet);
@@ -747,6 +747,8 @@ static Napi::Value RouteLease(const Napi::CallbackInfo& info) {
 static constexpr int64_t kFramingAuto = 3;
 
 // Opens one queue of `name`; -errno on failure. *vnet: the framing it got.
+// `first`: the device's first queue, which sets up its offloads; later ones
+// join a device in use and take its framing as given.
 static int OpenQueue(const std::string& name, bool first, int64_t framing, int* vnet, std::string* actual) {
   for (bool withHdr : {framing != kVnetNone, false}) {
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -761,21 +763,17 @@ static int OpenQueue(const std::string& name, bool first, int64_t framing, int* 
       return -e;
     }
     *actual = ifr.ifr_name;
-    if (!withHdr) {
-      *vnet = kVnetNone;
-      return fd;
-    }
     // Asking the device for USO is how to learn whether this kernel knows
     // GSO_UDP_L4 (6.2+); then every offload goes off again, so reads stay
     // whole packets with their checksums done (the header says nothing).
-    // Only the device's first queue asks: later ones join a device in use.
-    bool uso = framing != kFramingAuto || !first || ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_USO4 | TUN_F_USO6) == 0;
-    if (uso && (!first || ioctl(fd, TUNSETOFFLOAD, 0) == 0)) {
-      *vnet = kVnetUso;
-      return fd;
+    const bool probe = first && framing == kFramingAuto;
+    if (withHdr && first && ((probe && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_USO4 | TUN_F_USO6) != 0) || ioctl(fd, TUNSETOFFLOAD, 0) != 0)) {
+      close(fd);  // and again without the header: the device goes with its last fd
+      if (!probe) return -EINVAL;
+      continue;
     }
-    close(fd);  // and again without the header: the device goes with its last fd
-    if (framing != kFramingAuto) return -EINVAL;
+    *vnet = withHdr ? kVnetUso : kVnetNone;
+    return fd;
   }
   return -EINVAL;
 }

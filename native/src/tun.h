@@ -93,8 +93,8 @@ class Pump : public Napi::ObjectWrap<Pump>, public PlaneHandler {
   std::unordered_set<Connection*> paused_;
 
   int fd_ = -1;
-  // What the TUN fd carries before each packet (tunOpen): kVnetNone, or a
-  // virtio_net_hdr (kVnetHdr), with UDP runs written as one (kVnetUso).
+  // What the TUN fd carries before each packet (tunOpen): nothing
+  // (kVnetNone), or a virtio_net_hdr, with UDP runs written as one (kVnetUso).
   int vnet_ = 0;
   UdpCoalescer coalescer_;
   void WriteAlone(const uint8_t* pkt, size_t len);

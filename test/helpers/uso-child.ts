@@ -7,7 +7,7 @@
 // Prints one JSON line.
 import { execFileSync } from 'node:child_process';
 import { readSync } from 'node:fs';
-import { TunnelPump, openTun } from '../../native/lib';
+import { TunnelPump, addressBytes, openTun } from '../../native/lib';
 import { makePki } from './certs';
 import { closeTunnelPair, tunnelPair } from './tls-pair';
 import { waitFor } from './wait';
@@ -18,7 +18,7 @@ const CLIENT = '10.204.0.2';
 const FAR = '10.205.0.2';
 const CLIENT6 = 'fd00:204::2';
 const FAR6 = 'fd00:205::2';
-const FAR_BYTES = [Buffer.from([10, 205, 0, 2]), Buffer.from('fd000205000000000000000000000002', 'hex')];
+const FAR_BYTES = [addressBytes(FAR), addressBytes(FAR6)];
 const RUN = 20;
 const RUN6 = 10;
 const PAYLOAD = 172;

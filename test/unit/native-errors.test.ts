@@ -214,7 +214,7 @@ test('a data-plane slice out of the kernel\'s range is refused before the pump t
     assert.throws(() => new TunnelPump(fd, { planeCpuKeep: 'sometimes' as unknown as 'always' }), (e: unknown) => isWolfguardError(e, ErrorCodes.INVALID_ARGUMENT) && /planeCpuKeep/.test((e as Error).message));
     assert.throws(() => new NativePump(fd, 0, -1, 2 as unknown as 0, 0), RangeError);
     assert.throws(() => new NativePump(fd, 0, -1, undefined as unknown as 0, 0), TypeError);
-    // The fd's framing: 'plain' or 'uso' here, 0..2 natively.
+    // The fd's framing: 'plain' or 'uso' here, 0 or 2 natively.
     assert.throws(() => new TunnelPump(fd, { framing: 'gso' as unknown as 'uso' }), (e: unknown) => isWolfguardError(e, ErrorCodes.INVALID_ARGUMENT) && /framing/.test((e as Error).message));
     assert.throws(() => new NativePump(fd, 0, -1, 0, 3), RangeError);
     assert.throws(() => new NativePump(fd, 0, -1, 0, -1), RangeError);
